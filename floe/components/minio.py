@@ -1,0 +1,113 @@
+"""MinIO, the S3-compatible object store, and the bootstrap step that creates its buckets.
+
+One server, or distributed erasure-coded mode across 4+ replicas (each with one drive).
+Health endpoints and ports as MinIO documents them; runs as UID/GID 1000.
+"""
+
+from constructs import Construct
+
+from floe.config.environment import Environment
+from floe.config.releases import image_tag
+from floe.constructs import env
+from floe.constructs.bootstrap import BootstrapJob, BootstrapProps
+from floe.constructs.container import Container, Port
+from floe.constructs.kube import k8s
+from floe.constructs.labels import AppIdentity
+from floe.constructs.pod import PodProps
+from floe.constructs.probes import Probes
+from floe.constructs.security import RunAs
+from floe.constructs.service import PlatformService, ServiceProps, VolumeClaim, WorkloadKind
+from floe.tiers import STORAGE
+
+INSTANCE = "minio"
+API_PORT = 9000
+CONSOLE_PORT = 9001
+DATA_DIR = "/data"
+RUN_AS = RunAs(user=1000, group=1000, fs_group=1000)
+ROOT_USER_KEY = "root-user"
+ROOT_PASSWORD_KEY = "root-password"
+
+
+def endpoint(environment: Environment) -> str:
+    """The S3 API URL every other component uses."""
+    return f"http://{INSTANCE}.{environment.namespaces.platform}.svc.cluster.local:{API_PORT}"
+
+
+def render(scope: Construct, environment: Environment) -> None:
+    settings = environment.storage.minio
+    release = environment.release
+    namespace = environment.namespaces.platform
+    credentials = (
+        env.from_secret("MINIO_ROOT_USER", settings.credentials_secret, ROOT_USER_KEY),
+        env.from_secret("MINIO_ROOT_PASSWORD", settings.credentials_secret, ROOT_PASSWORD_KEY),
+    )
+    if settings.replicas == 1:
+        drives = DATA_DIR
+    else:
+        # MinIO's own expansion syntax: one drive on each pod of the StatefulSet.
+        drives = (f"http://{INSTANCE}-{{0...{settings.replicas - 1}}}.{INSTANCE}-headless."
+                  f"{namespace}.svc.cluster.local{DATA_DIR}")
+    server = Container(
+        name="minio",
+        image=release.images.minio,
+        resources=environment.resources(settings.resources),
+        args=("server", drives, "--address", f":{API_PORT}", "--console-address", f":{CONSOLE_PORT}",
+              "--certs-dir", "/tmp/certs"),
+        env=credentials + (
+            # The image's user has no home directory; MinIO keeps its client config under $HOME.
+            env.literal("HOME", "/tmp"),
+            # Prometheus scrapes /minio/v2/metrics/cluster without a bearer token.
+            env.literal("MINIO_PROMETHEUS_AUTH_TYPE", "public"),
+        ),
+        ports=(Port("api", API_PORT), Port("console", CONSOLE_PORT)),
+        probes=Probes.http("api", "/minio/health/live", "/minio/health/ready"),
+        mounts=(k8s.VolumeMount(name="data", mount_path=DATA_DIR),),
+    )
+    PlatformService(
+        scope, "minio",
+        ServiceProps(
+            identity=AppIdentity(name="minio", instance=INSTANCE, component="object-store",
+                                 version=image_tag(server.image), tier=STORAGE),
+            namespace=namespace,
+            kind=WorkloadKind.STATEFUL_SET,
+            replicas=settings.replicas,
+            volume_claims=(VolumeClaim("data", settings.storage),),
+            parallel_start=settings.replicas > 1,
+            spread_across_nodes=environment.scheduling.spread_across_nodes,
+            pod=PodProps(containers=(server,), run_as=RUN_AS),
+        ),
+    )
+    # Idempotent: `mb --ignore-existing` keeps existing buckets, `anonymous set none` keeps them private.
+    script = "\n".join((
+        "set -eu",
+        "attempt=0",
+        'until mc alias set floe "$MINIO_ENDPOINT" "$MINIO_ROOT_USER" "$MINIO_ROOT_PASSWORD"; do',
+        "  attempt=$((attempt + 1))",
+        '  [ "$attempt" -lt 30 ] || { echo "MinIO did not answer at $MINIO_ENDPOINT" >&2; exit 1; }',
+        "  sleep 2",
+        "done",
+        "for bucket in $BUCKETS; do",
+        '  mc mb --ignore-existing "floe/$bucket"',
+        '  mc anonymous set none "floe/$bucket"',
+        "done",
+    ))
+    client = Container(
+        name="create-buckets",
+        image=release.images.minio_client,
+        resources=environment.presets["small"],
+        command=("/bin/sh", "-c", script),
+        env=credentials + (
+            env.literal("MINIO_ENDPOINT", endpoint(environment)),
+            env.literal("BUCKETS", " ".join(settings.buckets)),
+            env.literal("MC_CONFIG_DIR", "/tmp/.mc"),
+        ),
+    )
+    BootstrapJob(
+        scope, "minio-buckets",
+        BootstrapProps(
+            identity=AppIdentity(name="minio", instance="minio-buckets", component="bootstrap",
+                                 version=image_tag(client.image), tier=STORAGE),
+            namespace=namespace,
+            pod=PodProps(containers=(client,), run_as=RUN_AS, restart_policy="Never"),
+        ),
+    )

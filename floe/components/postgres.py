@@ -1,0 +1,112 @@
+"""PostgreSQL: one instance per stateful consumer (Dagster, Polaris), or their external database.
+
+Official ``postgres`` image, run as its ``postgres`` user (UID/GID 999). PGDATA is a
+subdirectory of the volume so a fresh volume's ``lost+found`` never blocks ``initdb``.
+"""
+
+from dataclasses import dataclass
+
+from constructs import Construct
+
+from floe.config.environment import Environment
+from floe.config.releases import image_tag
+from floe.config.storage import ExternalPostgres, InClusterPostgres
+from floe.constructs import env
+from floe.constructs.container import Container, Port
+from floe.constructs.kube import k8s
+from floe.constructs.labels import AppIdentity
+from floe.constructs.pod import PodProps
+from floe.constructs.probes import Probes
+from floe.constructs.security import TMP, RunAs, ScratchPath
+from floe.constructs.service import PlatformService, ServiceProps, VolumeClaim, WorkloadKind
+from floe.tiers import STORAGE
+
+CONSUMERS = ("dagster", "polaris")
+PORT = 5432
+DATA_DIR = "/var/lib/postgresql/data"
+RUN_AS = RunAs(user=999, group=999, fs_group=999)
+USERNAME_KEY = "username"
+PASSWORD_KEY = "password"
+
+
+@dataclass(frozen=True)
+class Database:
+    """How a consumer reaches its database, in-cluster or external alike."""
+
+    host: str
+    port: int
+    name: str
+    credentials_secret: str
+    ssl_mode: str
+
+
+def database_of(environment: Environment, consumer: str) -> Database:
+    settings = getattr(environment.storage.postgres, consumer)
+    if isinstance(settings, ExternalPostgres):
+        return Database(settings.host, settings.port, settings.database, settings.credentials_secret,
+                        settings.ssl_mode)
+    instance = f"postgres-{consumer}"
+    return Database(
+        host=f"{instance}.{environment.namespaces.platform}.svc.cluster.local",
+        port=PORT,
+        name=settings.database or consumer,
+        credentials_secret=settings.credentials_secret or f"{instance}-credentials",
+        # In-cluster traffic stays inside the namespace's network policy; the image has no certificate.
+        ssl_mode="disable",
+    )
+
+
+def render(scope: Construct, environment: Environment) -> None:
+    for consumer in CONSUMERS:
+        settings = getattr(environment.storage.postgres, consumer)
+        if isinstance(settings, InClusterPostgres):
+            PostgresInstance(scope, consumer, environment, settings)
+
+
+class PostgresInstance(Construct):
+    def __init__(self, scope: Construct, consumer: str, environment: Environment,
+                 settings: InClusterPostgres) -> None:
+        super().__init__(scope, f"postgres-{consumer}")
+        database = database_of(environment, consumer)
+        image = environment.release.images.postgres
+        ready = ["/bin/sh", "-c", f'exec pg_isready -U "$POSTGRES_USER" -d "$POSTGRES_DB" -h 127.0.0.1 -p {PORT}']
+        container = Container(
+            name="postgres",
+            image=image,
+            resources=environment.resources(settings.resources),
+            env=(
+                env.from_secret("POSTGRES_USER", database.credentials_secret, USERNAME_KEY),
+                env.from_secret("POSTGRES_PASSWORD", database.credentials_secret, PASSWORD_KEY),
+                env.literal("POSTGRES_DB", database.name),
+                env.literal("PGDATA", f"{DATA_DIR}/pgdata"),
+            ),
+            ports=(Port("postgres", PORT),),
+            probes=Probes.exec(ready, startup=True),
+            scratch=(
+                TMP,
+                ScratchPath("/var/run/postgresql"),
+                # The runtime's default /dev/shm (64Mi) is too small for parallel queries.
+                ScratchPath("/dev/shm", in_memory=True, size_limit="256Mi"),
+            ),
+            mounts=(k8s.VolumeMount(name="data", mount_path=DATA_DIR),),
+            # SIGTERM is a "smart" shutdown that waits for every client; stop fast and cleanly instead.
+            pre_stop=("/bin/sh", "-c", 'exec pg_ctl stop -D "$PGDATA" -m fast -w -t 50'),
+        )
+        PlatformService(
+            self, "service",
+            ServiceProps(
+                identity=AppIdentity(
+                    name="postgres", instance=f"postgres-{consumer}", component="database",
+                    version=image_tag(image), tier=STORAGE,
+                ),
+                namespace=environment.namespaces.platform,
+                kind=WorkloadKind.STATEFUL_SET,
+                replicas=1,
+                volume_claims=(VolumeClaim("data", settings.storage),),
+                pod=PodProps(
+                    containers=(container,),
+                    run_as=RUN_AS,
+                    termination_grace_period_seconds=60,
+                ),
+            ),
+        )

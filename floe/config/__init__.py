@@ -1,0 +1,1 @@
+"""The environment contract: pydantic models, their loader and the release catalogue."""

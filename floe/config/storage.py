@@ -1,0 +1,94 @@
+"""Settings of the storage tier: the object store and the PostgreSQL instance of each consumer."""
+
+from typing import Annotated, Literal, Self
+
+from pydantic import Discriminator, Field, Tag, model_validator
+
+from floe.config.base import StrictModel
+from floe.config.common import ServiceSettings, Storage
+from floe.config.types import BucketName, DnsLabel, DnsSubdomain, Port
+
+PostgresIdentifier = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$")]
+
+
+class MinioSettings(ServiceSettings):
+    """MinIO, the platform's S3-compatible object store (a StatefulSet)."""
+
+    replicas: int = 1
+    """1 runs a single server; 4 or more run distributed erasure-coded mode (one drive each)."""
+    storage: Storage = Storage(size="20Gi")
+    """The data volume of each replica."""
+    buckets: tuple[BucketName, ...] = ("floe-warehouse",)
+    """Buckets the bootstrap step creates (idempotently) once MinIO is Ready."""
+    credentials_secret: DnsSubdomain = "minio-root-credentials"
+    """Secret with keys ``root-user`` and ``root-password``; never rendered, only referenced."""
+
+    @model_validator(mode="after")
+    def _erasure_set(self) -> Self:
+        if 1 < self.replicas < 4:
+            raise ValueError(
+                f"replicas is {self.replicas}: MinIO runs either 1 server or at least 4 "
+                "(distributed mode needs 4 or more drives)"
+            )
+        if len(set(self.buckets)) != len(self.buckets):
+            raise ValueError(f"buckets lists a bucket twice: {list(self.buckets)}")
+        return self
+
+
+class InClusterPostgres(ServiceSettings):
+    """A PostgreSQL instance run by the platform itself (a StatefulSet with one replica)."""
+
+    mode: Literal["in-cluster"] = "in-cluster"
+    storage: Storage = Storage()
+    """The data volume."""
+    database: PostgresIdentifier | None = None
+    """Database name; defaults to the consumer's name (``dagster``, ``polaris``)."""
+    credentials_secret: DnsSubdomain | None = None
+    """Secret with keys ``username`` and ``password``; defaults to ``postgres-<consumer>-credentials``."""
+
+
+class ExternalPostgres(StrictModel):
+    """A PostgreSQL database the platform uses but does not run (a managed service)."""
+
+    mode: Literal["external"]
+    host: DnsSubdomain
+    """Host name of the server."""
+    port: Port = 5432
+    database: PostgresIdentifier
+    credentials_secret: DnsSubdomain
+    """Secret with keys ``username`` and ``password``."""
+    ssl_mode: Literal["disable", "require", "verify-ca", "verify-full"] = "verify-full"
+    """libpq ``sslmode`` clients use."""
+
+
+def _postgres_mode(value: object) -> str:
+    if isinstance(value, dict):
+        return str(value.get("mode", "in-cluster"))
+    return getattr(value, "mode", "in-cluster")
+
+
+PostgresDatabase = Annotated[
+    Annotated[InClusterPostgres, Tag("in-cluster")] | Annotated[ExternalPostgres, Tag("external")],
+    Discriminator(_postgres_mode, custom_error_type="postgres_mode",
+                  custom_error_message="mode must be 'in-cluster' or 'external'"),
+]
+
+
+class PostgresSettings(StrictModel):
+    """One PostgreSQL database per stateful consumer, never shared between them."""
+
+    dagster: PostgresDatabase = InClusterPostgres()
+    """Run, event-log and schedule storage of the orchestrator."""
+    polaris: PostgresDatabase = InClusterPostgres()
+    """Metastore of the Iceberg catalog."""
+
+
+class StorageSettings(StrictModel):
+    """The storage tier: started first, everything else depends on it."""
+
+    minio: MinioSettings = MinioSettings()
+    postgres: PostgresSettings = PostgresSettings()
+
+
+__all__ = ["DnsLabel", "ExternalPostgres", "InClusterPostgres", "MinioSettings", "PostgresSettings",
+           "StorageSettings"]

@@ -1,0 +1,1 @@
+"""Policies and workload shapes written once and applied by every component."""

@@ -1,0 +1,217 @@
+"""A long-lived platform service (ADR-0019 Layer 3): its workload and everything around it.
+
+One construct renders the Deployment or StatefulSet, its ServiceAccount, its Service (plus a
+headless Service for a StatefulSet), and when replicas can exceed one a PodDisruptionBudget,
+with an optional HorizontalPodAutoscaler.
+"""
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from constructs import Construct
+
+from floe.config.common import Storage
+from floe.constructs.kube import int_or_string, k8s, quantity
+from floe.constructs.labels import AppIdentity
+from floe.constructs.metadata import object_meta
+from floe.constructs.pod import PodProps, pod_spec
+from floe.tiers import Step
+
+
+class WorkloadKind(StrEnum):
+    DEPLOYMENT = "Deployment"
+    STATEFUL_SET = "StatefulSet"
+
+
+@dataclass(frozen=True)
+class VolumeClaim:
+    """A per-replica persistent volume of a StatefulSet."""
+
+    name: str
+    storage: Storage
+
+
+@dataclass(frozen=True)
+class Autoscaling:
+    min_replicas: int
+    max_replicas: int
+    target_cpu_utilization: int = 75
+    """Average CPU use, in percent of the request, that the autoscaler aims for."""
+
+
+@dataclass(frozen=True)
+class ServiceProps:
+    identity: AppIdentity
+    namespace: str
+    pod: PodProps
+    kind: WorkloadKind = WorkloadKind.DEPLOYMENT
+    replicas: int = 1
+    """Fixed replicas; ignored when ``autoscaling`` is set."""
+    autoscaling: Autoscaling | None = None
+    volume_claims: tuple[VolumeClaim, ...] = ()
+    """StatefulSet only: one volume per replica, kept when the StatefulSet is deleted or scaled down."""
+    recreate: bool = False
+    """Deployment only: stop the old pod before starting the new one (singletons, RWO volumes)."""
+    parallel_start: bool = False
+    """StatefulSet only: start all replicas at once (peers that form a quorum together)."""
+    spread_across_nodes: bool = False
+    pod_annotations: dict[str, str] = field(default_factory=dict)
+    step: Step = Step.SERVE
+
+
+class PlatformService(Construct):
+    """Renders a long-lived service from its props; exposes the names other components need."""
+
+    def __init__(self, scope: Construct, id: str, props: ServiceProps) -> None:
+        super().__init__(scope, id)
+        self.props = props
+        self.name = props.identity.instance
+        self.headless_name = f"{self.name}-headless"
+        identity = props.identity
+
+        k8s.KubeServiceAccount(
+            self, "service-account",
+            metadata=self._meta(self.name),
+            automount_service_account_token=props.pod.mount_service_account_token,
+        )
+        template = k8s.PodTemplateSpec(
+            metadata=k8s.ObjectMeta(labels=identity.labels, annotations=props.pod_annotations or None),
+            spec=pod_spec(props.pod, self.name, self._topology_spread()),
+        )
+        selector = k8s.LabelSelector(match_labels=identity.selector)
+        replicas = None if props.autoscaling else props.replicas
+        if props.kind is WorkloadKind.STATEFUL_SET:
+            self._stateful_set(template, selector, replicas)
+        else:
+            self._deployment(template, selector, replicas)
+        self._services()
+        if self.max_replicas > 1:
+            k8s.KubePodDisruptionBudget(
+                self, "disruption-budget",
+                metadata=self._meta(self.name),
+                spec=k8s.PodDisruptionBudgetSpec(max_unavailable=int_or_string(1), selector=selector),
+            )
+        if props.autoscaling:
+            self._autoscaler(props.autoscaling)
+
+    @property
+    def max_replicas(self) -> int:
+        return self.props.autoscaling.max_replicas if self.props.autoscaling else self.props.replicas
+
+    @property
+    def exposed_ports(self) -> list:
+        return [p for c in self.props.pod.containers for p in c.ports if p.expose]
+
+    def _meta(self, name: str) -> k8s.ObjectMeta:
+        return object_meta(self.props.identity, name, self.props.namespace, self.props.step)
+
+    def _topology_spread(self) -> list[k8s.TopologySpreadConstraint] | None:
+        if not (self.props.spread_across_nodes and self.max_replicas > 1):
+            return None
+        return [
+            k8s.TopologySpreadConstraint(
+                max_skew=1,
+                topology_key="kubernetes.io/hostname",
+                when_unsatisfiable="DoNotSchedule",
+                label_selector=k8s.LabelSelector(match_labels=self.props.identity.selector),
+            )
+        ]
+
+    def _deployment(self, template: k8s.PodTemplateSpec, selector: k8s.LabelSelector, replicas: int | None) -> None:
+        if self.props.recreate:
+            strategy = k8s.DeploymentStrategy(type="Recreate")
+        else:
+            # Never take a ready replica away before its replacement is ready.
+            strategy = k8s.DeploymentStrategy(
+                type="RollingUpdate",
+                rolling_update=k8s.RollingUpdateDeployment(
+                    max_unavailable=int_or_string(0), max_surge=int_or_string(1)
+                ),
+            )
+        k8s.KubeDeployment(
+            self, "workload",
+            metadata=self._meta(self.name),
+            spec=k8s.DeploymentSpec(
+                replicas=replicas, selector=selector, template=template, strategy=strategy,
+                revision_history_limit=5,
+            ),
+        )
+
+    def _stateful_set(self, template: k8s.PodTemplateSpec, selector: k8s.LabelSelector, replicas: int | None) -> None:
+        claims = [
+            k8s.KubePersistentVolumeClaimProps(
+                # volumeClaimTemplates are immutable: only stable labels, never the version.
+                metadata=k8s.ObjectMeta(name=claim.name, labels=self.props.identity.selector),
+                spec=k8s.PersistentVolumeClaimSpec(
+                    access_modes=["ReadWriteOnce"],
+                    storage_class_name=claim.storage.storage_class,
+                    resources=k8s.VolumeResourceRequirements(requests={"storage": quantity(claim.storage.size)}),
+                ),
+            )
+            for claim in self.props.volume_claims
+        ]
+        k8s.KubeStatefulSet(
+            self, "workload",
+            metadata=self._meta(self.name),
+            spec=k8s.StatefulSetSpec(
+                replicas=replicas,
+                selector=selector,
+                service_name=self.headless_name,
+                template=template,
+                pod_management_policy="Parallel" if self.props.parallel_start else "OrderedReady",
+                update_strategy=k8s.StatefulSetUpdateStrategy(type="RollingUpdate"),
+                persistent_volume_claim_retention_policy=k8s.StatefulSetPersistentVolumeClaimRetentionPolicy(
+                    when_deleted="Retain", when_scaled="Retain"
+                ),
+                volume_claim_templates=claims or None,
+                revision_history_limit=5,
+            ),
+        )
+
+    def _services(self) -> None:
+        ports = [
+            k8s.ServicePort(name=p.name, port=p.number, target_port=int_or_string(p.name), protocol=p.protocol)
+            for p in self.exposed_ports
+        ]
+        if not ports:
+            return
+        k8s.KubeService(
+            self, "service",
+            metadata=self._meta(self.name),
+            spec=k8s.ServiceSpec(type="ClusterIP", selector=self.props.identity.selector, ports=ports),
+        )
+        if self.props.kind is WorkloadKind.STATEFUL_SET:
+            # Stable per-pod DNS names; peers must resolve each other before they are ready.
+            k8s.KubeService(
+                self, "headless-service",
+                metadata=self._meta(self.headless_name),
+                spec=k8s.ServiceSpec(
+                    cluster_ip="None",
+                    publish_not_ready_addresses=True,
+                    selector=self.props.identity.selector,
+                    ports=ports,
+                ),
+            )
+
+    def _autoscaler(self, autoscaling: Autoscaling) -> None:
+        kind = self.props.kind.value
+        k8s.KubeHorizontalPodAutoscaler(
+            self, "autoscaler",
+            metadata=self._meta(self.name),
+            spec=k8s.HorizontalPodAutoscalerSpec(
+                scale_target_ref=k8s.CrossVersionObjectReference(api_version="apps/v1", kind=kind, name=self.name),
+                min_replicas=autoscaling.min_replicas,
+                max_replicas=autoscaling.max_replicas,
+                metrics=[
+                    k8s.MetricSpec(
+                        type="Resource",
+                        resource=k8s.ResourceMetricSource(
+                            name="cpu",
+                            target=k8s.MetricTarget(
+                                type="Utilization", average_utilization=autoscaling.target_cpu_utilization
+                            ),
+                        ),
+                    )
+                ],
+            ),
+        )

@@ -1,0 +1,75 @@
+"""Rendered objects → files: one object per file, stable names, sorted keys, written atomically.
+
+``dist/<env>/<NN-tier>/<kind>-<name>.yaml``: the path alone says which environment, when in
+the sync (the tier's first wave) and what object. A tree is rendered beside its target and
+swapped in whole, so an error never leaves a half-written ``dist/`` behind.
+"""
+
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import yaml
+
+from floe.errors import FloeError
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block style for multi-line strings (embedded config files stay readable in a diff)."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
+def to_yaml(obj: Mapping) -> str:
+    return yaml.dump(obj, Dumper=_Dumper, sort_keys=True, default_flow_style=False, width=4096,
+                     allow_unicode=True)
+
+
+def file_name(obj: Mapping) -> str:
+    return f"{obj['kind'].lower()}-{obj['metadata']['name']}.yaml"
+
+
+def header(environment: str) -> str:
+    return (f"# Rendered by floe from environments/{environment}.yaml. "
+            "Change that file or the generator, then re-render; never edit this file.\n")
+
+
+def tree_files(environment: str, folders: Mapping[str, list[Mapping]]) -> dict[str, str]:
+    """The files of one environment, keyed by path relative to its folder."""
+    files: dict[str, str] = {}
+    for folder, objects in folders.items():
+        for obj in objects:
+            path = f"{folder}/{file_name(obj)}"
+            if path in files:
+                raise FloeError(f"two objects of environment {environment!r} would both be written to {path}")
+            files[path] = header(environment) + to_yaml(obj)
+    return files
+
+
+def write_tree(target: Path, files: Mapping[str, str]) -> None:
+    """Replace ``target`` with exactly ``files``: stale files vanish, and a failure leaves it untouched."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-new-", dir=target.parent))
+    try:
+        for relative, content in sorted(files.items()):
+            path = staging / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(content, encoding="utf-8")
+        staging.chmod(0o755)
+        retired = None
+        if target.exists():
+            retired = Path(tempfile.mkdtemp(prefix=f".{target.name}-old-", dir=target.parent))
+            target.rename(retired / target.name)
+        staging.rename(target)
+        if retired:
+            shutil.rmtree(retired)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
