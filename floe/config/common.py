@@ -1,12 +1,15 @@
 """Settings shared by many components: storage volumes and the shape of a service's scale."""
 
-from typing import Annotated
+from typing import Annotated, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from floe.config.base import StrictModel
 from floe.config.resources import ResourceChoice
 from floe.config.types import DnsSubdomain, Quantity
+
+
+Replicas = Annotated[int, Field(ge=1, le=100)]
 
 
 class Storage(StrictModel):
@@ -25,4 +28,47 @@ class ServiceSettings(StrictModel):
     """A preset name (``small``, ``service``, ``large``, or one from ``resource_presets``) or explicit values."""
 
 
-Replicas = Annotated[int, Field(ge=1, le=100)]
+class Autoscaling(StrictModel):
+    """A HorizontalPodAutoscaler on CPU use, instead of fixed replicas."""
+
+    min_replicas: Replicas = 2
+    max_replicas: Replicas = 5
+    target_cpu_utilization: Annotated[int, Field(ge=10, le=100)] = 75
+    """Average CPU use, in percent of the request, the autoscaler aims for."""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(
+                f"min_replicas {self.min_replicas} exceeds max_replicas {self.max_replicas}"
+            )
+        return self
+
+
+class BlueGreen(StrictModel):
+    """Upgrade by starting the new version beside the old one (an Argo Rollouts ``Rollout``)."""
+
+    auto_promote: bool = False
+    """Switch traffic to the new version once it is ready, without a person promoting it."""
+    scale_down_delay_seconds: Annotated[int, Field(ge=0)] = 30
+    """How long the old version keeps running after the switch, for a fast rollback."""
+
+
+class Ingress(StrictModel):
+    """Expose a UI or API outside the cluster."""
+
+    host: DnsSubdomain
+    class_name: DnsSubdomain | None = None
+    """IngressClass to use; unset uses the cluster's default class."""
+    tls_secret: DnsSubdomain | None = None
+    """Secret holding the TLS certificate for ``host``; unset serves plain HTTP."""
+
+
+class ScalableServiceSettings(ServiceSettings):
+    """A stateless service: fixed replicas or an autoscaler, optionally blue-green."""
+
+    replicas: Replicas = 1
+    """Fixed replicas; ignored when ``autoscaling`` is set."""
+    autoscaling: Autoscaling | None = None
+    blue_green: BlueGreen | None = None
+    """Render an Argo Rollouts blue-green ``Rollout`` instead of a Deployment."""

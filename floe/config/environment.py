@@ -6,7 +6,7 @@ differs. Charts read these fields and never branch on the environment's name.
 
 from typing import Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from floe.config.base import StrictModel
@@ -54,13 +54,18 @@ class Environment(StrictModel):
     storage: StorageSettings = StorageSettings()
     """The storage tier: object store and PostgreSQL instances."""
 
-    @model_validator(mode="after")
-    def _references_resolve(self) -> Self:
-        if self.platform_version not in known_versions():
+    @field_validator("platform_version")
+    @classmethod
+    def _released(cls, version: str) -> str:
+        if version not in known_versions():
             raise ValueError(
-                f"platform_version {self.platform_version!r} is not in the release catalogue; "
+                f"{version!r} is not in the release catalogue (floe/releases.yaml); "
                 f"known versions: {', '.join(known_versions())}"
             )
+        return version
+
+    @model_validator(mode="after")
+    def _presets_resolve(self) -> Self:
         presets = self.presets
         for path, choice in _resource_choices(self):
             if isinstance(choice, str) and choice not in presets:

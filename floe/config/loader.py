@@ -60,10 +60,12 @@ def load_environments(names: list[str] | None = None, directory: Path = ENVIRONM
 
 def _describe(path: Path, root: yaml.Node | None, error: dict[str, Any]) -> str:
     location = [part for part in error["loc"] if not _is_union_tag(part)]
-    field = ".".join(str(part) for part in location) or "(top level)"
     line = _line_of(root, location)
     where = f"{path}:{line}" if line else str(path)
     message = error["msg"].removeprefix("Value error, ")
+    if not location:  # a check across fields; its message names the fields itself
+        return f"{where}: {message}"
+    field = ".".join(str(part) for part in location)
     if error["type"] == "extra_forbidden":
         message = "unknown field; check its spelling against environments/schema.json"
     elif error["type"] == "missing":

@@ -1,0 +1,104 @@
+"""A user mistake gets one clear error naming file and field, a non-zero exit, no traceback,
+and leaves dist/ exactly as it was."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+GOOD = 'platform_version: "1.0.0"\n'
+CASES = {
+    "unknown key": (
+        GOOD + "storage:\n  minio:\n    replicaz: 2\n",
+        r"qa.yaml:4: storage.minio.replicaz: unknown field",
+    ),
+    "wrong type": (
+        GOOD + "storage:\n  minio:\n    replicas: many\n",
+        r"qa.yaml:4: storage.minio.replicas: Input should be a valid integer, unable to parse string as an "
+        r"integer (got 'many')",
+    ),
+    "invalid quantity": (
+        GOOD + "storage:\n  minio:\n    storage:\n      size: 500mi\n",
+        r"qa.yaml:5: storage.minio.storage.size: '500mi' is not a Kubernetes quantity",
+    ),
+    "name not DNS-1123": (
+        GOOD + "namespaces:\n  platform: Floe_Platform\n",
+        r"qa.yaml:3: namespaces.platform: 'Floe_Platform' is not a DNS-1123 label",
+    ),
+    "unknown platform version": (
+        'platform_version: "9.9.9"\n',
+        r"qa.yaml:1: platform_version: '9.9.9' is not in the release catalogue (floe/releases.yaml); known versions: 1.0.0",
+    ),
+    "malformed YAML": (
+        GOOD + "storage:\n  minio: [unclosed\n",
+        r"qa.yaml:4:1: malformed YAML: expected ',' or ']'",
+    ),
+    "missing version": (
+        "storage: {}\n",
+        r"qa.yaml: platform_version: required field is missing",
+    ),
+}
+
+
+def run_main(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "main.py", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+
+
+def snapshot_tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> tuple[Path, Path]:
+    environments = tmp_path / "environments"
+    environments.mkdir()
+    (environments / "dev.yaml").write_text(GOOD)
+    outdir = tmp_path / "dist"
+    (outdir / "dev").mkdir(parents=True)
+    (outdir / "dev" / "previous.yaml").write_text("kind: Previous\n")
+    return environments, outdir
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_environment_is_refused_cleanly(case: str, workspace: tuple[Path, Path]) -> None:
+    environments, outdir = workspace
+    text, expected = CASES[case]
+    (environments / "qa.yaml").write_text(text)
+    before = snapshot_tree(outdir)
+    result = run_main("--environments", str(environments), "--outdir", str(outdir))
+    assert result.returncode == 2, result.stderr
+    assert expected in result.stderr, result.stderr
+    assert str(environments / "qa.yaml") in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert snapshot_tree(outdir) == before
+
+
+def test_missing_environment_file_names_the_known_ones(workspace: tuple[Path, Path]) -> None:
+    environments, outdir = workspace
+    before = snapshot_tree(outdir)
+    result = run_main("--environments", str(environments), "--outdir", str(outdir), "--env", "qa")
+    assert result.returncode == 2
+    assert f"{environments / 'qa.yaml'}: no such environment file (environments here: dev)" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert snapshot_tree(outdir) == before
+
+
+def test_every_error_of_a_file_is_reported_at_once(workspace: tuple[Path, Path]) -> None:
+    environments, outdir = workspace
+    (environments / "qa.yaml").write_text(GOOD + "storage:\n  minio:\n    replicaz: 2\n    buckets: [A]\n")
+    result = run_main("--environments", str(environments), "--outdir", str(outdir))
+    assert "storage.minio.replicaz: unknown field" in result.stderr
+    assert "storage.minio.buckets.0: 'A' is not an S3 bucket name" in result.stderr
+
+
+def test_a_good_render_of_one_environment_succeeds(workspace: tuple[Path, Path]) -> None:
+    environments, outdir = workspace
+    result = run_main("--environments", str(environments), "--outdir", str(outdir), "--env", "dev")
+    assert result.returncode == 0, result.stderr
+    assert not (outdir / "dev" / "previous.yaml").exists()
+    assert (outdir / "dev" / "10-storage" / "statefulset-minio.yaml").exists()
+    assert "end-of-life" not in result.stdout + result.stderr

@@ -1,0 +1,110 @@
+"""Environments are validated data: the schema is generated, files hold only differences."""
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from floe.config.environment import Environment
+from floe.config.loader import load_environment
+from floe.config.schema import environment_schema, environment_schema_text
+from floe.errors import FloeError
+from tests.conftest import ENVIRONMENT_NAMES, ROOT
+
+ENVIRONMENTS = ROOT / "environments"
+
+
+def test_committed_schema_is_the_generated_one() -> None:
+    committed = (ENVIRONMENTS / "schema.json").read_text(encoding="utf-8")
+    assert committed == environment_schema_text(), "regenerate it: python -m floe.config.schema"
+
+
+@pytest.mark.parametrize("name", ENVIRONMENT_NAMES)
+def test_environment_file_validates_against_the_schema(name: str) -> None:
+    data = yaml.safe_load((ENVIRONMENTS / f"{name}.yaml").read_text())
+    jsonschema.Draft202012Validator(environment_schema()).validate(data)
+
+
+@pytest.mark.parametrize("name", ENVIRONMENT_NAMES)
+def test_environment_file_points_editors_at_the_schema(name: str) -> None:
+    first_line = (ENVIRONMENTS / f"{name}.yaml").read_text().splitlines()[0]
+    assert first_line == "# yaml-language-server: $schema=./schema.json"
+
+
+def _redundant(data: object, default: object, path: str) -> list[str]:
+    if isinstance(data, dict) and isinstance(default, dict):
+        return [p for key, value in data.items() if key in default
+                for p in _redundant(value, default[key], f"{path}.{key}".lstrip("."))]
+    return [path] if data == default else []
+
+
+@pytest.mark.parametrize("name", ENVIRONMENT_NAMES)
+def test_environment_file_holds_only_what_differs_from_defaults(name: str) -> None:
+    data = yaml.safe_load((ENVIRONMENTS / f"{name}.yaml").read_text())
+    defaults = Environment(name=name, platform_version=data["platform_version"]).model_dump(mode="json")
+    assert _redundant({k: v for k, v in data.items() if k != "platform_version"}, defaults, "") == []
+
+
+def test_environments_differ_by_data_not_by_name(environments) -> None:
+    assert environments["dev"].storage.minio.replicas == 1
+    assert environments["prod"].storage.minio.replicas >= 4
+    assert environments["prod"].storage.postgres.dagster.mode == "external"
+    assert environments["prod"].scheduling.spread_across_nodes
+
+
+def test_schema_rejects_unknown_keys_everywhere() -> None:
+    schema = environment_schema()
+    objects = [schema, *schema["$defs"].values()]
+    assert all(o.get("additionalProperties") is False for o in objects if o.get("type") == "object"
+               and "properties" in o)
+
+
+def test_model_is_frozen(environments) -> None:
+    with pytest.raises(Exception, match="frozen"):
+        environments["dev"].storage.minio.replicas = 3
+
+
+def test_resource_presets_resolve_per_environment(environments) -> None:
+    prod = environments["prod"]
+    database = prod.resources(prod.storage.postgres.polaris.resources)
+    assert (database.requests.cpu, database.limits.memory) == ("1", "4Gi")
+    assert prod.resources("service").requests.cpu == "500m"
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "qa.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_unknown_preset_is_named_with_the_known_ones(tmp_path: Path) -> None:
+    path = _write(tmp_path, 'platform_version: "1.0.0"\nstorage:\n  minio:\n    resources: huge\n')
+    with pytest.raises(FloeError, match=r"storage\.minio\.resources: unknown resource preset 'huge'; "
+                                        r"known presets: job-burst, large, service, small"):
+        load_environment(path)
+
+
+def test_request_above_limit_is_refused(tmp_path: Path) -> None:
+    path = _write(tmp_path, 'platform_version: "1.0.0"\nstorage:\n  minio:\n    resources:\n'
+                            '      requests: {cpu: "2", memory: 1Gi}\n      limits: {cpu: "1", memory: 1Gi}\n')
+    with pytest.raises(FloeError, match=r"qa\.yaml:4: storage\.minio\.resources.*cpu request 2 exceeds its limit 1"):
+        load_environment(path)
+
+
+def test_minio_refuses_two_or_three_servers(tmp_path: Path) -> None:
+    path = _write(tmp_path, 'platform_version: "1.0.0"\nstorage:\n  minio:\n    replicas: 2\n')
+    with pytest.raises(FloeError, match="MinIO runs either 1 server or at least 4"):
+        load_environment(path)
+
+
+def test_external_postgres_requires_its_host(tmp_path: Path) -> None:
+    path = _write(tmp_path, 'platform_version: "1.0.0"\nstorage:\n  postgres:\n    dagster:\n'
+                            '      mode: external\n      database: dagster\n      credentials_secret: pg\n')
+    with pytest.raises(FloeError, match=r"qa\.yaml:4: storage\.postgres\.dagster\.host: required field is missing"):
+        load_environment(path)
+
+
+def test_schema_json_parses() -> None:
+    assert json.loads((ENVIRONMENTS / "schema.json").read_text())["title"] == "floe environment"

@@ -1,0 +1,67 @@
+"""Synthesis as a whole: no drift from the committed tree, determinism, atomic replacement."""
+
+import filecmp
+from pathlib import Path
+
+import pytest
+
+from floe.output import write_tree
+from floe.synth import synthesize
+from tests.conftest import DIST, ENVIRONMENT_NAMES, ROOT
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_committed_dist_has_exactly_the_rendered_files(fresh_dist: Path) -> None:
+    committed, fresh = tree(DIST), tree(fresh_dist)
+    stale = sorted(set(committed) - set(fresh))
+    missing = sorted(set(fresh) - set(committed))
+    changed = sorted(p for p in set(fresh) & set(committed) if fresh[p] != committed[p])
+    assert not (stale or missing or changed), (
+        f"dist/ is out of date: stale {stale}, missing {missing}, changed {changed}; run `python main.py`"
+    )
+
+
+def test_two_renders_are_byte_identical(fresh_dist: Path, tmp_path: Path) -> None:
+    synthesize(tmp_path / "again", environments_dir=ROOT / "environments")
+    comparison = filecmp.dircmp(fresh_dist, tmp_path / "again")
+    assert tree(fresh_dist) == tree(tmp_path / "again"), comparison.report()
+
+
+def test_each_environment_renders_into_its_own_folder_by_tier(fresh_dist: Path) -> None:
+    assert sorted(p.name for p in fresh_dist.iterdir()) == sorted(ENVIRONMENT_NAMES)
+    for environment in ENVIRONMENT_NAMES:
+        folders = sorted(p.name for p in (fresh_dist / environment).iterdir())
+        assert folders[:2] == ["00-foundation", "10-storage"]
+
+
+def test_rendering_one_environment_leaves_the_others(tmp_path: Path) -> None:
+    outdir = tmp_path / "dist"
+    (outdir / "prod").mkdir(parents=True)
+    (outdir / "prod" / "keep.yaml").write_text("kept\n")
+    (outdir / "dev").mkdir()
+    (outdir / "dev" / "stale.yaml").write_text("stale\n")
+    synthesize(outdir, ["dev"], environments_dir=ROOT / "environments")
+    assert (outdir / "prod" / "keep.yaml").read_text() == "kept\n"
+    assert not (outdir / "dev" / "stale.yaml").exists()
+    assert (outdir / "dev" / "10-storage" / "statefulset-minio.yaml").exists()
+
+
+def test_write_tree_removes_stale_files_and_leaves_no_staging(tmp_path: Path) -> None:
+    target = tmp_path / "out"
+    write_tree(target, {"a/one.yaml": "1\n", "b/two.yaml": "2\n"})
+    write_tree(target, {"a/one.yaml": "1\n"})
+    assert tree(target) == {"a/one.yaml": b"1\n"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_write_tree_failure_keeps_the_previous_tree(tmp_path: Path) -> None:
+    target = tmp_path / "out"
+    write_tree(target, {"one.yaml": "1\n"})
+    with pytest.raises(OSError):
+        # A file and a folder of the same name: writing fails midway.
+        write_tree(target, {"x/y.yaml": "y\n", "x": "clash\n"})
+    assert tree(target) == {"one.yaml": b"1\n"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
