@@ -7,6 +7,7 @@ reports stale files as unused snapshots).
 
 from pathlib import Path
 
+from syrupy.data import Snapshot, SnapshotCollection
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
 DIST = Path(__file__).resolve().parent.parent / "dist"
@@ -28,3 +29,9 @@ class DistSnapshotExtension(SingleFileSnapshotExtension):
     def get_snapshot_name(cls, *, test_location, index=0) -> str:
         # The index is the object's path under dist/, e.g. "dev/10-storage/statefulset-minio".
         return str(index)
+
+    def read_snapshot_collection(self, *, snapshot_location: str) -> SnapshotCollection:
+        # Name a discovered file as it was asserted: its path under dist/ without the suffix.
+        collection = SnapshotCollection(location=snapshot_location)
+        collection.add(Snapshot(name=str(Path(snapshot_location).relative_to(DIST).with_suffix(""))))
+        return collection
