@@ -1,0 +1,153 @@
+"""Properties every rendered workload must have, whatever the component (issue: Layer 3)."""
+
+import pytest
+
+from floe.components import COMPONENTS
+from floe.tiers import SYNC_WAVE
+from tests.conftest import ENVIRONMENT_NAMES
+
+WORKLOAD_KINDS = {"Deployment", "StatefulSet", "Rollout", "Job", "CronJob"}
+
+
+def workloads(objects: dict[str, dict]) -> list[dict]:
+    return [o for o in objects.values() if o["kind"] in WORKLOAD_KINDS]
+
+
+def pod_template(obj: dict) -> dict:
+    spec = obj["spec"]
+    return spec["jobTemplate"]["spec"]["template"] if obj["kind"] == "CronJob" else spec["template"]
+
+
+def all_containers(obj: dict) -> list[dict]:
+    spec = pod_template(obj)["spec"]
+    return spec.get("initContainers", []) + spec["containers"]
+
+
+def wave(obj: dict) -> int:
+    return int(obj["metadata"]["annotations"][SYNC_WAVE])
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENT_NAMES)
+def test_every_probe_targets_a_declared_port(environment: str, rendered) -> None:
+    for obj in workloads(rendered[environment]):
+        for container in all_containers(obj):
+            declared = {p["name"] for p in container.get("ports", [])} | {
+                p["containerPort"] for p in container.get("ports", [])}
+            for kind in ("livenessProbe", "readinessProbe", "startupProbe"):
+                handler = container.get(kind, {})
+                for action in ("httpGet", "tcpSocket", "grpc"):
+                    if action in handler:
+                        port = handler[action]["port"]
+                        assert port in declared, f"{obj['metadata']['name']}/{container['name']} {kind} port {port}"
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENT_NAMES)
+def test_every_service_targets_a_declared_port_of_its_pods(environment: str, rendered) -> None:
+    objects = rendered[environment]
+    pods = [(pod_template(o)["metadata"]["labels"], all_containers(o)) for o in workloads(objects)]
+    for service in (o for o in objects.values() if o["kind"] == "Service"):
+        selector = service["spec"]["selector"]
+        selected = [cs for labels, cs in pods if selector.items() <= labels.items()]
+        assert selected, f"Service {service['metadata']['name']} selects no pod"
+        for port in service["spec"]["ports"]:
+            target = port["targetPort"]
+            assert any(target in (p["name"], p["containerPort"]) for cs in selected for c in cs
+                       for p in c.get("ports", [])), f"Service {service['metadata']['name']} port {target}"
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENT_NAMES)
+def test_every_volume_mount_has_its_volume(environment: str, rendered) -> None:
+    for obj in workloads(rendered[environment]):
+        spec = pod_template(obj)["spec"]
+        volumes = {v["name"] for v in spec.get("volumes", [])}
+        volumes |= {c["metadata"]["name"] for c in obj["spec"].get("volumeClaimTemplates", [])}
+        for container in all_containers(obj):
+            for mount in container.get("volumeMounts", []):
+                assert mount["name"] in volumes, f"{obj['metadata']['name']}: no volume {mount['name']}"
+
+
+def _config_maps(objects: dict[str, dict]) -> dict[str, set[str]]:
+    return {o["metadata"]["name"]: set(o.get("data", {})) for o in objects.values() if o["kind"] == "ConfigMap"}
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENT_NAMES)
+def test_every_config_map_key_a_pod_reads_exists(environment: str, rendered) -> None:
+    config_maps = _config_maps(rendered[environment])
+    for obj in workloads(rendered[environment]):
+        spec = pod_template(obj)["spec"]
+        for volume in spec.get("volumes", []):
+            if "configMap" in volume:
+                name = volume["configMap"]["name"]
+                assert name in config_maps, f"{obj['metadata']['name']}: ConfigMap {name} is not rendered"
+                for item in volume["configMap"].get("items", []):
+                    assert item["key"] in config_maps[name]
+        for container in all_containers(obj):
+            for variable in container.get("env", []):
+                ref = variable.get("valueFrom", {}).get("configMapKeyRef")
+                if ref:
+                    assert ref["key"] in config_maps.get(ref["name"], set()), f"{ref} is not rendered"
+
+
+def _expected_secrets(environment) -> set[str]:
+    """Secret names the environment names (fields ending in 'secret'), plus in-cluster defaults."""
+    from floe.components.postgres import CONSUMERS, database_of
+
+    names: set[str] = {database_of(environment, consumer).credentials_secret for consumer in CONSUMERS}
+
+    def walk(value) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key.endswith("secret") and isinstance(item, str):
+                    names.add(item)
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    walk(environment.model_dump(mode="json"))
+    return names
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENT_NAMES)
+def test_secrets_are_referenced_never_rendered_and_all_expected(environment: str, rendered, environments) -> None:
+    objects = rendered[environment]
+    assert not [o for o in objects.values() if o["kind"] == "Secret"], "a Secret object would put data in git"
+    expected = _expected_secrets(environments[environment])
+    for obj in workloads(objects):
+        spec = pod_template(obj)["spec"]
+        referenced = {v["secret"]["secretName"] for v in spec.get("volumes", []) if "secret" in v}
+        referenced |= {
+            v["valueFrom"]["secretKeyRef"]["name"]
+            for c in all_containers(obj) for v in c.get("env", []) if "secretKeyRef" in v.get("valueFrom", {})
+        }
+        assert referenced <= expected, f"{obj['metadata']['name']} reads undeclared Secrets {referenced - expected}"
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENT_NAMES)
+def test_every_container_is_bounded_and_restricted(environment: str, rendered) -> None:
+    for obj in workloads(rendered[environment]):
+        spec = pod_template(obj)["spec"]
+        assert spec["securityContext"]["runAsNonRoot"] is True
+        assert spec["automountServiceAccountToken"] in (True, False)
+        for container in all_containers(obj):
+            assert set(container["resources"]) == {"requests", "limits"}
+            context = container["securityContext"]
+            assert context["allowPrivilegeEscalation"] is False
+            assert context["readOnlyRootFilesystem"] is True
+            assert context["capabilities"] == {"drop": ["ALL"]}
+            assert ":" in container["image"] and not container["image"].endswith(":latest")
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENT_NAMES)
+def test_components_sync_no_earlier_than_their_dependencies(environment: str, rendered) -> None:
+    objects = rendered[environment]
+    by_component: dict[str, list[int]] = {}
+    for obj in workloads(objects):
+        by_component.setdefault(obj["metadata"]["labels"]["app.kubernetes.io/name"], []).append(wave(obj))
+    for component in COMPONENTS:
+        if component.name not in by_component:
+            continue
+        for dependency in component.depends_on:
+            if dependency in by_component:
+                assert min(by_component[component.name]) >= max(
+                    w for w in by_component[dependency]), f"{component.name} syncs before {dependency}"
