@@ -1,15 +1,33 @@
-"""One environment → one cdk8s App: a Chart per tier, in startup order, holding its components."""
+"""One environment → one cdk8s App: a Chart per tier in startup order, then its GitOps wiring.
+
+Returns the rendered objects grouped by the folder (relative to ``dist/``) each belongs in.
+"""
 
 import cdk8s
 
 from floe.components import COMPONENTS
 from floe.config.environment import Environment
-from floe.tiers import TIERS, Tier
+from floe.gitops import argocd, flux
+from floe.tiers import TIERS
 
 
-def build_app(environment: Environment) -> tuple[cdk8s.App, dict[Tier, cdk8s.Chart]]:
+def render_objects(environment: Environment) -> dict[str, list[dict]]:
     app = cdk8s.App()
     charts = {tier: cdk8s.Chart(app, f"{environment.name}-{tier.folder}") for tier in TIERS}
     for component in COMPONENTS:
         component.render(charts[component.tier], environment)
-    return app, charts
+    tiers = {tier: chart.to_json() for tier, chart in charts.items()}
+    tiers = {tier: objects for tier, objects in tiers.items() if objects}
+    platform = [obj for objects in tiers.values() for obj in objects]
+
+    gitops = f"gitops/{environment.name}"
+    apps, root, flux_chart = (cdk8s.Chart(app, f"{environment.name}-{part}") for part in ("apps", "root", "flux"))
+    argocd.render(apps, environment, platform)
+    argocd.render_root(root, environment)
+    flux.render(flux_chart, environment, list(tiers))
+    return {
+        **{f"{environment.name}/{tier.folder}": objects for tier, objects in tiers.items()},
+        f"{gitops}/argocd/apps": apps.to_json(),
+        f"{gitops}/argocd": root.to_json(),
+        f"{gitops}/flux": flux_chart.to_json(),
+    }

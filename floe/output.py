@@ -42,7 +42,7 @@ def header(environment: str) -> str:
 
 
 def tree_files(environment: str, folders: Mapping[str, list[Mapping]]) -> dict[str, str]:
-    """The files of one environment, keyed by path relative to its folder."""
+    """The files of one environment's objects, keyed by path relative to ``dist/``."""
     files: dict[str, str] = {}
     for folder, objects in folders.items():
         for obj in objects:

@@ -14,32 +14,44 @@ from floe.errors import FloeError
 from floe.output import tree_files, write_tree
 
 DEFAULT_OUTDIR = Path("dist")
+GITOPS_DIR = "gitops"
 
 
 def render(environment: Environment) -> dict[str, str]:
-    """Every file of one environment's folder, keyed by its path inside that folder."""
-    from floe.app import build_app  # starts the jsii bridge: only once the input is known good
+    """Every file of one environment, keyed by its path relative to ``dist/``."""
+    from floe.app import render_objects  # starts the jsii bridge: only once the input is known good
+    from floe.gitops.kustomize import FILE, kustomization
 
-    _, charts = build_app(environment)
-    folders = {tier.folder: chart.to_json() for tier, chart in charts.items()}
-    return tree_files(environment.name, {folder: objs for folder, objs in folders.items() if objs})
+    folders = render_objects(environment)
+    files = tree_files(environment.name, folders)
+    for folder in folders:
+        if folder.startswith(f"{environment.name}/"):
+            names = [path.rsplit("/", 1)[1] for path in files if path.rsplit("/", 1)[0] == folder]
+            files[f"{folder}/{FILE}"] = kustomization(environment.name, names)
+    return files
+
+
+def owned_folders(name: str) -> tuple[str, str]:
+    """The two folders of ``dist/`` that belong to one environment."""
+    return name, f"{GITOPS_DIR}/{name}"
 
 
 def synthesize(outdir: Path, names: list[str] | None = None,
                environments_dir: Path = ENVIRONMENTS_DIR) -> dict[str, dict[str, str]]:
-    """Render the named environments (all by default) into ``outdir/<env>/``.
+    """Render the named environments (all by default) into ``outdir``.
 
     Rendering all environments replaces ``outdir`` whole, removing environments that no longer
     exist; rendering some replaces only their folders.
     """
     environments = load_environments(names, environments_dir)
     rendered = {environment.name: render(environment) for environment in environments}
-    if names:
-        for name, files in rendered.items():
-            write_tree(outdir / name, files)
-    else:
-        write_tree(outdir, {f"{name}/{path}": text for name, files in rendered.items()
-                            for path, text in files.items()})
+    if not names:
+        write_tree(outdir, {path: text for files in rendered.values() for path, text in files.items()})
+        return rendered
+    for name, files in rendered.items():
+        for folder in owned_folders(name):
+            write_tree(outdir / folder, {path.removeprefix(f"{folder}/"): text for path, text in files.items()
+                                         if path.startswith(f"{folder}/")})
     return rendered
 
 
@@ -61,5 +73,5 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code
     for name, files in rendered.items():
-        print(f"{name}: {len(files)} objects → {args.outdir / name}")
+        print(f"{name}: {len(files)} files → {args.outdir / name}, {args.outdir / GITOPS_DIR / name}")
     return 0

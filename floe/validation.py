@@ -2,10 +2,13 @@
 
 kubeconform is used when it is on PATH; otherwise the strict schemas that ``kubernetes-validate``
 ships are used in-process. Either way the schemas are local files: nothing is fetched. Custom
-resources (Argo CD, Argo Rollouts, Flux, External Secrets) are checked against their CRDs elsewhere.
+resources (Argo CD, Argo Rollouts, Flux, External Secrets) are checked against their published CRDs
+with :func:`validate_custom_resources`.
 """
 
+import functools
 import json
+import os
 import shutil
 import subprocess
 from collections.abc import Iterable
@@ -13,7 +16,9 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+import jsonschema
 import kubernetes_validate
+import yaml
 
 KUBERNETES_VERSIONS = ("1.30.0", "1.35.0")
 """Oldest and newest supported Kubernetes versions; every object must be valid on both."""
@@ -28,7 +33,7 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.path}: Kubernetes {self.version}: {self.message}"
+        return f"{self.path}: {self.version}: {self.message}"
 
 
 def is_custom_resource(obj: dict) -> bool:
@@ -54,9 +59,9 @@ def _embedded(objects: list[tuple[str, dict]], version: str) -> list[Problem]:
             kubernetes_validate.validate(obj, version, strict=True)
         except kubernetes_validate.ValidationError as error:
             where = ".".join(str(p) for p in error.path) or "(object)"
-            problems.append(Problem(path, version, f"{where}: {error.message}"))
+            problems.append(Problem(path, f"Kubernetes {version}", f"{where}: {error.message}"))
         except kubernetes_validate.SchemaNotFoundError as error:
-            problems.append(Problem(path, version, error.message))
+            problems.append(Problem(path, f"Kubernetes {version}", error.message))
     return problems
 
 
@@ -75,7 +80,60 @@ def _kubeconform(objects: list[tuple[str, dict]], version: str) -> list[Problem]
     for resource in report.get("resources", []):
         if resource.get("status") in {"statusInvalid", "statusError"}:
             key = (resource.get("kind"), resource.get("name"), resource.get("namespace") or None)
-            problems.append(Problem(names.get(key, resource.get("filename", "-")), version, resource.get("msg", "")))
+            problems.append(Problem(names.get(key, resource.get("filename", "-")), f"Kubernetes {version}",
+                                    resource.get("msg", "")))
     if result.returncode not in (0, 1) and not problems:
-        problems.append(Problem("-", version, f"kubeconform failed: {result.stderr.strip()}"))
+        problems.append(Problem("-", f"Kubernetes {version}", f"kubeconform failed: {result.stderr.strip()}"))
+    return problems
+
+
+CRDS_DIR = Path(os.environ.get("FLOE_CRDS_DIR", Path(__file__).resolve().parent.parent.parent / "shared" / "crds"))
+"""The published CRDs of the custom resources the platform renders (``../shared/crds``)."""
+
+
+def _strict(schema: dict) -> dict:
+    """The schema with unknown fields rejected wherever the CRD does not explicitly keep them."""
+    if not isinstance(schema, dict):
+        return schema
+    strict = {key: _strict(value) if isinstance(value, dict) else
+              [_strict(v) for v in value] if isinstance(value, list) else value
+              for key, value in schema.items()}
+    if "properties" in strict:
+        strict["properties"] = {name: _strict(sub) for name, sub in schema["properties"].items()}
+        if "additionalProperties" not in strict and not strict.get("x-kubernetes-preserve-unknown-fields"):
+            strict["additionalProperties"] = False
+    return strict
+
+
+@functools.cache
+def crd_schemas(directory: Path = CRDS_DIR) -> dict[tuple[str, str], dict]:
+    """(apiVersion, kind) → strict JSON schema, from every CRD file in ``directory``."""
+    schemas = {}
+    for path in sorted(directory.glob("*.yaml")):
+        for crd in yaml.safe_load_all(path.read_text(encoding="utf-8")):
+            if not crd or crd.get("kind") != "CustomResourceDefinition":
+                continue
+            group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]
+            for version in crd["spec"]["versions"]:
+                schema = _strict(version["schema"]["openAPIV3Schema"])
+                # metadata is validated by the API server itself, not by the CRD's schema.
+                schema["properties"]["metadata"] = {"type": "object"}
+                schemas[(f"{group}/{version['name']}", kind)] = schema
+    return schemas
+
+
+def validate_custom_resources(objects: Iterable[tuple[str, dict]], directory: Path = CRDS_DIR) -> list[Problem]:
+    """Every problem of every custom resource against its published CRD, unknown fields rejected."""
+    schemas = crd_schemas(directory)
+    problems = []
+    for path, obj in objects:
+        if not is_custom_resource(obj):
+            continue
+        schema = schemas.get((obj["apiVersion"], obj["kind"]))
+        if schema is None:
+            problems.append(Problem(path, "CRD", f"no CRD in {directory} defines {obj['apiVersion']} {obj['kind']}"))
+            continue
+        for error in jsonschema.Draft7Validator(schema).iter_errors(obj):
+            where = ".".join(str(p) for p in error.absolute_path) or "(object)"
+            problems.append(Problem(path, "CRD", f"{where}: {error.message}"))
     return problems

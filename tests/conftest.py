@@ -26,16 +26,24 @@ def fresh_dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return outdir
 
 
+def _objects(folder: Path) -> dict[str, dict]:
+    """path inside ``folder`` → parsed Kubernetes object (kustomization.yaml files are not objects)."""
+    return {
+        str(path.relative_to(folder)): yaml.safe_load(path.read_text())
+        for path in sorted(folder.rglob("*.yaml")) if path.name != "kustomization.yaml"
+    }
+
+
 @pytest.fixture(scope="session")
 def rendered(fresh_dist: Path) -> dict[str, dict[str, dict]]:
     """environment → path inside its folder → the parsed object."""
-    return {
-        name: {
-            str(path.relative_to(fresh_dist / name)): yaml.safe_load(path.read_text())
-            for path in sorted((fresh_dist / name).rglob("*.yaml"))
-        }
-        for name in ENVIRONMENT_NAMES
-    }
+    return {name: _objects(fresh_dist / name) for name in ENVIRONMENT_NAMES}
+
+
+@pytest.fixture(scope="session")
+def gitops(fresh_dist: Path) -> dict[str, dict[str, dict]]:
+    """environment → path inside dist/gitops/<env>/ → the parsed Argo CD or Flux object."""
+    return {name: _objects(fresh_dist / "gitops" / name) for name in ENVIRONMENT_NAMES}
 
 
 @pytest.fixture(scope="session")

@@ -9,24 +9,24 @@ import pytest
 
 from tests.conftest import ROOT
 
-GOOD = 'platform_version: "1.0.0"\n'
+GOOD = 'platform_version: "1.0.0"\ngitops:\n  repository: https://git.example.org/floe.git\n'
 CASES = {
     "unknown key": (
         GOOD + "storage:\n  minio:\n    replicaz: 2\n",
-        r"qa.yaml:4: storage.minio.replicaz: unknown field",
+        r"qa.yaml:6: storage.minio.replicaz: unknown field",
     ),
     "wrong type": (
         GOOD + "storage:\n  minio:\n    replicas: many\n",
-        r"qa.yaml:4: storage.minio.replicas: Input should be a valid integer, unable to parse string as an "
+        r"qa.yaml:6: storage.minio.replicas: Input should be a valid integer, unable to parse string as an "
         r"integer (got 'many')",
     ),
     "invalid quantity": (
         GOOD + "storage:\n  minio:\n    storage:\n      size: 500mi\n",
-        r"qa.yaml:5: storage.minio.storage.size: '500mi' is not a Kubernetes quantity",
+        r"qa.yaml:7: storage.minio.storage.size: '500mi' is not a Kubernetes quantity",
     ),
     "name not DNS-1123": (
         GOOD + "namespaces:\n  platform: Floe_Platform\n",
-        r"qa.yaml:3: namespaces.platform: 'Floe_Platform' is not a DNS-1123 label",
+        r"qa.yaml:5: namespaces.platform: 'Floe_Platform' is not a DNS-1123 label",
     ),
     "unknown platform version": (
         'platform_version: "9.9.9"\n',
@@ -34,7 +34,7 @@ CASES = {
     ),
     "malformed YAML": (
         GOOD + "storage:\n  minio: [unclosed\n",
-        r"qa.yaml:4:1: malformed YAML: expected ',' or ']'",
+        r"qa.yaml:6:1: malformed YAML: expected ',' or ']'",
     ),
     "missing version": (
         "storage: {}\n",

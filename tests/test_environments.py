@@ -43,8 +43,10 @@ def _redundant(data: object, default: object, path: str) -> list[str]:
 @pytest.mark.parametrize("name", ENVIRONMENT_NAMES)
 def test_environment_file_holds_only_what_differs_from_defaults(name: str) -> None:
     data = yaml.safe_load((ENVIRONMENTS / f"{name}.yaml").read_text())
-    defaults = Environment(name=name, platform_version=data["platform_version"]).model_dump(mode="json")
-    assert _redundant({k: v for k, v in data.items() if k != "platform_version"}, defaults, "") == []
+    required = {"platform_version": data["platform_version"], "gitops": {"repository": data["gitops"]["repository"]}}
+    defaults = Environment(name=name, **required).model_dump(mode="json")
+    optional = {**data, "platform_version": None, "gitops": {**data["gitops"], "repository": None}}
+    assert _redundant(optional, defaults, "") == []
 
 
 def test_environments_differ_by_data_not_by_name(environments) -> None:
@@ -73,9 +75,13 @@ def test_resource_presets_resolve_per_environment(environments) -> None:
     assert prod.resources("service").requests.cpu == "500m"
 
 
+REQUIRED = 'gitops:\n  repository: https://git.example.org/floe.git\n'
+
+
 def _write(tmp_path: Path, text: str) -> Path:
+    """An environment file ``qa.yaml``: the required settings last, so line numbers match ``text``."""
     path = tmp_path / "qa.yaml"
-    path.write_text(text)
+    path.write_text(text + REQUIRED)
     return path
 
 

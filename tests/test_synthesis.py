@@ -31,7 +31,8 @@ def test_two_renders_are_byte_identical(fresh_dist: Path, tmp_path: Path) -> Non
 
 
 def test_each_environment_renders_into_its_own_folder_by_tier(fresh_dist: Path) -> None:
-    assert sorted(p.name for p in fresh_dist.iterdir()) == sorted(ENVIRONMENT_NAMES)
+    assert sorted(p.name for p in fresh_dist.iterdir()) == sorted([*ENVIRONMENT_NAMES, "gitops"])
+    assert sorted(p.name for p in (fresh_dist / "gitops").iterdir()) == sorted(ENVIRONMENT_NAMES)
     for environment in ENVIRONMENT_NAMES:
         folders = sorted(p.name for p in (fresh_dist / environment).iterdir())
         assert folders[:2] == ["00-foundation", "10-storage"]

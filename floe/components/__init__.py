@@ -9,9 +9,11 @@ from dataclasses import dataclass
 
 from constructs import Construct
 
-from floe.components import minio, namespaces, postgres
+from floe.components import cube
+from floe.components import dagster
+from floe.components import grafana, minio, namespaces, otel_collector, polaris, postgres, prometheus
 from floe.config.environment import Environment
-from floe.tiers import FOUNDATION, STORAGE, Tier
+from floe.tiers import CATALOG, FOUNDATION, OBSERVABILITY, ORCHESTRATOR, SEMANTIC, STORAGE, Tier
 
 
 @dataclass(frozen=True)
@@ -26,4 +28,10 @@ COMPONENTS: tuple[Component, ...] = (
     Component("namespaces", FOUNDATION, namespaces.render),
     Component("postgres", STORAGE, postgres.render, depends_on=("namespaces",)),
     Component("minio", STORAGE, minio.render, depends_on=("namespaces",)),
+    Component("polaris", CATALOG, polaris.render, depends_on=("postgres", "minio")),
+    Component("otel-collector", OBSERVABILITY, otel_collector.render, depends_on=("namespaces",)),
+    Component("prometheus", OBSERVABILITY, prometheus.render, depends_on=("otel-collector",)),
+    Component("grafana", OBSERVABILITY, grafana.render, depends_on=("prometheus",)),
+    Component("dagster", ORCHESTRATOR, dagster.render, depends_on=("postgres", "polaris", "otel-collector")),
+    Component("cube", SEMANTIC, cube.render, depends_on=("minio", "polaris", "otel-collector", "dagster")),
 )

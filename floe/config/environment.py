@@ -10,8 +10,14 @@ from pydantic import Field, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from floe.config.base import StrictModel
+from floe.config.catalog import CatalogSettings
+from floe.config.gitops import GitOpsSettings
+from floe.config.observability import ObservabilitySettings
+from floe.config.orchestrator import OrchestratorSettings
+from floe.config.products import DataProducts
 from floe.config.releases import Release, known_versions, release
 from floe.config.resources import BUILTIN_PRESETS, PresetName, ResourceChoice, Resources
+from floe.config.semantic import SemanticSettings
 from floe.config.storage import StorageSettings
 from floe.config.types import DnsLabel
 
@@ -53,6 +59,18 @@ class Environment(StrictModel):
     scheduling: Scheduling = Scheduling()
     storage: StorageSettings = StorageSettings()
     """The storage tier: object store and PostgreSQL instances."""
+    catalog: CatalogSettings = CatalogSettings()
+    """The catalog tier: Apache Polaris."""
+    observability: ObservabilitySettings = ObservabilitySettings()
+    """The observability tier: OTLP collector, Prometheus and Grafana."""
+    orchestrator: OrchestratorSettings = OrchestratorSettings()
+    """The orchestrator tier: Dagster webserver, daemon and code locations."""
+    semantic: SemanticSettings = SemanticSettings()
+    """The semantic tier: Cube API, refresh worker and Cube Store."""
+    gitops: GitOpsSettings
+    """Where this environment's rendered tree lives in git and how Argo CD or Flux syncs it."""
+    data_products: DataProducts = ()
+    """The data products this installation runs; each gets a Dagster code location."""
 
     @field_validator("platform_version")
     @classmethod
@@ -72,6 +90,16 @@ class Environment(StrictModel):
                 raise ValueError(
                     f"{path}: unknown resource preset {choice!r}; known presets: {', '.join(sorted(presets))}"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _warehouse_bucket_created(self) -> Self:
+        bucket = self.catalog.polaris.warehouse_bucket
+        if bucket not in self.storage.minio.buckets:
+            raise ValueError(
+                f"catalog.polaris.warehouse_bucket {bucket!r} is not one of storage.minio.buckets "
+                f"({', '.join(self.storage.minio.buckets)}): the bootstrap step only creates those"
+            )
         return self
 
     @property

@@ -16,6 +16,10 @@ ENVIRONMENTS_DIR = Path("environments")
 SCHEMA_FILE = "schema.json"
 
 
+RESERVED_NAMES = {"gitops"}
+"""Names of dist/ folders that are not environments."""
+
+
 def environment_files(directory: Path = ENVIRONMENTS_DIR) -> list[Path]:
     """The environment files of a directory, in name order (the schema file is not one)."""
     return sorted(directory.glob("*.yaml"))
@@ -42,6 +46,8 @@ def load_environment(path: Path) -> Environment:
         data = {}
     if not isinstance(data, dict):
         raise FloeError(f"{path}: the file must hold a mapping of settings, not a {type(data).__name__}")
+    if path.stem in RESERVED_NAMES:
+        raise FloeError(f"{path}: {path.stem!r} cannot name an environment: dist/{path.stem}/ holds the GitOps wiring")
     if "name" in data:
         raise FloeError(f"{path}: name: not allowed; an environment's name is its file name ({path.stem!r})")
     try:

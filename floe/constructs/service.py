@@ -2,7 +2,8 @@
 
 One construct renders the Deployment or StatefulSet, its ServiceAccount, its Service (plus a
 headless Service for a StatefulSet), and when replicas can exceed one a PodDisruptionBudget,
-with an optional HorizontalPodAutoscaler.
+with an optional HorizontalPodAutoscaler. A blue-green Deployment becomes an Argo Rollouts
+``Rollout`` with a second, preview Service.
 """
 
 from dataclasses import dataclass, field
@@ -10,11 +11,14 @@ from enum import StrEnum
 
 from constructs import Construct
 
-from floe.config.common import Storage
+from floe.config.common import BlueGreen, Storage
 from floe.constructs.kube import int_or_string, k8s, quantity
 from floe.constructs.labels import AppIdentity
 from floe.constructs.metadata import object_meta
 from floe.constructs.pod import PodProps, pod_spec
+from floe.constructs.rollout import API_VERSION as ROLLOUT_API_VERSION
+from floe.constructs.rollout import KIND as ROLLOUT_KIND
+from floe.constructs.rollout import BlueGreenRollout, BlueGreenStrategy
 from floe.tiers import Step
 
 
@@ -52,11 +56,17 @@ class ServiceProps:
     """StatefulSet only: one volume per replica, kept when the StatefulSet is deleted or scaled down."""
     recreate: bool = False
     """Deployment only: stop the old pod before starting the new one (singletons, RWO volumes)."""
+    blue_green: BlueGreen | None = None
+    """Deployment only: render an Argo Rollouts blue-green ``Rollout`` in its place."""
     parallel_start: bool = False
     """StatefulSet only: start all replicas at once (peers that form a quorum together)."""
     spread_across_nodes: bool = False
     pod_annotations: dict[str, str] = field(default_factory=dict)
     step: Step = Step.SERVE
+
+    def __post_init__(self) -> None:
+        if self.blue_green and (self.kind is not WorkloadKind.DEPLOYMENT or self.recreate):
+            raise ValueError(f"{self.identity.instance}: blue-green needs a Deployment that is not recreated")
 
 
 class PlatformService(Construct):
@@ -67,6 +77,7 @@ class PlatformService(Construct):
         self.props = props
         self.name = props.identity.instance
         self.headless_name = f"{self.name}-headless"
+        self.preview_name = f"{self.name}-preview"
         identity = props.identity
 
         k8s.KubeServiceAccount(
@@ -82,6 +93,8 @@ class PlatformService(Construct):
         replicas = None if props.autoscaling else props.replicas
         if props.kind is WorkloadKind.STATEFUL_SET:
             self._stateful_set(template, selector, replicas)
+        elif props.blue_green:
+            self._rollout(template, selector, replicas, props.blue_green)
         else:
             self._deployment(template, selector, replicas)
         self._services()
@@ -137,6 +150,23 @@ class PlatformService(Construct):
             ),
         )
 
+    def _rollout(self, template: k8s.PodTemplateSpec, selector: k8s.LabelSelector, replicas: int | None,
+                 blue_green: BlueGreen) -> None:
+        BlueGreenRollout(
+            self, "workload",
+            metadata=self._meta(self.name),
+            selector=selector,
+            template=template,
+            replicas=replicas,
+            strategy=BlueGreenStrategy(
+                active_service=self.name,
+                preview_service=self.preview_name,
+                auto_promote=blue_green.auto_promote,
+                scale_down_delay_seconds=blue_green.scale_down_delay_seconds,
+            ),
+            revision_history_limit=5,
+        )
+
     def _stateful_set(self, template: k8s.PodTemplateSpec, selector: k8s.LabelSelector, replicas: int | None) -> None:
         claims = [
             k8s.KubePersistentVolumeClaimProps(
@@ -180,6 +210,13 @@ class PlatformService(Construct):
             metadata=self._meta(self.name),
             spec=k8s.ServiceSpec(type="ClusterIP", selector=self.props.identity.selector, ports=ports),
         )
+        if self.props.blue_green:
+            # Argo Rollouts points it at the new version's pods until promotion.
+            k8s.KubeService(
+                self, "preview-service",
+                metadata=self._meta(self.preview_name),
+                spec=k8s.ServiceSpec(type="ClusterIP", selector=self.props.identity.selector, ports=ports),
+            )
         if self.props.kind is WorkloadKind.STATEFUL_SET:
             # Stable per-pod DNS names; peers must resolve each other before they are ready.
             k8s.KubeService(
@@ -194,20 +231,23 @@ class PlatformService(Construct):
             )
 
     def _autoscaler(self, autoscaling: Autoscaling) -> None:
-        kind = self.props.kind.value
-        k8s.KubeHorizontalPodAutoscaler(
+        if self.props.blue_green:
+            api_version, kind = ROLLOUT_API_VERSION, ROLLOUT_KIND
+        else:
+            api_version, kind = "apps/v1", self.props.kind.value
+        k8s.KubeHorizontalPodAutoscalerV2(
             self, "autoscaler",
             metadata=self._meta(self.name),
-            spec=k8s.HorizontalPodAutoscalerSpec(
-                scale_target_ref=k8s.CrossVersionObjectReference(api_version="apps/v1", kind=kind, name=self.name),
+            spec=k8s.HorizontalPodAutoscalerSpecV2(
+                scale_target_ref=k8s.CrossVersionObjectReferenceV2(api_version=api_version, kind=kind, name=self.name),
                 min_replicas=autoscaling.min_replicas,
                 max_replicas=autoscaling.max_replicas,
                 metrics=[
-                    k8s.MetricSpec(
+                    k8s.MetricSpecV2(
                         type="Resource",
-                        resource=k8s.ResourceMetricSource(
+                        resource=k8s.ResourceMetricSourceV2(
                             name="cpu",
-                            target=k8s.MetricTarget(
+                            target=k8s.MetricTargetV2(
                                 type="Utilization", average_utilization=autoscaling.target_cpu_utilization
                             ),
                         ),

@@ -1,0 +1,333 @@
+"""Dagster: the schema migration, webserver, daemon, and one code location per data product.
+
+Webserver, daemon and migration run ``environment.release.images.dagster`` (``dagster/dagster-k8s``,
+which bundles dagster-webserver, dagster-postgres and dagster-k8s); each code location runs its
+data product's image. Runs are Kubernetes Jobs in the jobs namespace, launched by the daemon
+(the ``QueuedRunCoordinator`` hands queued runs to it) with the Layer-4 Job policy.
+
+The dagster-k8s image has no ``USER`` (it would run as root): every Dagster pod runs as UID/GID
+1001, a non-root ID with no meaning in the image, so ``HOME`` points at the writable ``/tmp``.
+``DAGSTER_HOME`` is an emptyDir (the instance writes local artifacts there) with ``dagster.yaml``
+mounted into it from the instance ConfigMap.
+"""
+
+from dataclasses import replace
+
+from constructs import Construct
+
+from floe.components.otel_collector import CHECKSUM_ANNOTATION, config_checksum, config_map, config_text
+from floe.components.postgres import PASSWORD_KEY, USERNAME_KEY, database_of
+from floe.components.telemetry import otlp_env
+from floe.config.environment import Environment
+from floe.config.products import DataProduct
+from floe.config.releases import image_tag
+from floe.config.resources import ResourceChoice
+from floe.constructs import env
+from floe.constructs.bootstrap import BootstrapJob, BootstrapProps
+from floe.constructs.container import Container, Port
+from floe.constructs.ingress import ServiceIngress
+from floe.constructs.job_policy import JOB_POLICY
+from floe.constructs.kube import k8s
+from floe.constructs.labels import LAYER, OWNER, PART_OF, AppIdentity, Layer, Owner
+from floe.constructs.metadata import object_meta
+from floe.constructs.pod import PodProps, pod_spec
+from floe.constructs.probes import LIVENESS, READINESS, STARTUP, Probe, Probes
+from floe.constructs.security import TMP, RunAs, ScratchPath
+from floe.constructs.service import Autoscaling, PlatformService, ServiceProps
+from floe.tiers import ORCHESTRATOR, Step
+
+WEBSERVER_PORT = 3000
+CODE_LOCATION_PORT = 3030
+DAGSTER_HOME = "/opt/dagster/dagster_home"
+WORKSPACE_DIR = "/dagster-workspace"
+INSTANCE_FILE = "dagster.yaml"
+WORKSPACE_FILE = "workspace.yaml"
+INSTANCE_CONFIG_MAP = "dagster-instance"
+WORKSPACE_CONFIG_MAP = "dagster-workspace"
+RUN_AS = RunAs(user=1001, group=1001)
+PG_USERNAME_ENV = "DAGSTER_PG_USERNAME"
+PG_PASSWORD_ENV = "DAGSTER_PG_PASSWORD"
+HEARTBEAT_TOLERANCE_SECONDS = 300
+"""How long the daemon's heartbeats may be missing before it counts as down (the chart's default)."""
+
+PYTHON_CHECK = replace(READINESS, period_seconds=10, timeout_seconds=10)
+"""Probes that start a Python interpreter importing Dagster need seconds, not the default 3."""
+PYTHON_LIVENESS = replace(LIVENESS, period_seconds=20, timeout_seconds=10)
+PYTHON_STARTUP = replace(STARTUP, timeout_seconds=10)
+DAEMON_LIVENESS = replace(PYTHON_LIVENESS, initial_delay_seconds=120, period_seconds=60)
+
+DAGSTER_HOME_SCRATCH = ScratchPath(DAGSTER_HOME)
+INSTANCE_VOLUME = k8s.Volume(name="instance", config_map=k8s.ConfigMapVolumeSource(name=INSTANCE_CONFIG_MAP))
+WORKSPACE_VOLUME = k8s.Volume(name="workspace", config_map=k8s.ConfigMapVolumeSource(name=WORKSPACE_CONFIG_MAP))
+INSTANCE_MOUNT = k8s.VolumeMount(name="instance", mount_path=f"{DAGSTER_HOME}/{INSTANCE_FILE}",
+                                 sub_path=INSTANCE_FILE, read_only=True)
+WORKSPACE_MOUNT = k8s.VolumeMount(name="workspace", mount_path=WORKSPACE_DIR, read_only=True)
+
+LOCATIONS_LOADED = """\
+import json, sys, urllib.request
+query = "{workspaceOrError {__typename ... on Workspace {locationEntries {name loadStatus locationOrLoadError {__typename}}}}}"
+request = urllib.request.Request("http://127.0.0.1:%d/graphql", data=json.dumps({"query": query}).encode(),
+                                 headers={"Content-Type": "application/json"})
+workspace = json.load(urllib.request.urlopen(request, timeout=8))["data"]["workspaceOrError"]
+entries = workspace.get("locationEntries") or []
+loaded = {e["name"] for e in entries
+          if e["loadStatus"] == "LOADED" and (e["locationOrLoadError"] or {}).get("__typename") == "RepositoryLocation"}
+sys.exit(0 if workspace["__typename"] == "Workspace" and loaded == set(sys.argv[1:]) else 1)
+""" % WEBSERVER_PORT
+"""Readiness of the webserver: every expected code location LOADED, none a load error
+(checked against dagster-webserver 1.13.24: not ready while a code server is down, ready again
+seconds after it is back).
+
+``/server_info`` only says the HTTP server is up. The workspace's load status is what the UI
+shows per location (GraphQL ``workspaceOrError.locationEntries``: ``loadStatus`` LOADING/LOADED,
+``locationOrLoadError`` a ``RepositoryLocation`` or a ``PythonError``). The webserver watches each
+gRPC server and reloads a location when its server comes back, so readiness recovers on its own.
+"""
+
+
+def code_location_name(product: DataProduct) -> str:
+    return f"dagster-code-{product.name}"
+
+
+def instance_config(environment: Environment) -> dict:
+    """dagster.yaml: storage on PostgreSQL, runs as Jobs in the jobs namespace with the Job policy."""
+    database = database_of(environment, "dagster")
+    settings = environment.orchestrator
+    postgres = {
+        "postgres_db": {
+            "username": {"env": PG_USERNAME_ENV},
+            "password": {"env": PG_PASSWORD_ENV},
+            "hostname": database.host,
+            "port": database.port,
+            "db_name": database.name,
+            "params": {"sslmode": database.ssl_mode},
+        }
+    }
+    return {
+        "run_storage": {"module": "dagster_postgres.run_storage", "class": "PostgresRunStorage",
+                        "config": postgres},
+        "event_log_storage": {"module": "dagster_postgres.event_log", "class": "PostgresEventLogStorage",
+                              "config": postgres},
+        "schedule_storage": {"module": "dagster_postgres.schedule_storage", "class": "PostgresScheduleStorage",
+                             "config": postgres},
+        "run_coordinator": {
+            "module": "dagster._core.run_coordinator",
+            "class": "QueuedRunCoordinator",
+            "config": {"max_concurrent_runs": settings.max_concurrent_runs},
+        },
+        "run_launcher": {
+            "module": "dagster_k8s",
+            "class": "K8sRunLauncher",
+            "config": {
+                "load_incluster_config": True,
+                "job_namespace": environment.namespaces.jobs,
+                "service_account_name": settings.run_service_account,
+                # The fallback only: a run uses the image its code location reports (DAGSTER_CURRENT_IMAGE).
+                "job_image": environment.release.images.dagster,
+                "image_pull_policy": "IfNotPresent",
+                "dagster_home": DAGSTER_HOME,
+                "instance_config_map": INSTANCE_CONFIG_MAP,
+                # No postgres_password_secret: it expects the chart's key `postgresql-password`;
+                # the run container gets our Secret's keys as env vars below instead.
+                "labels": {"app.kubernetes.io/part-of": PART_OF, LAYER: Layer.PIPELINE_JOBS.value,
+                           OWNER: Owner.DATA_TEAM.value},
+                "run_k8s_config": run_k8s_config(environment),
+            },
+        },
+        "run_monitoring": {"enabled": True},
+        "telemetry": {"enabled": False},
+    }
+
+
+def run_k8s_config(environment: Environment) -> dict:
+    """The run Job, rendered through the same container and pod policies as every workload."""
+    database = database_of(environment, "dagster")
+    run = Container(
+        name="dagster",
+        image=environment.release.images.dagster,
+        resources=environment.resources(JOB_POLICY.resources_preset),
+        env=database_env(database.credentials_secret) + (env.literal("HOME", "/tmp"),)
+        + otlp_env(environment, "dagster-run"),
+        scratch=(TMP, DAGSTER_HOME_SCRATCH),
+    )
+    pod = PodProps(containers=(run,), run_as=RUN_AS, restart_policy=JOB_POLICY.restart_policy)
+    spec = k8s.KubePod.manifest(spec=pod_spec(pod, environment.orchestrator.run_service_account))["spec"]
+    container = spec["containers"][0]
+    return {
+        "job_spec_config": JOB_POLICY.job_spec(),
+        "container_config": {key: container[key] for key in ("env", "resources", "securityContext", "volumeMounts")},
+        "pod_spec_config": {
+            key: spec[key]
+            for key in ("automountServiceAccountToken", "enableServiceLinks", "restartPolicy", "securityContext",
+                        "volumes")
+        },
+    }
+
+
+def workspace_config(environment: Environment) -> dict:
+    namespace = environment.namespaces.platform
+    return {
+        "load_from": [
+            {
+                "grpc_server": {
+                    "host": f"{code_location_name(product)}.{namespace}.svc.cluster.local",
+                    "port": CODE_LOCATION_PORT,
+                    "location_name": product.name,
+                }
+            }
+            for product in environment.data_products
+        ]
+    }
+
+
+def database_env(credentials_secret: str) -> tuple[k8s.EnvVar, ...]:
+    """The env vars dagster.yaml reads the database credentials from."""
+    return (
+        env.from_secret(PG_USERNAME_ENV, credentials_secret, USERNAME_KEY),
+        env.from_secret(PG_PASSWORD_ENV, credentials_secret, PASSWORD_KEY),
+    )
+
+
+def dagster_container(environment: Environment, name: str, image: str, resources: ResourceChoice,
+                      command: tuple[str, ...], *, env_vars: tuple[k8s.EnvVar, ...] = (),
+                      ports: tuple[Port, ...] = (), probes: Probes = Probes(),
+                      mounts: tuple[k8s.VolumeMount, ...] = (), **attributes: str) -> Container:
+    """A container with the Dagster instance: DAGSTER_HOME, database credentials and telemetry."""
+    return Container(
+        name=name,
+        image=image,
+        resources=environment.resources(resources),
+        command=command,
+        env=database_env(database_of(environment, "dagster").credentials_secret)
+        + (env.literal("DAGSTER_HOME", DAGSTER_HOME), env.literal("HOME", "/tmp")) + env_vars
+        + otlp_env(environment, name, **attributes),
+        ports=ports,
+        probes=probes,
+        scratch=(TMP, DAGSTER_HOME_SCRATCH),
+        mounts=(INSTANCE_MOUNT,) + mounts,
+    )
+
+
+def render(scope: Construct, environment: Environment) -> None:
+    settings = environment.orchestrator
+    namespace = environment.namespaces.platform
+    image = environment.release.images.dagster
+    instance_text = config_text(instance_config(environment))
+    workspace_text = config_text(workspace_config(environment))
+
+    # Both in the PREPARE wave: the migration Job mounts the instance file before any server starts.
+    config_map(scope, identity(INSTANCE_CONFIG_MAP, "config", image), INSTANCE_CONFIG_MAP, namespace,
+               {INSTANCE_FILE: instance_text})
+    config_map(scope, identity(WORKSPACE_CONFIG_MAP, "config", image), WORKSPACE_CONFIG_MAP, namespace,
+               {WORKSPACE_FILE: workspace_text})
+
+    migrate = dagster_container(environment, "dagster-migrate", image, "small", ("dagster", "instance", "migrate"))
+    BootstrapJob(
+        scope, "dagster-migrate",
+        BootstrapProps(
+            identity=identity("dagster-migrate", "migration", image),
+            namespace=namespace,
+            step=Step.PREPARE,
+            pod=PodProps(containers=(migrate,), run_as=RUN_AS, volumes=(INSTANCE_VOLUME,), restart_policy="Never"),
+        ),
+    )
+
+    workspace_flag = ("-w", f"{WORKSPACE_DIR}/{WORKSPACE_FILE}")
+    server_info = Probe.from_http_get("/server_info", "http")
+    locations_loaded = ["python", "-c", LOCATIONS_LOADED, *(product.name for product in environment.data_products)]
+    webserver = dagster_container(
+        environment, "dagster-webserver", image, settings.webserver.resources,
+        ("dagster-webserver", "-h", "0.0.0.0", "-p", str(WEBSERVER_PORT)) + workspace_flag,
+        ports=(Port("http", WEBSERVER_PORT),),
+        probes=Probes(
+            liveness=server_info.with_timing(LIVENESS),
+            readiness=Probe.from_exec(locations_loaded, PYTHON_CHECK),
+            startup=server_info.with_timing(STARTUP),
+        ),
+        mounts=(WORKSPACE_MOUNT,),
+    )
+    both_files = {CHECKSUM_ANNOTATION: config_checksum(instance_text, workspace_text)}
+    web = settings.webserver
+    PlatformService(
+        scope, "dagster-webserver",
+        ServiceProps(
+            identity=identity("dagster-webserver", "webserver", image),
+            namespace=namespace,
+            replicas=web.replicas,
+            autoscaling=Autoscaling(web.autoscaling.min_replicas, web.autoscaling.max_replicas,
+                                    web.autoscaling.target_cpu_utilization) if web.autoscaling else None,
+            blue_green=web.blue_green,
+            spread_across_nodes=environment.scheduling.spread_across_nodes,
+            pod_annotations=both_files,
+            # Terminating a started run deletes its Job through the run launcher, from the webserver.
+            pod=PodProps(containers=(webserver,), run_as=RUN_AS, volumes=(INSTANCE_VOLUME, WORKSPACE_VOLUME),
+                         mount_service_account_token=True),
+        ),
+    )
+    if web.ingress:
+        ServiceIngress(scope, "dagster-webserver-ingress", identity=identity("dagster-webserver", "webserver", image),
+                       namespace=namespace, settings=web.ingress, service="dagster-webserver", port="http")
+
+    daemon = dagster_container(
+        environment, "dagster-daemon", image, settings.daemon.resources,
+        ("dagster-daemon", "run") + workspace_flag,
+        env_vars=(env.literal("DAGSTER_DAEMON_HEARTBEAT_TOLERANCE", HEARTBEAT_TOLERANCE_SECONDS),),
+        # `dagster-daemon liveness-check` fails once the daemons' heartbeats in the database are
+        # older than the tolerance; the first heartbeats need a minute after a start.
+        probes=Probes(liveness=Probe.from_exec(["dagster-daemon", "liveness-check"], DAEMON_LIVENESS)),
+        mounts=(WORKSPACE_MOUNT,),
+    )
+    PlatformService(
+        scope, "dagster-daemon",
+        ServiceProps(
+            identity=identity("dagster-daemon", "daemon", image),
+            namespace=namespace,
+            replicas=1,
+            # Two daemons would both run the schedules and dequeue the same runs: never overlap them.
+            recreate=True,
+            pod_annotations=both_files,
+            # It creates the run Jobs through the Kubernetes API (RBAC in the jobs namespace).
+            pod=PodProps(containers=(daemon,), run_as=RUN_AS, volumes=(INSTANCE_VOLUME, WORKSPACE_VOLUME),
+                         mount_service_account_token=True),
+        ),
+    )
+
+    instance_file = {CHECKSUM_ANNOTATION: config_checksum(instance_text)}
+    grpc_health = Probe.from_exec(["dagster", "api", "grpc-health-check", "-p", str(CODE_LOCATION_PORT)])
+    for product in environment.data_products:
+        name = code_location_name(product)
+        server = dagster_container(
+            environment, name, product.image, settings.code_locations.resources,
+            ("dagster", "api", "grpc", "-h", "0.0.0.0", "-p", str(CODE_LOCATION_PORT), "-m", product.module),
+            # The server reports this image; the run launcher starts this location's runs in it.
+            env_vars=(env.literal("DAGSTER_CURRENT_IMAGE", product.image),),
+            ports=(Port("grpc", CODE_LOCATION_PORT),),
+            probes=Probes(
+                liveness=grpc_health.with_timing(PYTHON_LIVENESS),
+                readiness=grpc_health.with_timing(PYTHON_CHECK),
+                startup=grpc_health.with_timing(PYTHON_STARTUP),
+            ),
+            **{"floe.data_product": product.name},
+        )
+        PlatformService(
+            scope, name,
+            ServiceProps(
+                identity=identity(name, "code-location", product.image),
+                namespace=namespace,
+                pod_annotations=instance_file,
+                pod=PodProps(containers=(server,), run_as=RUN_AS, volumes=(INSTANCE_VOLUME,)),
+            ),
+        )
+
+    runs = replace(identity(settings.run_service_account, "run-worker", image),
+                   layer=Layer.PIPELINE_JOBS, owner=Owner.DATA_TEAM)
+    k8s.KubeServiceAccount(
+        scope, "dagster-run-service-account",
+        metadata=object_meta(runs, settings.run_service_account, environment.namespaces.jobs),
+        automount_service_account_token=False,
+    )
+
+
+def identity(instance: str, component: str, image: str) -> AppIdentity:
+    return AppIdentity(name="dagster", instance=instance, component=component, version=image_tag(image),
+                       tier=ORCHESTRATOR)

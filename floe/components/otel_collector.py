@@ -1,0 +1,182 @@
+"""The OpenTelemetry Collector: the one OTLP endpoint of the platform.
+
+Metrics leave through a Prometheus exporter that Prometheus scrapes; traces go to a configured
+OTLP backend, or to the ``debug`` exporter when there is none. The contrib image runs as
+UID/GID 10001 (opentelemetry-collector-releases, distributions/otelcol-contrib/Dockerfile) and
+writes nothing, so the pod needs no volume besides its config.
+"""
+
+import hashlib
+
+import yaml
+from constructs import Construct
+
+from floe.components.telemetry import COLLECTOR, OTLP_GRPC_PORT, OTLP_HTTP_PORT
+from floe.config.environment import Environment
+from floe.config.releases import image_tag
+from floe.config.resources import Resources
+from floe.config.types import quantity_value
+from floe.constructs import env
+from floe.constructs.container import Container, Port
+from floe.constructs.kube import int_or_string, k8s
+from floe.constructs.labels import AppIdentity
+from floe.constructs.metadata import object_meta
+from floe.constructs.pod import PodProps
+from floe.constructs.probes import Probes
+from floe.constructs.security import RunAs
+from floe.constructs.service import Autoscaling, PlatformService, ServiceProps
+from floe.tiers import OBSERVABILITY, Step
+
+CONFIG_DIR = "/conf"
+CONFIG_FILE = "config.yaml"
+TELEMETRY_PORT = 8888
+"""The collector's own metrics."""
+EXPORTER_PORT = 8889
+"""Metrics received over OTLP, re-exposed for Prometheus."""
+HEALTH_PORT = 13133
+RUN_AS = RunAs(user=10001, group=10001)
+HEADLESS = f"{COLLECTOR}-headless"
+"""Resolves to every replica, so Prometheus scrapes each one rather than whichever the Service picks."""
+CHECKSUM_ANNOTATION = "floe.dev/config-checksum"
+CONFIG_VOLUME = "config"
+MEMORY_LIMIT_SHARE = 0.8
+"""GOMEMLIMIT as a share of the container's memory limit: the Go GC works hard before the kernel kills."""
+
+
+def config_checksum(*texts: str) -> str:
+    """The pod annotation value that rolls the pods whenever one of their config files changes."""
+    return hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
+
+
+class _PlainDumper(yaml.SafeDumper):
+    """Writes a value shared by two keys twice, never as a YAML anchor and alias."""
+
+    def ignore_aliases(self, data: object) -> bool:
+        return True
+
+
+def config_text(config: dict) -> str:
+    return yaml.dump(config, Dumper=_PlainDumper, sort_keys=True)
+
+
+def config_map(scope: Construct, identity: AppIdentity, name: str, namespace: str, files: dict[str, str]) -> str:
+    """A ConfigMap of config files, synced before the servers that mount it; returns its name."""
+    k8s.KubeConfigMap(scope, name, metadata=object_meta(identity, name, namespace, Step.PREPARE), data=files)
+    return name
+
+
+def config_volume(config_map_name: str) -> k8s.Volume:
+    return k8s.Volume(name=CONFIG_VOLUME, config_map=k8s.ConfigMapVolumeSource(name=config_map_name))
+
+
+def config_mount(path: str) -> k8s.VolumeMount:
+    return k8s.VolumeMount(name=CONFIG_VOLUME, mount_path=path, read_only=True)
+
+
+def go_memory_limit(resources: Resources) -> str:
+    """GOMEMLIMIT in MiB, from the resolved memory limit."""
+    mebibytes = int(quantity_value(resources.limits.memory) * MEMORY_LIMIT_SHARE) // 2**20
+    return f"{mebibytes}MiB"
+
+
+def collector_config(traces_endpoint: str | None, traces_insecure: bool) -> dict:
+    if traces_endpoint:
+        # `otlp` was renamed `otlp_grpc` in collector v0.144.0; the old name only logs deprecation warnings.
+        traces_exporter = "otlp_grpc/traces"
+        exporter_config = {"endpoint": traces_endpoint, "tls": {"insecure": traces_insecure}}
+    else:
+        traces_exporter = "debug"
+        exporter_config = {"verbosity": "basic"}
+    processors = ["memory_limiter", "batch"]
+    return {
+        "extensions": {"health_check": {"endpoint": f"0.0.0.0:{HEALTH_PORT}"}},
+        # Recent collectors bind to localhost unless told otherwise: every endpoint is explicit.
+        "receivers": {
+            "otlp": {
+                "protocols": {
+                    "grpc": {"endpoint": f"0.0.0.0:{OTLP_GRPC_PORT}"},
+                    "http": {"endpoint": f"0.0.0.0:{OTLP_HTTP_PORT}"},
+                }
+            }
+        },
+        "processors": {
+            # First in every pipeline: refuse data before the process runs out of memory.
+            "memory_limiter": {"check_interval": "5s", "limit_percentage": 80, "spike_limit_percentage": 25},
+            "batch": {},
+        },
+        "exporters": {
+            "prometheus": {"endpoint": f"0.0.0.0:{EXPORTER_PORT}"},
+            traces_exporter: exporter_config,
+        },
+        "service": {
+            "extensions": ["health_check"],
+            "telemetry": {
+                "metrics": {
+                    # `readers` replaced the removed `address` setting.
+                    "readers": [{"pull": {"exporter": {"prometheus": {"host": "0.0.0.0", "port": TELEMETRY_PORT}}}}]
+                }
+            },
+            "pipelines": {
+                "metrics": {"receivers": ["otlp"], "processors": processors, "exporters": ["prometheus"]},
+                "traces": {"receivers": ["otlp"], "processors": processors, "exporters": [traces_exporter]},
+            },
+        },
+    }
+
+
+def render(scope: Construct, environment: Environment) -> None:
+    settings = environment.observability.otel_collector
+    namespace = environment.namespaces.platform
+    image = environment.release.images.otel_collector
+    identity = AppIdentity(name="otel-collector", instance=COLLECTOR, component="telemetry-collector",
+                           version=image_tag(image), tier=OBSERVABILITY)
+    resources = environment.resources(settings.resources)
+    text = config_text(collector_config(settings.traces_endpoint, settings.traces_insecure))
+    config = config_map(scope, identity, f"{COLLECTOR}-config", namespace, {CONFIG_FILE: text})
+    container = Container(
+        name="otel-collector",
+        image=image,
+        resources=resources,
+        args=(f"--config={CONFIG_DIR}/{CONFIG_FILE}",),
+        # No otlp_env: this is the OTLP endpoint itself; its own metrics are scraped on TELEMETRY_PORT.
+        env=(env.literal("GOMEMLIMIT", go_memory_limit(resources)),),
+        ports=(
+            Port("otlp-grpc", OTLP_GRPC_PORT),
+            Port("otlp-http", OTLP_HTTP_PORT),
+            Port("telemetry", TELEMETRY_PORT),
+            Port("prometheus", EXPORTER_PORT),
+            Port("health", HEALTH_PORT, expose=False),
+        ),
+        probes=Probes.http("health", "/", "/"),
+        scratch=(),
+        mounts=(config_mount(CONFIG_DIR),),
+    )
+    autoscaling = settings.autoscaling
+    PlatformService(
+        scope, "otel-collector",
+        ServiceProps(
+            identity=identity,
+            namespace=namespace,
+            replicas=settings.replicas,
+            autoscaling=Autoscaling(autoscaling.min_replicas, autoscaling.max_replicas,
+                                    autoscaling.target_cpu_utilization) if autoscaling else None,
+            blue_green=settings.blue_green,
+            spread_across_nodes=environment.scheduling.spread_across_nodes,
+            pod_annotations={CHECKSUM_ANNOTATION: config_checksum(text)},
+            pod=PodProps(
+                containers=(container,),
+                run_as=RUN_AS,
+                volumes=(config_volume(config),),
+            ),
+        ),
+    )
+    k8s.KubeService(
+        scope, "otel-collector-headless",
+        metadata=object_meta(identity, HEADLESS, namespace),
+        spec=k8s.ServiceSpec(
+            cluster_ip="None",
+            selector=identity.selector,
+            ports=[k8s.ServicePort(name=name, port=port, target_port=int_or_string(name), protocol="TCP")
+                   for name, port in (("telemetry", TELEMETRY_PORT), ("prometheus", EXPORTER_PORT))],
+        ),
+    )

@@ -1,0 +1,45 @@
+"""Settings of the catalog tier: Apache Polaris, the Iceberg REST catalog."""
+
+from typing import Annotated
+
+from pydantic import Field
+
+from floe.config.base import StrictModel
+from floe.config.common import Autoscaling, Ingress, Replicas, ServiceSettings
+from floe.config.types import BucketName, DnsSubdomain
+
+RealmName = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,62}$")]
+"""No ``,`` or ``;``: the admin tool reads credentials as ``realm,clientId,secret`` lists."""
+CatalogName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
+
+
+class PolarisSettings(ServiceSettings):
+    """Polaris (a stateless Deployment) with its metastore in its own PostgreSQL (``storage.postgres.polaris``).
+
+    Replicas share nothing but the database and the token-broker key pair, so any replica can
+    verify a token another one issued. Polaris reaches the object store with MinIO's credentials
+    Secret (``storage.minio.credentials_secret``).
+    """
+
+    replicas: Replicas = 1
+    """Fixed replicas; ignored when ``autoscaling`` is set."""
+    autoscaling: Autoscaling | None = None
+    realm: RealmName = "floe"
+    """The realm the bootstrap step creates; Polaris serves only this one."""
+    catalog: CatalogName = "warehouse"
+    """The Iceberg catalog the bootstrap step creates (idempotently) in the realm."""
+    warehouse_bucket: BucketName = "floe-warehouse"
+    """Bucket holding the catalog's tables (base location ``s3://<bucket>/``); one of ``storage.minio.buckets``."""
+    root_credentials_secret: DnsSubdomain = "polaris-root-credentials"
+    """Secret with keys ``client-id`` and ``client-secret``: the realm's root principal, set once at bootstrap
+    (changing it later does not change the realm's credentials)."""
+    token_broker_secret: DnsSubdomain = "polaris-token-broker"
+    """Secret with keys ``public.pem`` and ``private.pem``: the RSA key pair signing access tokens."""
+    ingress: Ingress | None = None
+    """Expose the REST API (``/api``) outside the cluster."""
+
+
+class CatalogSettings(StrictModel):
+    """The catalog tier: started after storage, before everything that reads or writes tables."""
+
+    polaris: PolarisSettings = PolarisSettings()

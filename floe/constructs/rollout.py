@@ -1,0 +1,66 @@
+"""An Argo Rollouts blue-green ``Rollout``: a Deployment's pods, upgraded beside the running version.
+
+Rendered as a plain :class:`cdk8s.ApiObject` whose keys follow the Rollout CRD
+(``/work/shared/crds/argoproj.io_rollouts.yaml``, argoproj/argo-rollouts @ 9f8d111d8f8e). A typed
+binding from ``cdk8s import`` of that CRD was tried and not used: its pod template is a separate
+generated type that refuses the ``k8s.PodTemplateSpec`` every other workload uses, and its
+serializer drops int-or-string fields (probe ports) from an already rendered template.
+"""
+
+from dataclasses import dataclass
+
+import cdk8s
+from constructs import Construct
+
+from floe.constructs.kube import k8s
+
+API_VERSION = "argoproj.io/v1alpha1"
+KIND = "Rollout"
+
+
+@dataclass(frozen=True)
+class BlueGreenStrategy:
+    active_service: str
+    """The Service that sends traffic to the promoted version."""
+    preview_service: str
+    """The Service that reaches the new version before promotion, for checks."""
+    auto_promote: bool
+    """False: the new version waits for a person (``kubectl argo rollouts promote``)."""
+    scale_down_delay_seconds: int
+
+    def to_json(self) -> dict:
+        return {
+            "activeService": self.active_service,
+            "previewService": self.preview_service,
+            "autoPromotionEnabled": self.auto_promote,
+            "scaleDownDelaySeconds": self.scale_down_delay_seconds,
+        }
+
+
+class BlueGreenRollout(Construct):
+    """A ``Rollout`` with the selector and pod template a Deployment would have had."""
+
+    def __init__(self, scope: Construct, id: str, *, metadata: k8s.ObjectMeta, selector: k8s.LabelSelector,
+                 template: k8s.PodTemplateSpec, replicas: int | None, strategy: BlueGreenStrategy,
+                 revision_history_limit: int) -> None:
+        super().__init__(scope, id)
+        rollout = cdk8s.ApiObject(
+            self, "rollout",
+            api_version=API_VERSION,
+            kind=KIND,
+            metadata=cdk8s.ApiObjectMetadata(
+                name=metadata.name, namespace=metadata.namespace,
+                labels=metadata.labels, annotations=metadata.annotations,
+            ),
+        )
+        # manifest() renders the typed template exactly as a Deployment's would be rendered.
+        template_json = k8s.KubePodTemplate.manifest(template=template)["template"]
+        spec = {
+            "selector": {"matchLabels": dict(selector.match_labels)},
+            "template": template_json,
+            "strategy": {"blueGreen": strategy.to_json()},
+            "revisionHistoryLimit": revision_history_limit,
+        }
+        if replicas is not None:
+            spec["replicas"] = replicas
+        rollout.add_json_patch(cdk8s.JsonPatch.add("/spec", spec))

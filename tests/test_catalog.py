@@ -1,0 +1,208 @@
+"""The catalog tier: Polaris, its database wiring, its keys, and the bootstrap step after it."""
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from floe.components import minio
+from floe.components.postgres import database_of
+from floe.config.loader import load_environment
+from floe.config.storage import ExternalPostgres
+from floe.errors import FloeError
+from floe.tiers import CATALOG, OBSERVABILITY, SYNC_WAVE, Step
+from tests.conftest import ENVIRONMENT_NAMES, containers, find, pod_spec
+
+CATALOG_FOLDER = f"{CATALOG.folder}/"
+
+
+def catalog_objects(rendered, name: str) -> dict[str, dict]:
+    return {path: obj for path, obj in rendered[name].items() if path.startswith(CATALOG_FOLDER)}
+
+
+def wave(obj: dict) -> int:
+    return int(obj["metadata"]["annotations"][SYNC_WAVE])
+
+
+def env_of(container: dict) -> dict[str, dict]:
+    return {e["name"]: e for e in container.get("env", [])}
+
+
+def secret_ref(variable: dict) -> tuple[str, str]:
+    ref = variable["valueFrom"]["secretKeyRef"]
+    return ref["name"], ref["key"]
+
+
+def properties(rendered, name: str) -> tuple[str, dict[str, str]]:
+    text = find(rendered[name], "ConfigMap", "polaris-config")["data"]["application.properties"]
+    return text, dict(line.split("=", 1) for line in text.splitlines())
+
+
+def server(rendered, name: str) -> tuple[dict, dict]:
+    deployment = find(catalog_objects(rendered, name), "Deployment", "polaris")
+    return deployment, containers(deployment)[0]
+
+
+def bootstrap(rendered, name: str) -> dict:
+    return find(catalog_objects(rendered, name), "Job", "polaris-bootstrap")
+
+
+@pytest.mark.parametrize("name", ENVIRONMENT_NAMES)
+def test_polaris_is_a_deployment_running_as_the_images_user(rendered, environments, name: str) -> None:
+    deployment, container = server(rendered, name)
+    assert deployment["kind"] == "Deployment"
+    assert container["image"] == environments[name].release.images.polaris
+    context = pod_spec(deployment)["securityContext"]
+    assert (context["runAsUser"], context["runAsGroup"], context["fsGroup"]) == (10000, 10001, 10001)
+    assert {p["name"]: p["containerPort"] for p in container["ports"]} == {"api": 8181, "management": 8182}
+    text, props = properties(rendered, name)
+    assert (props["quarkus.http.port"], props["quarkus.management.port"]) == ("8181", "8182")
+    checksum = deployment["spec"]["template"]["metadata"]["annotations"]["floe.dev/config-checksum"]
+    assert checksum == hashlib.sha256(text.encode()).hexdigest()[:16]
+    assert "/tmp" in {m["mountPath"] for m in container["volumeMounts"]}
+
+
+@pytest.mark.parametrize("name", ENVIRONMENT_NAMES)
+def test_health_probes_use_the_declared_management_port(rendered, name: str) -> None:
+    _, container = server(rendered, name)
+    declared = {p["name"] for p in container["ports"]}
+    probes = {kind: container[kind]["httpGet"] for kind in ("livenessProbe", "readinessProbe", "startupProbe")}
+    assert all(probe["port"] == "management" and probe["port"] in declared for probe in probes.values())
+    assert probes["livenessProbe"]["path"] == "/q/health/live"
+    assert probes["readinessProbe"]["path"] == "/q/health/ready"
+
+
+@pytest.mark.parametrize("name", ENVIRONMENT_NAMES)
+def test_metastore_is_the_database_the_environment_configures(rendered, environments, name: str) -> None:
+    environment = environments[name]
+    settings = environment.storage.postgres.polaris
+    database = database_of(environment, "polaris")
+    _, container = server(rendered, name)
+    variables = env_of(container)
+    assert secret_ref(variables["quarkus.datasource.username"]) == (database.credentials_secret, "username")
+    assert secret_ref(variables["quarkus.datasource.password"]) == (database.credentials_secret, "password")
+    _, props = properties(rendered, name)
+    assert props["polaris.persistence.type"] == "relational-jdbc"
+    url = props["quarkus.datasource.jdbc.url"]
+    assert url == (f"jdbc:postgresql://{database.host}:{database.port}/{database.name}"
+                   f"?currentSchema=polaris_schema&sslmode={database.ssl_mode}")
+    statefulsets = [o for o in rendered[name].values()
+                    if o["kind"] == "StatefulSet" and o["metadata"]["name"] == "postgres-polaris"]
+    if isinstance(settings, ExternalPostgres):
+        assert url.startswith(f"jdbc:postgresql://{settings.host}:{settings.port}/{settings.database}?")
+        assert statefulsets == []
+    else:
+        assert url.startswith(f"jdbc:postgresql://postgres-polaris.{environment.namespaces.platform}.svc")
+        assert len(statefulsets) == 1
+
+
+@pytest.mark.parametrize("name", ENVIRONMENT_NAMES)
+def test_token_broker_keys_come_from_the_shared_secret(rendered, environments, name: str) -> None:
+    settings = environments[name].catalog.polaris
+    deployment, container = server(rendered, name)
+    volumes = {v["name"]: v for v in pod_spec(deployment)["volumes"]}
+    mounts = {m["name"]: m for m in container["volumeMounts"]}
+    [volume] = [v for v in volumes.values() if v.get("secret", {}).get("secretName") == settings.token_broker_secret]
+    mount = mounts[volume["name"]]
+    assert mount["readOnly"] is True
+    _, props = properties(rendered, name)
+    prefix = "polaris.authentication.token-broker"
+    assert props[f"{prefix}.type"] == "rsa-key-pair"
+    assert props[f"{prefix}.rsa-key-pair.public-key-file"] == f"{mount['mountPath']}/public.pem"
+    assert props[f"{prefix}.rsa-key-pair.private-key-file"] == f"{mount['mountPath']}/private.pem"
+    assert props["polaris.realm-context.realms"] == settings.realm
+    config_mount = next(m for m in container["volumeMounts"] if m["mountPath"].endswith("/config"))
+    # Quarkus reads config/application.properties from its working directory.
+    assert config_mount["mountPath"] == f"{container['workingDir']}/config" and config_mount["readOnly"]
+
+
+@pytest.mark.parametrize("name", ENVIRONMENT_NAMES)
+def test_traces_go_to_the_collector(rendered, name: str) -> None:
+    _, container = server(rendered, name)
+    variables = env_of(container)
+    _, props = properties(rendered, name)
+    assert props["quarkus.otel.sdk.disabled"] == "false"
+    assert props["quarkus.otel.exporter.otlp.endpoint"] == "${OTEL_EXPORTER_OTLP_ENDPOINT}"
+    assert variables["OTEL_EXPORTER_OTLP_ENDPOINT"]["value"].endswith(":4317")
+    assert variables["OTEL_SERVICE_NAME"]["value"] == "polaris"
+
+
+@pytest.mark.parametrize("name", ENVIRONMENT_NAMES)
+def test_bootstrap_runs_after_polaris_and_before_observability(rendered, name: str) -> None:
+    deployment, _ = server(rendered, name)
+    job = bootstrap(rendered, name)
+    assert wave(deployment) == CATALOG.wave_of(Step.SERVE)
+    assert wave(deployment) < wave(job) < OBSERVABILITY.wave
+    later = [wave(o) for path, o in rendered[name].items() if path.startswith(f"{OBSERVABILITY.folder}/")]
+    assert all(wave(job) < w for w in later)
+    assert job["metadata"]["annotations"]["argocd.argoproj.io/hook"] == "Sync"
+
+
+@pytest.mark.parametrize("name", ENVIRONMENT_NAMES)
+def test_bootstrap_creates_schema_realm_and_catalog_idempotently(rendered, environments, name: str) -> None:
+    environment = environments[name]
+    settings = environment.catalog.polaris
+    database = database_of(environment, "polaris")
+    spec = pod_spec(bootstrap(rendered, name))
+    schema, realm = spec["initContainers"]
+    [catalog] = spec["containers"]
+
+    assert schema["image"] == environment.release.images.postgres
+    assert schema["command"][-1] == "CREATE SCHEMA IF NOT EXISTS polaris_schema"
+    assert secret_ref(env_of(schema)["PGPASSWORD"]) == (database.credentials_secret, "password")
+    assert env_of(schema)["PGHOST"]["value"] == database.host
+
+    assert realm["image"] == environment.release.images.polaris_admin_tool
+    assert realm["args"] == ["bootstrap", "--realm", settings.realm,
+                             "--credential", f"{settings.realm},$(ROOT_CLIENT_ID),$(ROOT_CLIENT_SECRET)"]
+    realm_env = env_of(realm)
+    assert secret_ref(realm_env["ROOT_CLIENT_SECRET"]) == (settings.root_credentials_secret, "client-secret")
+    assert realm_env["QUARKUS_DATASOURCE_JDBC_URL"]["value"] == properties(rendered, name)[1][
+        "quarkus.datasource.jdbc.url"]
+    assert secret_ref(realm_env["QUARKUS_DATASOURCE_USERNAME"]) == (database.credentials_secret, "username")
+
+    script = catalog["command"][-1]
+    assert "201|409) ;;" in script, "an existing catalog (409 Conflict) must count as created"
+    request = json.loads(env_of(catalog)["CATALOG_REQUEST"]["value"])["catalog"]
+    storage = request["storageConfigInfo"]
+    assert request["name"] == settings.catalog
+    assert request["properties"]["default-base-location"] == f"s3://{settings.warehouse_bucket}/"
+    assert settings.warehouse_bucket in environment.storage.minio.buckets
+    assert storage["endpoint"] == storage["endpointInternal"] == minio.endpoint(environment)
+    assert storage["pathStyleAccess"] is True and storage["storageType"] == "S3"
+
+
+@pytest.mark.parametrize("name", ENVIRONMENT_NAMES)
+def test_scale_and_exposure_follow_the_settings(rendered, environments, name: str) -> None:
+    settings = environments[name].catalog.polaris
+    objects = catalog_objects(rendered, name)
+    deployment, _ = server(rendered, name)
+    autoscalers = [o for o in objects.values() if o["kind"] == "HorizontalPodAutoscaler"]
+    budgets = [o for o in objects.values() if o["kind"] == "PodDisruptionBudget"]
+    if settings.autoscaling:
+        assert "replicas" not in deployment["spec"] and len(autoscalers) == 1
+    else:
+        assert deployment["spec"]["replicas"] == settings.replicas and autoscalers == []
+    most = settings.autoscaling.max_replicas if settings.autoscaling else settings.replicas
+    assert len(budgets) == (1 if most > 1 else 0)
+    ingresses = [o for o in objects.values() if o["kind"] == "Ingress"]
+    if settings.ingress is None:
+        assert ingresses == []
+    else:
+        [rule] = ingresses[0]["spec"]["rules"]
+        assert rule["host"] == settings.ingress.host
+        assert rule["http"]["paths"][0]["backend"]["service"] == {"name": "polaris", "port": {"name": "api"}}
+
+
+def test_environments_scale_polaris_differently(environments) -> None:
+    assert environments["dev"].catalog.polaris.replicas == 1
+    prod = environments["prod"].catalog.polaris
+    assert prod.autoscaling and prod.autoscaling.min_replicas > 1 and prod.ingress
+
+
+def test_warehouse_bucket_must_be_a_created_bucket(tmp_path: Path) -> None:
+    path = tmp_path / "qa.yaml"
+    path.write_text('platform_version: "1.0.0"\ngitops:\n  repository: https://git.example.org/floe.git\ncatalog:\n  polaris:\n    warehouse_bucket: elsewhere\n')
+    with pytest.raises(FloeError, match="warehouse_bucket 'elsewhere' is not one of storage.minio.buckets"):
+        load_environment(path)

@@ -1,0 +1,200 @@
+"""GitOps delivery: Argo CD and Flux each honour the seed's startup order; their objects are valid."""
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from floe.tiers import TIERS
+from floe.validation import validate_custom_resources
+from tests.argo_order import sort_key, sync_order
+from tests.conftest import DIST, ENVIRONMENT_NAMES, ROOT, find, pod_spec
+
+SEED_ORDER = ["storage", "catalog", "observability", "orchestrator", "semantic"]
+
+
+def tier_of(obj: dict) -> str:
+    return obj["metadata"]["labels"]["floe.dev/tier"]
+
+
+def position(ordered: list[dict]) -> dict[tuple[str, str], int]:
+    return {(o["kind"], o["metadata"]["name"]): i for i, o in enumerate(ordered)}
+
+
+def workloads(objects) -> list[dict]:
+    return [o for o in objects if o["kind"] in {"Deployment", "StatefulSet", "Rollout", "Job", "CronJob"}]
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENT_NAMES)
+def test_argo_syncs_every_tier_after_the_one_before(environment: str, rendered) -> None:
+    ordered = sync_order(list(rendered[environment].values()))
+    tiers = [tier_of(o) for o in ordered if tier_of(o) in SEED_ORDER]
+    last_seen = [max(i for i, t in enumerate(tiers) if t == name) for name in SEED_ORDER if name in tiers]
+    first_seen = [min(i for i, t in enumerate(tiers) if t == name) for name in SEED_ORDER if name in tiers]
+    assert [t for t in SEED_ORDER if t in tiers] == SEED_ORDER
+    for earlier_last, later_first in zip(last_seen, first_seen[1:]):
+        assert earlier_last < later_first, "a tier starts syncing before the previous one is done"
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENT_NAMES)
+def test_bootstrap_steps_sync_after_their_server_and_before_the_next_tier(environment: str, rendered) -> None:
+    objects = list(rendered[environment].values())
+    ordered = sync_order(objects)
+    at = position(ordered)
+    for job in (o for o in objects if o["kind"] == "Job" and o["metadata"]["labels"].get(
+            "app.kubernetes.io/component") == "bootstrap"):
+        tier = tier_of(job)
+        servers = [o for o in workloads(objects) if tier_of(o) == tier and o["kind"] != "Job"
+                   and sort_key(o)[1] < sort_key(job)[1]]
+        next_tier = [o for o in objects if tier_of(o) in SEED_ORDER
+                     and SEED_ORDER.index(tier_of(o)) == SEED_ORDER.index(tier) + 1]
+        job_at = at[("Job", job["metadata"]["name"])]
+        if servers and job["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"].endswith("5"):
+            assert max(at[(s["kind"], s["metadata"]["name"])] for s in servers) < job_at
+        assert all(job_at < at[(o["kind"], o["metadata"]["name"])] for o in next_tier)
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENT_NAMES)
+def test_every_pvc_syncs_in_the_wave_of_the_pod_that_binds_it(environment: str, rendered) -> None:
+    objects = list(rendered[environment].values())
+    for claim in (o for o in objects if o["kind"] == "PersistentVolumeClaim"):
+        users = [w for w in workloads(objects) if any(
+            v.get("persistentVolumeClaim", {}).get("claimName") == claim["metadata"]["name"]
+            for v in pod_spec(w).get("volumes", []))]
+        assert users, f"PVC {claim['metadata']['name']} is bound by no pod"
+        for user in users:
+            # Earlier would block the sync on a WaitForFirstConsumer class; later would leave the pod Pending.
+            assert sort_key(claim)[:2] == sort_key(user)[:2]
+
+
+def _uses(workload: dict, obj: dict) -> bool:
+    spec = pod_spec(workload)
+    name = obj["metadata"]["name"]
+    if obj["kind"] == "ServiceAccount":
+        return spec.get("serviceAccountName") == name
+    if obj["kind"] == "ConfigMap":
+        return any(v.get("configMap", {}).get("name") == name for v in spec.get("volumes", [])) or \
+            f"'name': '{name}'" in str(spec.get("containers"))
+    if obj["kind"] == "Service":
+        # Telemetry export is best effort (exporters retry and buffer): the seed starts the catalog
+        # before observability, so the OTLP endpoint is the one address a pod may use before it exists.
+        hard = [{**c, "env": [e for e in c.get("env", []) if not e["name"].startswith("OTEL_")]}
+                for c in spec.get("initContainers", []) + spec["containers"]]
+        namespace = obj["metadata"]["namespace"]
+        return re.search(rf"\b{re.escape(name)}\.{re.escape(namespace)}\.svc\b", str(hard)) is not None
+    return False
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENT_NAMES)
+def test_what_a_pod_uses_syncs_no_later_than_the_pod(environment: str, rendered) -> None:
+    objects = list(rendered[environment].values())
+    at = position(sync_order(objects))
+    for workload in workloads(objects):
+        for obj in objects:
+            if obj["kind"] in {"ServiceAccount", "ConfigMap", "Service"} and _uses(workload, obj):
+                assert at[(obj["kind"], obj["metadata"]["name"])] < at[(workload["kind"], workload["metadata"]["name"])], \
+                    f"{obj['kind']} {obj['metadata']['name']} syncs after {workload['metadata']['name']}"
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENT_NAMES)
+def test_hooks_carry_a_delete_policy(environment: str, rendered) -> None:
+    for obj in rendered[environment].values():
+        annotations = obj["metadata"].get("annotations", {})
+        if "argocd.argoproj.io/hook" in annotations:
+            assert annotations["argocd.argoproj.io/hook-delete-policy"] in {
+                "BeforeHookCreation", "HookSucceeded", "HookFailed"}
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENT_NAMES)
+def test_flux_depends_on_chain_follows_the_tiers_without_cycles(environment: str, gitops) -> None:
+    kustomizations = {o["metadata"]["name"]: o for o in gitops[environment].values() if o["kind"] == "Kustomization"}
+    edges = {name: [d["name"] for d in o["spec"].get("dependsOn", [])] for name, o in kustomizations.items()}
+    order: list[str] = []
+    while len(order) < len(edges):  # Kahn's algorithm: no progress means a cycle
+        ready = sorted(n for n, deps in edges.items() if n not in order and all(d in order for d in deps))
+        assert ready, f"dependsOn cycle among {set(edges) - set(order)}"
+        order.extend(ready)
+    tiers = [name.removeprefix(f"floe-{environment}-") for name in order]
+    assert tiers == [t.name for t in TIERS if t.name in tiers]
+    assert tiers[:2] == ["foundation", "storage"]
+    for kustomization in kustomizations.values():
+        spec = kustomization["spec"]
+        assert spec["wait"] is True and spec["prune"] is True and spec["timeout"]
+        assert spec["sourceRef"] == {"kind": "GitRepository", "name": f"floe-{environment}"}
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENT_NAMES)
+def test_each_tier_folder_builds_exactly_its_files(environment: str, fresh_dist: Path, gitops) -> None:
+    for kustomization in (o for o in gitops[environment].values() if o["kind"] == "Kustomization"):
+        folder = fresh_dist.parent / kustomization["spec"]["path"]
+        listed = yaml.safe_load((folder / "kustomization.yaml").read_text())["resources"]
+        assert listed == sorted(p.name for p in folder.glob("*.yaml") if p.name != "kustomization.yaml")
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENT_NAMES)
+def test_argo_application_syncs_the_environment_folder(environment: str, gitops, rendered, environments) -> None:
+    objects = gitops[environment]
+    settings = environments[environment].gitops
+    application = find(objects, "Application", f"floe-{environment}")["spec"]
+    assert application["source"]["path"] == f"dist/{environment}"
+    assert application["source"]["directory"]["recurse"] is True
+    assert application["source"]["repoURL"] == settings.repository
+    assert ("automated" in application["syncPolicy"]) == settings.argocd.sync.automated
+    assert application["syncPolicy"]["retry"]["backoff"]["factor"] == settings.argocd.retry.factor
+    autoscaled = sorted(o["spec"]["scaleTargetRef"]["name"] for o in rendered[environment].values()
+                        if o["kind"] == "HorizontalPodAutoscaler")
+    assert sorted(d["name"] for d in application.get("ignoreDifferences", [])) == autoscaled
+    root = find(objects, "Application", f"floe-{environment}-root")["spec"]
+    assert root["source"]["path"] == f"dist/gitops/{environment}/argocd/apps"
+
+
+def test_production_syncs_by_hand(gitops) -> None:
+    assert "automated" not in find(gitops["prod"], "Application", "floe-prod")["spec"]["syncPolicy"]
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENT_NAMES)
+def test_app_project_allows_exactly_what_the_platform_renders(environment: str, gitops, rendered,
+                                                               environments) -> None:
+    project = find(gitops[environment], "AppProject", f"floe-{environment}")["spec"]
+    allowed = {(k["group"], k["kind"]) for k in project["namespaceResourceWhitelist"]}
+    allowed |= {(k["group"], k["kind"]) for k in project["clusterResourceWhitelist"]}
+    rendered_kinds = {(o["apiVersion"].rpartition("/")[0], o["kind"]) for o in rendered[environment].values()}
+    assert allowed == rendered_kinds
+    assert project["sourceRepos"] == [environments[environment].gitops.repository]
+    namespaces = environments[environment].namespaces
+    assert sorted(d["namespace"] for d in project["destinations"]) == sorted([namespaces.platform, namespaces.jobs])
+
+
+def test_gitops_objects_stay_out_of_the_synced_tree(rendered) -> None:
+    for objects in rendered.values():
+        assert not [o for o in objects.values() if o["kind"] in {"Application", "AppProject", "Kustomization",
+                                                                 "GitRepository"}]
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENT_NAMES)
+def test_custom_resources_match_their_crds(environment: str, rendered, gitops) -> None:
+    objects = [*rendered[environment].items(), *gitops[environment].items()]
+    problems = validate_custom_resources(objects)
+    assert not problems, "\n".join(map(str, problems))
+
+
+def test_crd_validation_rejects_unknown_fields(gitops) -> None:
+    application = find(gitops["dev"], "Application", "floe-dev")
+    broken = {**application, "spec": {**application["spec"], "syncPolicee": {}}}
+    problems = validate_custom_resources([("application.yaml", broken)])
+    assert len(problems) == 1 and "syncPolicee" in problems[0].message
+
+
+def test_cdk8s_synth_reproduces_the_committed_dist(tmp_path: Path) -> None:
+    """The drift gate users' CI runs: `cdk8s synth` (through cdk8s.yaml) must give dist/ exactly."""
+    env = {"PATH": f"{ROOT / '.venv' / 'bin'}:/usr/bin:/bin", "HOME": str(tmp_path)}
+    result = subprocess.run([str(ROOT / "node_modules" / ".bin" / "cdk8s"), "synth", "--output",
+                             str(tmp_path / "dist"), "--no-check-upgrade"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    fresh = {str(p.relative_to(tmp_path / "dist")): p.read_bytes() for p in (tmp_path / "dist").rglob("*") if p.is_file()}
+    committed = {str(p.relative_to(DIST)): p.read_bytes() for p in DIST.rglob("*") if p.is_file()}
+    differing = sorted(p for p in set(fresh) | set(committed) if fresh.get(p) != committed.get(p))
+    assert not differing, "dist/ differs from `cdk8s synth`; re-render and commit:\n" + "\n".join(differing)

@@ -1,0 +1,255 @@
+"""The observability tier in every environment: collector pipelines, Prometheus scraping, Grafana storage."""
+
+import pytest
+import yaml
+
+from floe.components.otel_collector import HEALTH_PORT, config_checksum, go_memory_limit
+from floe.components.prometheus import SCRAPE_TARGETS
+from floe.components.telemetry import COLLECTOR, OTLP_GRPC_PORT, OTLP_HTTP_PORT
+from floe.config.loader import load_environment
+from floe.config.resources import BUILTIN_PRESETS
+from floe.config.types import quantity_value
+from floe.errors import FloeError
+from floe.tiers import SYNC_WAVE
+from tests.conftest import ENVIRONMENT_NAMES, containers, find, pod_spec
+
+CHECKSUM = "floe.dev/config-checksum"
+
+
+def config_file(objects: dict, config_map: str, key: str) -> dict:
+    return yaml.safe_load(find(objects, "ConfigMap", config_map)["data"][key])
+
+
+def env_of(container: dict) -> dict[str, dict]:
+    return {e["name"]: e for e in container.get("env", [])}
+
+
+def probes_of(container: dict) -> list[dict]:
+    return [container[k] for k in ("livenessProbe", "readinessProbe", "startupProbe") if k in container]
+
+
+def probe_port_number(container: dict, probe: dict) -> int:
+    """The declared container port a probe targets; fails if the port is not declared."""
+    port = probe["httpGet"]["port"]
+    declared = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert port in declared or port in declared.values(), f"probe port {port} not declared"
+    return declared.get(port, port)
+
+
+def wave(obj: dict) -> int:
+    return int(obj["metadata"]["annotations"][SYNC_WAVE])
+
+
+@pytest.fixture(params=ENVIRONMENT_NAMES)
+def environment(request, rendered, environments):
+    return request.param, rendered[request.param], environments[request.param]
+
+
+def test_collector_pipelines_limit_memory_before_batching(environment) -> None:
+    _, objects, _ = environment
+    config = config_file(objects, "otel-collector-config", "config.yaml")
+    assert config["receivers"]["otlp"]["protocols"] == {
+        "grpc": {"endpoint": f"0.0.0.0:{OTLP_GRPC_PORT}"},
+        "http": {"endpoint": f"0.0.0.0:{OTLP_HTTP_PORT}"},
+    }
+    pipelines = config["service"]["pipelines"]
+    assert set(pipelines) == {"metrics", "traces"}
+    for pipeline in pipelines.values():
+        assert pipeline["processors"][:2] == ["memory_limiter", "batch"]
+        assert set(pipeline["exporters"]) <= set(config["exporters"])
+    assert pipelines["metrics"]["exporters"] == ["prometheus"]
+    assert config["exporters"]["prometheus"]["endpoint"] == "0.0.0.0:8889"
+    assert config["service"]["telemetry"]["metrics"]["readers"][0]["pull"]["exporter"]["prometheus"] == {
+        "host": "0.0.0.0", "port": 8888}
+
+
+def test_collector_health_check_is_what_the_probes_ask(environment) -> None:
+    _, objects, _ = environment
+    config = config_file(objects, "otel-collector-config", "config.yaml")
+    assert config["extensions"]["health_check"]["endpoint"] == f"0.0.0.0:{HEALTH_PORT}"
+    assert config["service"]["extensions"] == ["health_check"]
+    container = containers(find(objects, "Deployment", COLLECTOR))[0]
+    assert container["args"] == ["--config=/conf/config.yaml"]
+    for probe in probes_of(container):
+        assert probe["httpGet"]["path"] == "/"
+        assert probe_port_number(container, probe) == HEALTH_PORT
+
+
+def test_collector_traces_go_to_the_configured_backend(environment) -> None:
+    _, objects, settings = environment
+    config = config_file(objects, "otel-collector-config", "config.yaml")
+    endpoint = settings.observability.otel_collector.traces_endpoint
+    (exporter,) = config["service"]["pipelines"]["traces"]["exporters"]
+    if endpoint:
+        assert exporter == "otlp_grpc/traces"
+        assert config["exporters"][exporter]["endpoint"] == endpoint
+    else:
+        assert exporter == "debug"
+        assert config["exporters"]["debug"] == {"verbosity": "basic"}
+
+
+def test_collector_go_memory_limit_stays_below_the_container_limit(environment) -> None:
+    _, objects, _ = environment
+    container = containers(find(objects, "Deployment", COLLECTOR))[0]
+    value = env_of(container)["GOMEMLIMIT"]["value"]
+    assert value.endswith("MiB")
+    limit = quantity_value(container["resources"]["limits"]["memory"])
+    assert 0.7 * limit <= int(value.removesuffix("MiB")) * 2**20 < limit
+    assert pod_spec(find(objects, "Deployment", COLLECTOR))["securityContext"]["runAsUser"] == 10001
+
+
+def test_go_memory_limit_is_in_mebibytes() -> None:
+    assert go_memory_limit(BUILTIN_PRESETS["service"]) == "819MiB"
+    assert go_memory_limit(BUILTIN_PRESETS["small"]) == "204MiB"
+
+
+def test_prometheus_keeps_its_samples_on_a_claimed_volume(environment) -> None:
+    _, objects, settings = environment
+    prometheus = settings.observability.prometheus
+    statefulset = find(objects, "StatefulSet", "prometheus")
+    (claim,) = statefulset["spec"]["volumeClaimTemplates"]
+    assert claim["spec"]["resources"]["requests"]["storage"] == prometheus.storage.size
+    container = containers(statefulset)[0]
+    assert {"name": claim["metadata"]["name"], "mountPath": "/prometheus"} in container["volumeMounts"]
+    assert f"--storage.tsdb.retention.time={prometheus.retention_time}" in container["args"]
+    assert "--storage.tsdb.path=/prometheus" in container["args"]
+    assert "--web.enable-lifecycle" in container["args"]
+    context = pod_spec(statefulset)["securityContext"]
+    assert (context["runAsUser"], context["runAsGroup"], context["fsGroup"]) == (65534, 65534, 65534)
+    assert container["livenessProbe"]["httpGet"]["path"] == "/-/healthy"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/-/ready"
+    for probe in probes_of(container):
+        assert probe_port_number(container, probe) == 9090
+
+
+def test_prometheus_scrapes_every_declared_target(environment) -> None:
+    _, objects, settings = environment
+    namespace = settings.namespaces.platform
+    config = config_file(objects, "prometheus-config", "prometheus.yml")
+    container = containers(find(objects, "StatefulSet", "prometheus"))[0]
+    assert "--config.file=/etc/config/prometheus.yml" in container["args"]
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    assert set(jobs) == {t.job for t in SCRAPE_TARGETS}
+
+    def addresses(job: dict) -> set[str]:
+        static = {t for c in job.get("static_configs", []) for t in c["targets"]}
+        dns = {f"{n}:{c['port']}" for c in job.get("dns_sd_configs", []) for n in c["names"]}
+        return static | dns
+
+    expected = {
+        "prometheus": ("/metrics", "localhost:9090"),
+        "otel-collector": ("/metrics", f"{COLLECTOR}-headless.{namespace}.svc.cluster.local:8888"),
+        "otlp-metrics": ("/metrics", f"{COLLECTOR}-headless.{namespace}.svc.cluster.local:8889"),
+        "minio": ("/minio/v2/metrics/cluster", f"minio.{namespace}.svc.cluster.local:9000"),
+        "polaris": ("/q/metrics", f"polaris.{namespace}.svc.cluster.local:8182"),
+    }
+    for job, (path, address) in expected.items():
+        assert jobs[job]["metrics_path"] == path
+        assert addresses(jobs[job]) == {address}
+
+
+def test_collector_headless_service_reaches_every_replica(environment) -> None:
+    _, objects, _ = environment
+    headless = find(objects, "Service", f"{COLLECTOR}-headless")
+    collector = find(objects, "Deployment", COLLECTOR)
+    assert headless["spec"]["clusterIP"] == "None"
+    assert headless["spec"]["selector"] == collector["spec"]["selector"]["matchLabels"]
+    assert {p["port"] for p in headless["spec"]["ports"]} == {8888, 8889}
+
+
+def test_grafana_volume_syncs_with_its_deployment(environment) -> None:
+    _, objects, settings = environment
+    grafana = settings.observability.grafana
+    deployment = find(objects, "Deployment", "grafana")
+    claim = find(objects, "PersistentVolumeClaim", "grafana-data")
+    assert wave(claim) == wave(deployment)
+    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+    assert claim["spec"]["resources"]["requests"]["storage"] == grafana.storage.size
+    assert claim["spec"].get("storageClassName") == grafana.storage.storage_class
+    assert deployment["spec"]["strategy"]["type"] == "Recreate"
+    volumes = {v["name"]: v for v in pod_spec(deployment)["volumes"]}
+    mounts = {m["mountPath"]: m["name"] for m in containers(deployment)[0]["volumeMounts"]}
+    assert volumes[mounts["/var/lib/grafana"]]["persistentVolumeClaim"]["claimName"] == "grafana-data"
+    assert {"/var/log/grafana", "/tmp"} <= set(mounts)
+    context = pod_spec(deployment)["securityContext"]
+    assert (context["runAsUser"], context["runAsGroup"], context["fsGroup"]) == (472, 472, 472)
+
+
+def test_grafana_reads_prometheus_and_its_credentials(environment) -> None:
+    _, objects, settings = environment
+    namespace = settings.namespaces.platform
+    deployment = find(objects, "Deployment", "grafana")
+    container = containers(deployment)[0]
+    variables = env_of(container)
+    secret = settings.observability.grafana.admin_secret
+    assert variables["GF_SECURITY_ADMIN_USER"]["valueFrom"]["secretKeyRef"] == {"name": secret, "key": "admin-user"}
+    assert variables["GF_SECURITY_ADMIN_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+        "name": secret, "key": "admin-password"}
+    assert variables["GF_TRACING_OPENTELEMETRY_OTLP_ADDRESS"]["value"] == (
+        f"{COLLECTOR}.{namespace}.svc.cluster.local:{OTLP_GRPC_PORT}")
+    source = config_file(objects, "grafana-datasources", "datasources.yaml")
+    (datasource,) = source["datasources"]
+    service = find(objects, "Service", "prometheus")
+    port = {p["name"]: p["port"] for p in service["spec"]["ports"]}["http"]
+    assert datasource["type"] == "prometheus"
+    assert datasource["url"] == f"http://prometheus.{namespace}.svc.cluster.local:{port}"
+    volumes = {v["name"]: v for v in pod_spec(deployment)["volumes"]}
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+    provisioning = mounts["/etc/grafana/provisioning/datasources"]
+    assert provisioning["readOnly"] is True
+    assert volumes[provisioning["name"]]["configMap"]["name"] == "grafana-datasources"
+    for probe in probes_of(container):
+        assert probe["httpGet"]["path"] == "/api/health"
+        assert probe_port_number(container, probe) == 3000
+
+
+def test_grafana_ingress_follows_the_environment(environment) -> None:
+    _, objects, settings = environment
+    ingress = settings.observability.grafana.ingress
+    rendered = [o for o in objects.values() if o["kind"] == "Ingress" and o["metadata"]["name"] == "grafana"]
+    if ingress is None:
+        assert rendered == []
+        return
+    (obj,) = rendered
+    assert obj["spec"]["rules"][0]["host"] == ingress.host
+    scheme = "https" if ingress.tls_secret else "http"
+    root_url = env_of(containers(find(objects, "Deployment", "grafana"))[0])["GF_SERVER_ROOT_URL"]["value"]
+    assert root_url == f"{scheme}://{ingress.host}/"
+
+
+@pytest.mark.parametrize(("kind", "name", "config_map"), [
+    ("Deployment", COLLECTOR, "otel-collector-config"),
+    ("StatefulSet", "prometheus", "prometheus-config"),
+    ("Deployment", "grafana", "grafana-datasources"),
+])
+def test_config_changes_roll_the_pods_and_configs_sync_first(environment, kind, name, config_map) -> None:
+    _, objects, _ = environment
+    workload = find(objects, kind, name)
+    config = find(objects, "ConfigMap", config_map)
+    assert wave(config) < wave(workload)
+    files = list(config["data"].values())
+    assert workload["spec"]["template"]["metadata"]["annotations"][CHECKSUM] == config_checksum(*files)
+
+
+def test_environments_size_the_tier_differently(environments) -> None:
+    dev, prod = environments["dev"].observability, environments["prod"].observability
+    assert dev.prometheus.retention_time != prod.prometheus.retention_time
+    assert prod.otel_collector.autoscaling is not None
+    assert prod.otel_collector.traces_endpoint is not None
+    assert prod.grafana.ingress is not None and dev.grafana.ingress is None
+
+
+@pytest.mark.parametrize("retention", ["15", "15days", "0d", "1d15w", ""])
+def test_retention_must_be_a_prometheus_duration(tmp_path, retention) -> None:
+    path = tmp_path / "qa.yaml"
+    path.write_text(f'platform_version: "1.0.0"\nobservability:\n  prometheus:\n    retention_time: "{retention}"\n')
+    with pytest.raises(FloeError, match="not a Prometheus duration"):
+        load_environment(path)
+
+
+def test_traces_endpoint_is_host_and_port_without_scheme(tmp_path) -> None:
+    path = tmp_path / "qa.yaml"
+    path.write_text('platform_version: "1.0.0"\nobservability:\n  otel_collector:\n'
+                    '    traces_endpoint: "http://tempo:4317"\n')
+    with pytest.raises(FloeError, match="is not host:port"):
+        load_environment(path)
