@@ -51,6 +51,11 @@ def environments():
     return {name: load_environment(ROOT / ENVIRONMENTS_DIR / f"{name}.yaml") for name in ENVIRONMENT_NAMES}
 
 
+def tree(root: Path) -> dict[str, bytes]:
+    """Every file under ``root`` with its bytes, keyed by relative path."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
 def find(objects: dict[str, dict], kind: str, name: str) -> dict:
     matches = [o for o in objects.values() if o["kind"] == kind and o["metadata"]["name"] == name]
     assert len(matches) == 1, f"expected one {kind}/{name}, found {len(matches)}"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, tree
 
 GOOD = 'platform_version: "1.0.0"\ngitops:\n  repository: https://git.example.org/floe.git\n'
 CASES = {
@@ -30,7 +30,8 @@ CASES = {
     ),
     "unknown platform version": (
         'platform_version: "9.9.9"\n',
-        r"qa.yaml:1: platform_version: '9.9.9' is not in the release catalogue (floe/releases.yaml); known versions: 1.0.0",
+        r"qa.yaml:1: platform_version: '9.9.9' is not in the release catalogue (floe/releases.yaml); "
+        r"known versions: 1.0.0",
     ),
     "malformed YAML": (
         GOOD + "storage:\n  minio: [unclosed\n",
@@ -46,10 +47,6 @@ CASES = {
 def run_main(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "main.py", *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=120)
-
-
-def snapshot_tree(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 @pytest.fixture
@@ -68,23 +65,23 @@ def test_bad_environment_is_refused_cleanly(case: str, workspace: tuple[Path, Pa
     environments, outdir = workspace
     text, expected = CASES[case]
     (environments / "qa.yaml").write_text(text)
-    before = snapshot_tree(outdir)
+    before = tree(outdir)
     result = run_main("--environments", str(environments), "--outdir", str(outdir))
     assert result.returncode == 2, result.stderr
     assert expected in result.stderr, result.stderr
     assert str(environments / "qa.yaml") in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
-    assert snapshot_tree(outdir) == before
+    assert tree(outdir) == before
 
 
 def test_missing_environment_file_names_the_known_ones(workspace: tuple[Path, Path]) -> None:
     environments, outdir = workspace
-    before = snapshot_tree(outdir)
+    before = tree(outdir)
     result = run_main("--environments", str(environments), "--outdir", str(outdir), "--env", "qa")
     assert result.returncode == 2
     assert f"{environments / 'qa.yaml'}: no such environment file (environments here: dev)" in result.stderr
     assert "Traceback" not in result.stderr
-    assert snapshot_tree(outdir) == before
+    assert tree(outdir) == before
 
 
 def test_every_error_of_a_file_is_reported_at_once(workspace: tuple[Path, Path]) -> None:

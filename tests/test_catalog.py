@@ -203,6 +203,7 @@ def test_environments_scale_polaris_differently(environments) -> None:
 
 def test_warehouse_bucket_must_be_a_created_bucket(tmp_path: Path) -> None:
     path = tmp_path / "qa.yaml"
-    path.write_text('platform_version: "1.0.0"\ngitops:\n  repository: https://git.example.org/floe.git\ncatalog:\n  polaris:\n    warehouse_bucket: elsewhere\n')
+    path.write_text('platform_version: "1.0.0"\ngitops:\n  repository: https://git.example.org/floe.git\n'
+                    'catalog:\n  polaris:\n    warehouse_bucket: elsewhere\n')
     with pytest.raises(FloeError, match="warehouse_bucket 'elsewhere' is not one of storage.minio.buckets"):
         load_environment(path)

@@ -10,7 +10,7 @@ import yaml
 from floe.tiers import TIERS
 from floe.validation import validate_custom_resources
 from tests.argo_order import sort_key, sync_order
-from tests.conftest import DIST, ENVIRONMENT_NAMES, ROOT, find, pod_spec
+from tests.conftest import DIST, ENVIRONMENT_NAMES, ROOT, find, pod_spec, tree
 
 SEED_ORDER = ["storage", "catalog", "observability", "orchestrator", "semantic"]
 
@@ -34,7 +34,7 @@ def test_argo_syncs_every_tier_after_the_one_before(environment: str, rendered) 
     last_seen = [max(i for i, t in enumerate(tiers) if t == name) for name in SEED_ORDER if name in tiers]
     first_seen = [min(i for i, t in enumerate(tiers) if t == name) for name in SEED_ORDER if name in tiers]
     assert [t for t in SEED_ORDER if t in tiers] == SEED_ORDER
-    for earlier_last, later_first in zip(last_seen, first_seen[1:]):
+    for earlier_last, later_first in zip(last_seen, first_seen[1:], strict=False):
         assert earlier_last < later_first, "a tier starts syncing before the previous one is done"
 
 
@@ -94,8 +94,8 @@ def test_what_a_pod_uses_syncs_no_later_than_the_pod(environment: str, rendered)
     for workload in workloads(objects):
         for obj in objects:
             if obj["kind"] in {"ServiceAccount", "ConfigMap", "Service"} and _uses(workload, obj):
-                assert at[(obj["kind"], obj["metadata"]["name"])] < at[(workload["kind"], workload["metadata"]["name"])], \
-                    f"{obj['kind']} {obj['metadata']['name']} syncs after {workload['metadata']['name']}"
+                used, user = (obj["kind"], obj["metadata"]["name"]), (workload["kind"], workload["metadata"]["name"])
+                assert at[used] < at[user], f"{used} syncs after {user}"
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENT_NAMES)
@@ -194,7 +194,6 @@ def test_cdk8s_synth_reproduces_the_committed_dist(tmp_path: Path) -> None:
                              str(tmp_path / "dist"), "--no-check-upgrade"],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    fresh = {str(p.relative_to(tmp_path / "dist")): p.read_bytes() for p in (tmp_path / "dist").rglob("*") if p.is_file()}
-    committed = {str(p.relative_to(DIST)): p.read_bytes() for p in DIST.rglob("*") if p.is_file()}
+    fresh, committed = tree(tmp_path / "dist"), tree(DIST)
     differing = sorted(p for p in set(fresh) | set(committed) if fresh.get(p) != committed.get(p))
     assert not differing, "dist/ differs from `cdk8s synth`; re-render and commit:\n" + "\n".join(differing)

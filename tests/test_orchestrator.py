@@ -119,7 +119,8 @@ def test_runs_are_queued(case) -> None:
 
 def test_workspace_lists_exactly_the_data_products(case) -> None:
     objects, environment = case
-    servers = [entry["grpc_server"] for entry in config_file(objects, "dagster-workspace", "workspace.yaml")[1]["load_from"]]
+    workspace = config_file(objects, "dagster-workspace", "workspace.yaml")[1]
+    servers = [entry["grpc_server"] for entry in workspace["load_from"]]
     assert [s["location_name"] for s in servers] == [p.name for p in environment.data_products]
     for server in servers:
         service = find(objects, "Service", server["host"].split(".")[0])

@@ -3,9 +3,8 @@
 import cdk8s
 import pytest
 
-from floe.constructs.kube import k8s
-
 from floe.config.resources import BUILTIN_PRESETS, ComputeAmounts, Resources
+from floe.constructs.kube import k8s
 from floe.constructs.labels import AppIdentity, Layer, Owner
 from floe.constructs.probes import LIVENESS, READINESS, Probe, Probes
 from floe.constructs.resources import resource_requirements

@@ -4,14 +4,14 @@ import cdk8s
 import pytest
 
 from floe.components import cube
-from floe.config.common import BlueGreen
+from floe.config.common import Autoscaling, BlueGreen
 from floe.config.resources import BUILTIN_PRESETS
 from floe.constructs.container import Container, Port
 from floe.constructs.labels import AppIdentity
 from floe.constructs.pod import PodProps
 from floe.constructs.probes import Probes
 from floe.constructs.security import RunAs
-from floe.constructs.service import Autoscaling, PlatformService, ServiceProps, WorkloadKind
+from floe.constructs.service import PlatformService, ServiceProps, WorkloadKind
 from floe.errors import FloeError
 from floe.tiers import SEMANTIC, SYNC_WAVE, Step
 from tests.conftest import ENVIRONMENT_NAMES, containers, find, pod_spec
@@ -244,7 +244,7 @@ def test_platform_service_renders_a_rollout_in_place_of_the_deployment() -> None
 
 
 def test_platform_service_autoscales_the_rollout() -> None:
-    objects = tiny_service(autoscaling=Autoscaling(2, 4), blue_green=BlueGreen())
+    objects = tiny_service(autoscaling=Autoscaling(min_replicas=2, max_replicas=4), blue_green=BlueGreen())
     assert "replicas" not in objects[("Rollout", "web")]["spec"]
     assert objects[("Rollout", "web")]["spec"]["strategy"]["blueGreen"]["autoPromotionEnabled"] is False
     assert objects[("HorizontalPodAutoscaler", "web")]["spec"]["scaleTargetRef"] == {

@@ -15,7 +15,8 @@ def dist_snapshot(snapshot):
 
 @pytest.mark.parametrize("environment", ENVIRONMENT_NAMES)
 def test_rendered_tree_matches_committed_dist(environment: str, fresh_dist: Path, dist_snapshot) -> None:
-    files = sorted([*(fresh_dist / environment).rglob("*.yaml"), *(fresh_dist / "gitops" / environment).rglob("*.yaml")])
+    folders = (fresh_dist / environment, fresh_dist / "gitops" / environment)
+    files = sorted(path for folder in folders for path in folder.rglob("*.yaml"))
     assert files, f"nothing rendered for {environment}"
     for path in files:
         name = str(path.relative_to(fresh_dist).with_suffix(""))

@@ -7,11 +7,7 @@ import pytest
 
 from floe.output import write_tree
 from floe.synth import synthesize
-from tests.conftest import DIST, ENVIRONMENT_NAMES, ROOT
-
-
-def tree(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+from tests.conftest import DIST, ENVIRONMENT_NAMES, ROOT, tree
 
 
 def test_committed_dist_has_exactly_the_rendered_files(fresh_dist: Path) -> None:

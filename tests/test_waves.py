@@ -3,7 +3,7 @@
 import pytest
 
 from floe.components import COMPONENTS
-from floe.tiers import TIERS, SYNC_WAVE, Step
+from floe.tiers import SYNC_WAVE, TIERS, Step
 from tests.conftest import ENVIRONMENT_NAMES
 
 
@@ -15,7 +15,7 @@ def test_tiers_follow_the_seed_startup_order() -> None:
 
 
 def test_tier_steps_fit_inside_the_gap_to_the_next_tier() -> None:
-    gaps = [b.wave - a.wave for a, b in zip(TIERS, TIERS[1:])]
+    gaps = [b.wave - a.wave for a, b in zip(TIERS, TIERS[1:], strict=False)]
     assert max(Step) < min(gaps)
     assert Step.PREPARE < Step.SERVE < Step.BOOTSTRAP
 

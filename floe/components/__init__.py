@@ -9,9 +9,7 @@ from dataclasses import dataclass
 
 from constructs import Construct
 
-from floe.components import cube
-from floe.components import dagster
-from floe.components import grafana, minio, namespaces, otel_collector, polaris, postgres, prometheus
+from floe.components import cube, dagster, grafana, minio, namespaces, otel_collector, polaris, postgres, prometheus
 from floe.config.environment import Environment
 from floe.tiers import CATALOG, FOUNDATION, OBSERVABILITY, ORCHESTRATOR, SEMANTIC, STORAGE, Tier
 

@@ -16,7 +16,6 @@ such names (``CUBESTORE_PORT``...) break Cube Store's configuration (cube-js/cub
 from constructs import Construct
 
 from floe.components import minio
-from floe.components.polaris import S3_REGION
 from floe.components.telemetry import otlp_env
 from floe.config.environment import Environment
 from floe.config.releases import image_tag
@@ -28,7 +27,7 @@ from floe.constructs.labels import AppIdentity
 from floe.constructs.pod import PodProps
 from floe.constructs.probes import LIVENESS, Probe, Probes
 from floe.constructs.security import TMP, RunAs, ScratchPath
-from floe.constructs.service import Autoscaling, PlatformService, ServiceProps, WorkloadKind
+from floe.constructs.service import PlatformService, ServiceProps, WorkloadKind
 from floe.errors import FloeError
 from floe.tiers import SEMANTIC, Step
 
@@ -98,7 +97,7 @@ def _cube_store(scope: Construct, environment: Environment) -> None:
         env.literal("CUBESTORE_MINIO_SERVER_ENDPOINT", minio.endpoint(environment)),
         env.literal("CUBESTORE_MINIO_BUCKET", settings.bucket),
         env.literal("CUBESTORE_MINIO_SUB_PATH", settings.sub_path),
-        env.literal("CUBESTORE_MINIO_REGION", S3_REGION),
+        env.literal("CUBESTORE_MINIO_REGION", minio.REGION),
         env.from_secret("CUBESTORE_MINIO_ACCESS_KEY_ID", secret, minio.ROOT_USER_KEY),
         env.from_secret("CUBESTORE_MINIO_SECRET_ACCESS_KEY", secret, minio.ROOT_PASSWORD_KEY),
         env.literal("CUBESTORE_TELEMETRY", "false"),
@@ -187,7 +186,7 @@ def _cube_env(environment: Environment, service_name: str, refresh_worker: bool)
         env.literal("CUBEJS_DB_DUCKDB_S3_ENDPOINT", minio.endpoint(environment).removeprefix("http://")),
         env.literal("CUBEJS_DB_DUCKDB_S3_USE_SSL", "false"),
         env.literal("CUBEJS_DB_DUCKDB_S3_URL_STYLE", "path"),
-        env.literal("CUBEJS_DB_DUCKDB_S3_REGION", S3_REGION),
+        env.literal("CUBEJS_DB_DUCKDB_S3_REGION", minio.REGION),
         env.from_secret("CUBEJS_DB_DUCKDB_S3_ACCESS_KEY_ID", secret, minio.ROOT_USER_KEY),
         env.from_secret("CUBEJS_DB_DUCKDB_S3_SECRET_ACCESS_KEY", secret, minio.ROOT_PASSWORD_KEY),
         # DuckDB installs extensions under $HOME/.duckdb; the image's home is on the read-only root.
@@ -225,15 +224,13 @@ def _cube(scope: Construct, environment: Environment) -> None:
         mounts=mounts,
     )
     identity = _identity(image, "cube", API, "semantic-api")
-    autoscaling = settings.api.autoscaling
     PlatformService(
         scope, API,
         ServiceProps(
             identity=identity,
             namespace=namespace,
             replicas=settings.api.replicas,
-            autoscaling=Autoscaling(autoscaling.min_replicas, autoscaling.max_replicas,
-                                    autoscaling.target_cpu_utilization) if autoscaling else None,
+            autoscaling=settings.api.autoscaling,
             blue_green=settings.api.blue_green,
             spread_across_nodes=environment.scheduling.spread_across_nodes,
             pod=PodProps(containers=(api,), run_as=RUN_AS, volumes=volumes),

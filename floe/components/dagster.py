@@ -15,7 +15,6 @@ from dataclasses import replace
 
 from constructs import Construct
 
-from floe.components.otel_collector import CHECKSUM_ANNOTATION, config_checksum, config_map, config_text
 from floe.components.postgres import PASSWORD_KEY, USERNAME_KEY, database_of
 from floe.components.telemetry import otlp_env
 from floe.config.environment import Environment
@@ -24,6 +23,7 @@ from floe.config.releases import image_tag
 from floe.config.resources import ResourceChoice
 from floe.constructs import env
 from floe.constructs.bootstrap import BootstrapJob, BootstrapProps
+from floe.constructs.config_files import CHECKSUM_ANNOTATION, config_checksum, config_map, config_text
 from floe.constructs.container import Container, Port
 from floe.constructs.ingress import ServiceIngress
 from floe.constructs.job_policy import JOB_POLICY
@@ -33,7 +33,7 @@ from floe.constructs.metadata import object_meta
 from floe.constructs.pod import PodProps, pod_spec
 from floe.constructs.probes import LIVENESS, READINESS, STARTUP, Probe, Probes
 from floe.constructs.security import TMP, RunAs, ScratchPath
-from floe.constructs.service import Autoscaling, PlatformService, ServiceProps
+from floe.constructs.service import PlatformService, ServiceProps
 from floe.tiers import ORCHESTRATOR, Step
 
 WEBSERVER_PORT = 3000
@@ -65,7 +65,8 @@ WORKSPACE_MOUNT = k8s.VolumeMount(name="workspace", mount_path=WORKSPACE_DIR, re
 
 LOCATIONS_LOADED = """\
 import json, sys, urllib.request
-query = "{workspaceOrError {__typename ... on Workspace {locationEntries {name loadStatus locationOrLoadError {__typename}}}}}"
+query = ("{workspaceOrError {__typename ... on Workspace "
+         "{locationEntries {name loadStatus locationOrLoadError {__typename}}}}}")
 request = urllib.request.Request("http://127.0.0.1:%d/graphql", data=json.dumps({"query": query}).encode(),
                                  headers={"Content-Type": "application/json"})
 workspace = json.load(urllib.request.urlopen(request, timeout=8))["data"]["workspaceOrError"]
@@ -73,7 +74,7 @@ entries = workspace.get("locationEntries") or []
 loaded = {e["name"] for e in entries
           if e["loadStatus"] == "LOADED" and (e["locationOrLoadError"] or {}).get("__typename") == "RepositoryLocation"}
 sys.exit(0 if workspace["__typename"] == "Workspace" and loaded == set(sys.argv[1:]) else 1)
-""" % WEBSERVER_PORT
+""" % WEBSERVER_PORT  # noqa: UP031 (the snippet is full of GraphQL braces)
 """Readiness of the webserver: every expected code location LOADED, none a load error
 (checked against dagster-webserver 1.13.24: not ready while a code server is down, ready again
 seconds after it is back).
@@ -254,8 +255,7 @@ def render(scope: Construct, environment: Environment) -> None:
             identity=identity("dagster-webserver", "webserver", image),
             namespace=namespace,
             replicas=web.replicas,
-            autoscaling=Autoscaling(web.autoscaling.min_replicas, web.autoscaling.max_replicas,
-                                    web.autoscaling.target_cpu_utilization) if web.autoscaling else None,
+            autoscaling=web.autoscaling,
             blue_green=web.blue_green,
             spread_across_nodes=environment.scheduling.spread_across_nodes,
             pod_annotations=both_files,

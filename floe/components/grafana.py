@@ -8,12 +8,18 @@ provisioning read-only from ConfigMaps.
 from constructs import Construct
 
 from floe.components import prometheus
-from floe.components.otel_collector import (CHECKSUM_ANNOTATION, config_checksum, config_map, config_mount,
-                                            config_text, config_volume)
 from floe.components.telemetry import collector_endpoint, otlp_env
 from floe.config.environment import Environment
 from floe.config.releases import image_tag
 from floe.constructs import env
+from floe.constructs.config_files import (
+    CHECKSUM_ANNOTATION,
+    config_checksum,
+    config_map,
+    config_mount,
+    config_text,
+    config_volume,
+)
 from floe.constructs.container import Container, Port
 from floe.constructs.ingress import ServiceIngress
 from floe.constructs.kube import k8s, quantity

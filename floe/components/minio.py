@@ -26,6 +26,8 @@ DATA_DIR = "/data"
 RUN_AS = RunAs(user=1000, group=1000, fs_group=1000)
 ROOT_USER_KEY = "root-user"
 ROOT_PASSWORD_KEY = "root-password"
+REGION = "us-east-1"
+"""MinIO's default region; S3 clients must sign requests for it."""
 
 
 def endpoint(environment: Environment) -> str:

@@ -6,9 +6,6 @@ UID/GID 10001 (opentelemetry-collector-releases, distributions/otelcol-contrib/D
 writes nothing, so the pod needs no volume besides its config.
 """
 
-import hashlib
-
-import yaml
 from constructs import Construct
 
 from floe.components.telemetry import COLLECTOR, OTLP_GRPC_PORT, OTLP_HTTP_PORT
@@ -17,6 +14,14 @@ from floe.config.releases import image_tag
 from floe.config.resources import Resources
 from floe.config.types import quantity_value
 from floe.constructs import env
+from floe.constructs.config_files import (
+    CHECKSUM_ANNOTATION,
+    config_checksum,
+    config_map,
+    config_mount,
+    config_text,
+    config_volume,
+)
 from floe.constructs.container import Container, Port
 from floe.constructs.kube import int_or_string, k8s
 from floe.constructs.labels import AppIdentity
@@ -24,8 +29,8 @@ from floe.constructs.metadata import object_meta
 from floe.constructs.pod import PodProps
 from floe.constructs.probes import Probes
 from floe.constructs.security import RunAs
-from floe.constructs.service import Autoscaling, PlatformService, ServiceProps
-from floe.tiers import OBSERVABILITY, Step
+from floe.constructs.service import PlatformService, ServiceProps
+from floe.tiers import OBSERVABILITY
 
 CONFIG_DIR = "/conf"
 CONFIG_FILE = "config.yaml"
@@ -37,40 +42,8 @@ HEALTH_PORT = 13133
 RUN_AS = RunAs(user=10001, group=10001)
 HEADLESS = f"{COLLECTOR}-headless"
 """Resolves to every replica, so Prometheus scrapes each one rather than whichever the Service picks."""
-CHECKSUM_ANNOTATION = "floe.dev/config-checksum"
-CONFIG_VOLUME = "config"
 MEMORY_LIMIT_SHARE = 0.8
 """GOMEMLIMIT as a share of the container's memory limit: the Go GC works hard before the kernel kills."""
-
-
-def config_checksum(*texts: str) -> str:
-    """The pod annotation value that rolls the pods whenever one of their config files changes."""
-    return hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
-
-
-class _PlainDumper(yaml.SafeDumper):
-    """Writes a value shared by two keys twice, never as a YAML anchor and alias."""
-
-    def ignore_aliases(self, data: object) -> bool:
-        return True
-
-
-def config_text(config: dict) -> str:
-    return yaml.dump(config, Dumper=_PlainDumper, sort_keys=True)
-
-
-def config_map(scope: Construct, identity: AppIdentity, name: str, namespace: str, files: dict[str, str]) -> str:
-    """A ConfigMap of config files, synced before the servers that mount it; returns its name."""
-    k8s.KubeConfigMap(scope, name, metadata=object_meta(identity, name, namespace, Step.PREPARE), data=files)
-    return name
-
-
-def config_volume(config_map_name: str) -> k8s.Volume:
-    return k8s.Volume(name=CONFIG_VOLUME, config_map=k8s.ConfigMapVolumeSource(name=config_map_name))
-
-
-def config_mount(path: str) -> k8s.VolumeMount:
-    return k8s.VolumeMount(name=CONFIG_VOLUME, mount_path=path, read_only=True)
 
 
 def go_memory_limit(resources: Resources) -> str:
@@ -151,15 +124,13 @@ def render(scope: Construct, environment: Environment) -> None:
         scratch=(),
         mounts=(config_mount(CONFIG_DIR),),
     )
-    autoscaling = settings.autoscaling
     PlatformService(
         scope, "otel-collector",
         ServiceProps(
             identity=identity,
             namespace=namespace,
             replicas=settings.replicas,
-            autoscaling=Autoscaling(autoscaling.min_replicas, autoscaling.max_replicas,
-                                    autoscaling.target_cpu_utilization) if autoscaling else None,
+            autoscaling=settings.autoscaling,
             blue_green=settings.blue_green,
             spread_across_nodes=environment.scheduling.spread_across_nodes,
             pod_annotations={CHECKSUM_ANNOTATION: config_checksum(text)},

@@ -12,19 +12,13 @@ import json
 from constructs import Construct
 
 from floe.components import minio
-from floe.components.otel_collector import (
-    CHECKSUM_ANNOTATION,
-    config_checksum,
-    config_map,
-    config_mount,
-    config_volume,
-)
 from floe.components.postgres import PASSWORD_KEY, USERNAME_KEY, Database, database_of
 from floe.components.telemetry import otlp_env
 from floe.config.environment import Environment
 from floe.config.releases import image_tag
 from floe.constructs import env
 from floe.constructs.bootstrap import BootstrapJob, BootstrapProps
+from floe.constructs.config_files import CHECKSUM_ANNOTATION, config_checksum, config_map, config_mount, config_volume
 from floe.constructs.container import Container, Port
 from floe.constructs.ingress import ServiceIngress
 from floe.constructs.kube import k8s
@@ -32,7 +26,7 @@ from floe.constructs.labels import AppIdentity
 from floe.constructs.pod import PodProps
 from floe.constructs.probes import Probes
 from floe.constructs.security import RunAs
-from floe.constructs.service import Autoscaling, PlatformService, ServiceProps
+from floe.constructs.service import PlatformService, ServiceProps
 from floe.tiers import CATALOG
 
 INSTANCE = "polaris"
@@ -48,8 +42,6 @@ CLIENT_ID_KEY = "client-id"
 CLIENT_SECRET_KEY = "client-secret"
 SCHEMA = "polaris_schema"
 """Polaris 1.8 no longer creates its schema; its default ``POLARIS_SCHEMA`` folds to this name in PostgreSQL."""
-S3_REGION = "us-east-1"
-"""MinIO's default region; the AWS SDK in Polaris needs one."""
 
 
 def catalog_uri(environment: Environment) -> str:
@@ -90,7 +82,7 @@ def storage_credentials(environment: Environment) -> tuple[k8s.EnvVar, ...]:
     return (
         env.from_secret("AWS_ACCESS_KEY_ID", secret, minio.ROOT_USER_KEY),
         env.from_secret("AWS_SECRET_ACCESS_KEY", secret, minio.ROOT_PASSWORD_KEY),
-        env.literal("AWS_REGION", S3_REGION),
+        env.literal("AWS_REGION", minio.REGION),
     )
 
 
@@ -127,15 +119,13 @@ def render(scope: Construct, environment: Environment) -> None:
         # Owner and group read only; the pod's fsGroup is the process's group.
         secret=k8s.SecretVolumeSource(secret_name=settings.token_broker_secret, default_mode=0o440),
     )
-    autoscaling = settings.autoscaling
     service = PlatformService(
         scope, "polaris",
         ServiceProps(
             identity=identity,
             namespace=namespace,
             replicas=settings.replicas,
-            autoscaling=Autoscaling(autoscaling.min_replicas, autoscaling.max_replicas,
-                                    autoscaling.target_cpu_utilization) if autoscaling else None,
+            autoscaling=settings.autoscaling,
             spread_across_nodes=environment.scheduling.spread_across_nodes,
             pod_annotations={CHECKSUM_ANNOTATION: config_checksum(properties)},
             pod=PodProps(containers=(server,), run_as=RUN_AS, volumes=(config_volume(config), token_broker)),
@@ -197,7 +187,7 @@ def _bootstrap(scope: Construct, environment: Environment, database: Database) -
                 "endpoint": minio.endpoint(environment),
                 "endpointInternal": minio.endpoint(environment),
                 "pathStyleAccess": True,
-                "region": S3_REGION,
+                "region": minio.REGION,
                 # MinIO here vends no temporary credentials; clients bring their own.
                 "stsUnavailable": True,
             },

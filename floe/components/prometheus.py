@@ -11,10 +11,17 @@ from dataclasses import dataclass
 from constructs import Construct
 
 from floe.components import minio, polaris
-from floe.components.otel_collector import (CHECKSUM_ANNOTATION, EXPORTER_PORT, HEADLESS, TELEMETRY_PORT,
-                                            config_checksum, config_map, config_mount, config_text, config_volume)
+from floe.components.otel_collector import EXPORTER_PORT, HEADLESS, TELEMETRY_PORT
 from floe.config.environment import Environment
 from floe.config.releases import image_tag
+from floe.constructs.config_files import (
+    CHECKSUM_ANNOTATION,
+    config_checksum,
+    config_map,
+    config_mount,
+    config_text,
+    config_volume,
+)
 from floe.constructs.container import Container, Port
 from floe.constructs.kube import k8s
 from floe.constructs.labels import AppIdentity

@@ -8,7 +8,6 @@ from floe.config.base import StrictModel
 from floe.config.resources import ResourceChoice
 from floe.config.types import DnsSubdomain, Quantity
 
-
 Replicas = Annotated[int, Field(ge=1, le=100)]
 
 

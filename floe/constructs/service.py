@@ -11,7 +11,7 @@ from enum import StrEnum
 
 from constructs import Construct
 
-from floe.config.common import BlueGreen, Storage
+from floe.config.common import Autoscaling, BlueGreen, Storage
 from floe.constructs.kube import int_or_string, k8s, quantity
 from floe.constructs.labels import AppIdentity
 from floe.constructs.metadata import object_meta
@@ -33,14 +33,6 @@ class VolumeClaim:
 
     name: str
     storage: Storage
-
-
-@dataclass(frozen=True)
-class Autoscaling:
-    min_replicas: int
-    max_replicas: int
-    target_cpu_utilization: int = 75
-    """Average CPU use, in percent of the request, that the autoscaler aims for."""
 
 
 @dataclass(frozen=True)

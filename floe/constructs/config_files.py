@@ -1,0 +1,49 @@
+"""Config files in ConfigMaps: deterministic text, mounted read-only, and a checksum that rolls pods.
+
+Kubernetes does not restart pods when a mounted ConfigMap changes; the checksum annotation on
+the pod template does, since it changes the template whenever a file's text does.
+"""
+
+import hashlib
+
+import yaml
+from constructs import Construct
+
+from floe.constructs.kube import k8s
+from floe.constructs.labels import AppIdentity
+from floe.constructs.metadata import object_meta
+from floe.tiers import Step
+
+CHECKSUM_ANNOTATION = "floe.dev/config-checksum"
+CONFIG_VOLUME = "config"
+
+
+def config_checksum(*texts: str) -> str:
+    """The pod annotation value that rolls the pods whenever one of their config files changes."""
+    return hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
+
+
+class _PlainDumper(yaml.SafeDumper):
+    """Writes a value shared by two keys twice, never as a YAML anchor and alias."""
+
+    def ignore_aliases(self, data: object) -> bool:
+        return True
+
+
+def config_text(config: dict) -> str:
+    """A YAML config file, with sorted keys so its text (and checksum) is stable."""
+    return yaml.dump(config, Dumper=_PlainDumper, sort_keys=True)
+
+
+def config_map(scope: Construct, identity: AppIdentity, name: str, namespace: str, files: dict[str, str]) -> str:
+    """A ConfigMap of config files, synced before the servers that mount it; returns its name."""
+    k8s.KubeConfigMap(scope, name, metadata=object_meta(identity, name, namespace, Step.PREPARE), data=files)
+    return name
+
+
+def config_volume(config_map_name: str) -> k8s.Volume:
+    return k8s.Volume(name=CONFIG_VOLUME, config_map=k8s.ConfigMapVolumeSource(name=config_map_name))
+
+
+def config_mount(path: str) -> k8s.VolumeMount:
+    return k8s.VolumeMount(name=CONFIG_VOLUME, mount_path=path, read_only=True)
