@@ -5,6 +5,7 @@ import pytest
 
 from floe.components import cube
 from floe.config.common import Autoscaling, BlueGreen
+from floe.config.loader import load_environment
 from floe.config.resources import BUILTIN_PRESETS
 from floe.constructs.container import Container, Port
 from floe.constructs.labels import AppIdentity
@@ -199,12 +200,12 @@ def test_blue_green_rollout_services_and_autoscaler(rendered, environments, name
         assert rollout["spec"]["replicas"] == settings.replicas and not autoscaler
 
 
-def test_cube_store_bucket_must_be_a_minio_bucket(environments) -> None:
-    dev = environments["dev"]
-    wrong = dev.model_copy(update={"semantic": dev.semantic.model_copy(update={
-        "cube_store": dev.semantic.cube_store.model_copy(update={"bucket": "not-created"})})})
-    with pytest.raises(FloeError, match="storage.minio.buckets"):
-        cube.render(cdk8s.Chart(cdk8s.App(), "c"), wrong)
+def test_cube_store_bucket_must_be_a_minio_bucket(tmp_path) -> None:
+    path = tmp_path / "qa.yaml"
+    path.write_text('platform_version: "1.0.0"\ngitops:\n  repository: https://git.example.org/floe.git\n'
+                    'semantic:\n  cube_store:\n    bucket: not-created\n')
+    with pytest.raises(FloeError, match="semantic.cube_store.bucket 'not-created' is not one of storage.minio.buckets"):
+        load_environment(path)
 
 
 # PlatformService blue-green on its own ----------------------------------------------------------------

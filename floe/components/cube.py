@@ -16,6 +16,7 @@ such names (``CUBESTORE_PORT``...) break Cube Store's configuration (cube-js/cub
 from constructs import Construct
 
 from floe.components import minio
+from floe.components.dns import service_host
 from floe.components.telemetry import otlp_env
 from floe.config.environment import Environment
 from floe.config.releases import image_tag
@@ -28,7 +29,6 @@ from floe.constructs.pod import PodProps
 from floe.constructs.probes import LIVENESS, Probe, Probes
 from floe.constructs.security import TMP, RunAs, ScratchPath
 from floe.constructs.service import PlatformService, ServiceProps, WorkloadKind
-from floe.errors import FloeError
 from floe.tiers import SEMANTIC, Step
 
 API = "cube"
@@ -52,23 +52,13 @@ CUBE_STORE_STEP = Step.PREPARE
 
 
 def render(scope: Construct, environment: Environment) -> None:
-    settings = environment.semantic.cube_store
-    if settings.bucket not in environment.storage.minio.buckets:
-        raise FloeError(
-            f"semantic.cube_store.bucket: {settings.bucket!r} is not one of storage.minio.buckets "
-            f"({', '.join(environment.storage.minio.buckets)}); add it there or choose one of those"
-        )
     _cube_store(scope, environment)
     _cube(scope, environment)
 
 
-def _host(environment: Environment, service: str) -> str:
-    return f"{service}.{environment.namespaces.platform}.svc.cluster.local"
-
-
 def _pod_host(environment: Environment, statefulset: str, pod: str) -> str:
     """The stable DNS name of a StatefulSet pod, through the headless Service PlatformService renders."""
-    return _host(environment, f"{pod}.{statefulset}-headless")
+    return service_host(environment, f"{pod}.{statefulset}-headless")
 
 
 def _object_store_secret(environment: Environment) -> str:
@@ -178,7 +168,7 @@ def _cube_env(environment: Environment, service_name: str, refresh_worker: bool)
         env.literal("PORT", HTTP_PORT),
         env.literal("CUBEJS_SCHEMA_PATH", MODEL_DIR),
         env.literal("CUBEJS_CACHE_AND_QUEUE_DRIVER", "cubestore"),
-        env.literal("CUBEJS_CUBESTORE_HOST", _host(environment, ROUTER)),
+        env.literal("CUBEJS_CUBESTORE_HOST", service_host(environment, ROUTER)),
         env.literal("CUBEJS_CUBESTORE_PORT", ROUTER_HTTP_PORT),
         env.literal("CUBEJS_DB_TYPE", "duckdb"),
         env.literal("CUBEJS_DB_DUCKDB_EXTENSIONS", "httpfs,iceberg"),

@@ -15,6 +15,7 @@ from dataclasses import replace
 
 from constructs import Construct
 
+from floe.components.dns import service_host
 from floe.components.postgres import PASSWORD_KEY, USERNAME_KEY, database_of
 from floe.components.telemetry import otlp_env
 from floe.config.environment import Environment
@@ -166,12 +167,11 @@ def run_k8s_config(environment: Environment) -> dict:
 
 
 def workspace_config(environment: Environment) -> dict:
-    namespace = environment.namespaces.platform
     return {
         "load_from": [
             {
                 "grpc_server": {
-                    "host": f"{code_location_name(product)}.{namespace}.svc.cluster.local",
+                    "host": service_host(environment, code_location_name(product)),
                     "port": CODE_LOCATION_PORT,
                     "location_name": product.name,
                 }

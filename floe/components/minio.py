@@ -6,6 +6,7 @@ Health endpoints and ports as MinIO documents them; runs as UID/GID 1000.
 
 from constructs import Construct
 
+from floe.components.dns import service_host
 from floe.config.environment import Environment
 from floe.config.releases import image_tag
 from floe.constructs import env
@@ -32,7 +33,7 @@ REGION = "us-east-1"
 
 def endpoint(environment: Environment) -> str:
     """The S3 API URL every other component uses."""
-    return f"http://{INSTANCE}.{environment.namespaces.platform}.svc.cluster.local:{API_PORT}"
+    return f"http://{service_host(environment, INSTANCE)}:{API_PORT}"
 
 
 def render(scope: Construct, environment: Environment) -> None:
@@ -47,8 +48,8 @@ def render(scope: Construct, environment: Environment) -> None:
         drives = DATA_DIR
     else:
         # MinIO's own expansion syntax: one drive on each pod of the StatefulSet.
-        drives = (f"http://{INSTANCE}-{{0...{settings.replicas - 1}}}.{INSTANCE}-headless."
-                  f"{namespace}.svc.cluster.local{DATA_DIR}")
+        pods = service_host(environment, f"{INSTANCE}-{{0...{settings.replicas - 1}}}.{INSTANCE}-headless")
+        drives = f"http://{pods}{DATA_DIR}"
     server = Container(
         name="minio",
         image=release.images.minio,

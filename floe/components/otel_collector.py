@@ -131,7 +131,6 @@ def render(scope: Construct, environment: Environment) -> None:
             namespace=namespace,
             replicas=settings.replicas,
             autoscaling=settings.autoscaling,
-            blue_green=settings.blue_green,
             spread_across_nodes=environment.scheduling.spread_across_nodes,
             pod_annotations={CHECKSUM_ANNOTATION: config_checksum(text)},
             pod=PodProps(

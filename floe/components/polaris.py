@@ -12,6 +12,7 @@ import json
 from constructs import Construct
 
 from floe.components import minio
+from floe.components.dns import service_host
 from floe.components.postgres import PASSWORD_KEY, USERNAME_KEY, Database, database_of
 from floe.components.telemetry import otlp_env
 from floe.config.environment import Environment
@@ -46,7 +47,7 @@ SCHEMA = "polaris_schema"
 
 def catalog_uri(environment: Environment) -> str:
     """The Iceberg REST catalog URL every client of the catalog uses."""
-    return f"http://{INSTANCE}.{environment.namespaces.platform}.svc.cluster.local:{API_PORT}/api/catalog"
+    return f"http://{service_host(environment, INSTANCE)}:{API_PORT}/api/catalog"
 
 
 def jdbc_url(database: Database) -> str:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from constructs import Construct
 
+from floe.components.dns import service_host
 from floe.config.environment import Environment
 from floe.config.releases import image_tag
 from floe.config.storage import ExternalPostgres, InClusterPostgres
@@ -47,7 +48,7 @@ def database_of(environment: Environment, consumer: str) -> Database:
                         settings.ssl_mode)
     instance = f"postgres-{consumer}"
     return Database(
-        host=f"{instance}.{environment.namespaces.platform}.svc.cluster.local",
+        host=service_host(environment, instance),
         port=PORT,
         name=settings.database or consumer,
         credentials_secret=settings.credentials_secret or f"{instance}-credentials",

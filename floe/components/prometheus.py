@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from constructs import Construct
 
 from floe.components import minio, polaris
+from floe.components.dns import service_host
 from floe.components.otel_collector import EXPORTER_PORT, HEADLESS, TELEMETRY_PORT
 from floe.config.environment import Environment
 from floe.config.releases import image_tag
@@ -64,15 +65,11 @@ SCRAPE_TARGETS: tuple[ScrapeTarget, ...] = (
 
 def url(environment: Environment) -> str:
     """The query API every consumer (Grafana) uses."""
-    return f"http://{INSTANCE}.{environment.namespaces.platform}.svc.cluster.local:{PORT}"
+    return f"http://{service_host(environment, INSTANCE)}:{PORT}"
 
 
-def _address(target: ScrapeTarget, namespace: str) -> str:
-    return target.host if target.host == "localhost" else f"{target.host}.{namespace}.svc.cluster.local"
-
-
-def scrape_config(target: ScrapeTarget, namespace: str) -> dict:
-    address = _address(target, namespace)
+def scrape_config(target: ScrapeTarget, environment: Environment) -> dict:
+    address = target.host if target.host == "localhost" else service_host(environment, target.host)
     if target.every_replica:
         # DNS discovery needs no Kubernetes API access, unlike kubernetes_sd_configs.
         discovery = {"dns_sd_configs": [{"names": [address], "type": "A", "port": target.port}]}
@@ -83,14 +80,13 @@ def scrape_config(target: ScrapeTarget, namespace: str) -> dict:
 
 def prometheus_config(environment: Environment) -> dict:
     settings = environment.observability.prometheus
-    namespace = environment.namespaces.platform
     return {
         "global": {
             "scrape_interval": settings.scrape_interval,
             "evaluation_interval": settings.scrape_interval,
             "external_labels": {"environment": environment.name},
         },
-        "scrape_configs": [scrape_config(t, namespace) for t in SCRAPE_TARGETS],
+        "scrape_configs": [scrape_config(t, environment) for t in SCRAPE_TARGETS],
     }
 
 

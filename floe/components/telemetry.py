@@ -3,6 +3,7 @@
 The collector's address is defined here once; services and jobs call :func:`otlp_env`.
 """
 
+from floe.components.dns import service_host
 from floe.config.environment import Environment
 from floe.constructs import env
 from floe.constructs.kube import k8s
@@ -13,7 +14,7 @@ OTLP_HTTP_PORT = 4318
 
 
 def collector_endpoint(environment: Environment) -> str:
-    return f"http://{COLLECTOR}.{environment.namespaces.platform}.svc.cluster.local:{OTLP_GRPC_PORT}"
+    return f"http://{service_host(environment, COLLECTOR)}:{OTLP_GRPC_PORT}"
 
 
 def otlp_env(environment: Environment, service_name: str, **attributes: str) -> tuple[k8s.EnvVar, ...]:

@@ -5,7 +5,7 @@ from typing import Annotated
 from pydantic import Field
 
 from floe.config.base import StrictModel
-from floe.config.common import Autoscaling, Ingress, Replicas, ServiceSettings
+from floe.config.common import Ingress, ReplicatedServiceSettings
 from floe.config.types import BucketName, DnsSubdomain
 
 RealmName = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,62}$")]
@@ -13,7 +13,7 @@ RealmName = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,62}$")]
 CatalogName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
 
 
-class PolarisSettings(ServiceSettings):
+class PolarisSettings(ReplicatedServiceSettings):
     """Polaris (a stateless Deployment) with its metastore in its own PostgreSQL (``storage.postgres.polaris``).
 
     Replicas share nothing but the database and the token-broker key pair, so any replica can
@@ -21,9 +21,6 @@ class PolarisSettings(ServiceSettings):
     Secret (``storage.minio.credentials_secret``).
     """
 
-    replicas: Replicas = 1
-    """Fixed replicas; ignored when ``autoscaling`` is set."""
-    autoscaling: Autoscaling | None = None
     realm: RealmName = "floe"
     """The realm the bootstrap step creates; Polaris serves only this one."""
     catalog: CatalogName = "warehouse"

@@ -63,11 +63,16 @@ class Ingress(StrictModel):
     """Secret holding the TLS certificate for ``host``; unset serves plain HTTP."""
 
 
-class ScalableServiceSettings(ServiceSettings):
-    """A stateless service: fixed replicas or an autoscaler, optionally blue-green."""
+class ReplicatedServiceSettings(ServiceSettings):
+    """A stateless service: fixed replicas or an autoscaler."""
 
     replicas: Replicas = 1
     """Fixed replicas; ignored when ``autoscaling`` is set."""
     autoscaling: Autoscaling | None = None
+
+
+class ScalableServiceSettings(ReplicatedServiceSettings):
+    """A stateless service that may also upgrade blue-green."""
+
     blue_green: BlueGreen | None = None
     """Render an Argo Rollouts blue-green ``Rollout`` instead of a Deployment."""

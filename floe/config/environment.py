@@ -93,13 +93,15 @@ class Environment(StrictModel):
         return self
 
     @model_validator(mode="after")
-    def _warehouse_bucket_created(self) -> Self:
-        bucket = self.catalog.polaris.warehouse_bucket
-        if bucket not in self.storage.minio.buckets:
-            raise ValueError(
-                f"catalog.polaris.warehouse_bucket {bucket!r} is not one of storage.minio.buckets "
-                f"({', '.join(self.storage.minio.buckets)}): the bootstrap step only creates those"
-            )
+    def _buckets_created(self) -> Self:
+        buckets = self.storage.minio.buckets
+        for field, bucket in (("catalog.polaris.warehouse_bucket", self.catalog.polaris.warehouse_bucket),
+                              ("semantic.cube_store.bucket", self.semantic.cube_store.bucket)):
+            if bucket not in buckets:
+                raise ValueError(
+                    f"{field} {bucket!r} is not one of storage.minio.buckets "
+                    f"({', '.join(buckets)}): the bootstrap step only creates those"
+                )
         return self
 
     @property

@@ -6,7 +6,7 @@ from typing import Annotated
 from pydantic import AfterValidator, Field
 
 from floe.config.base import StrictModel
-from floe.config.common import Ingress, ScalableServiceSettings, ServiceSettings, Storage
+from floe.config.common import Ingress, ReplicatedServiceSettings, ServiceSettings, Storage
 from floe.config.types import DnsSubdomain
 
 # Prometheus' own duration grammar (model.ParseDuration): units from largest to smallest, each at most once.
@@ -34,7 +34,7 @@ PrometheusDuration = Annotated[str, AfterValidator(_duration),
 HostPort = Annotated[str, AfterValidator(_host_port), Field(json_schema_extra={"pattern": _HOST_PORT.pattern})]
 
 
-class OtelCollectorSettings(ScalableServiceSettings):
+class OtelCollectorSettings(ReplicatedServiceSettings):
     """The OpenTelemetry Collector every workload sends OTLP to (a stateless Deployment)."""
 
     traces_endpoint: HostPort | None = None

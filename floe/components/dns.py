@@ -1,0 +1,8 @@
+"""How components address each other: the cluster DNS name of a platform Service."""
+
+from floe.config.environment import Environment
+
+
+def service_host(environment: Environment, service: str) -> str:
+    """``<service>.<platform namespace>.svc.cluster.local``; a StatefulSet pod is ``<pod>.<headless service>``."""
+    return f"{service}.{environment.namespaces.platform}.svc.cluster.local"
