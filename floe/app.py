@@ -8,7 +8,8 @@ import cdk8s
 from floe.components import COMPONENTS
 from floe.config.environment import Environment
 from floe.gitops import argocd, flux
-from floe.tiers import TIERS
+from floe.security import network_policies
+from floe.tiers import FOUNDATION, TIERS
 
 
 def render_objects(environment: Environment) -> dict[str, list[dict]]:
@@ -16,6 +17,9 @@ def render_objects(environment: Environment) -> dict[str, list[dict]]:
     charts = {tier: cdk8s.Chart(app, f"{environment.name}-{tier.folder}") for tier in TIERS}
     for component in COMPONENTS:
         component.render(charts[component.tier], environment)
+    # Policies derive their ports from the rendered Services: render them once the rest exists.
+    network_policies.render(charts[FOUNDATION], environment,
+                            [obj for chart in charts.values() for obj in chart.to_json()])
     tiers = {tier: chart.to_json() for tier, chart in charts.items()}
     tiers = {tier: objects for tier, objects in tiers.items() if objects}
     platform = [obj for objects in tiers.values() for obj in objects]

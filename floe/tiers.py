@@ -45,8 +45,10 @@ CATALOG = Tier("catalog", 20, "Apache Polaris, the Iceberg REST catalog")
 OBSERVABILITY = Tier("observability", 30, "OTLP collector, Prometheus and Grafana")
 ORCHESTRATOR = Tier("orchestrator", 40, "Dagster webserver, daemon and code locations")
 SEMANTIC = Tier("semantic", 50, "Cube API and Cube Store")
+JOBS = Tier("jobs", 60, "pipeline job templates (Layer 4), once every service they use is up",
+            seed_component=False)
 
-TIERS: tuple[Tier, ...] = (FOUNDATION, STORAGE, CATALOG, OBSERVABILITY, ORCHESTRATOR, SEMANTIC)
+TIERS: tuple[Tier, ...] = (FOUNDATION, STORAGE, CATALOG, OBSERVABILITY, ORCHESTRATOR, SEMANTIC, JOBS)
 
 
 def tier_named(name: str) -> Tier:

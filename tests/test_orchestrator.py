@@ -94,7 +94,7 @@ def test_runs_are_jobs_in_the_jobs_namespace_with_the_job_policy(case) -> None:
     job = run["job_spec_config"]
     assert job["backoffLimit"] == JOB_POLICY.backoff_limit
     assert job["ttlSecondsAfterFinished"] == JOB_POLICY.ttl_seconds_after_finished
-    assert job["activeDeadlineSeconds"] == JOB_POLICY.active_deadline_seconds
+    assert job == JOB_POLICY.job_spec(environment.jobs.active_deadline_seconds)
     assert run["pod_spec_config"]["restartPolicy"] == JOB_POLICY.restart_policy
     burst = environment.resources(JOB_POLICY.resources_preset)
     assert run["container_config"]["resources"] == burst.model_dump()
@@ -226,12 +226,15 @@ def test_environments_grow_by_data_products(environments) -> None:
     assert len(environments["staging"].data_products) == len(environments["prod"].data_products) == 2
 
 
-PRODUCT = {"name": "sales", "image": "registry.example.com/floe/sales:1.4.2", "module": "sales.definitions"}
+PRODUCT = {"name": "sales", "image": "registry.example.com/floe/sales:1.4.2", "module": "sales.definitions",
+           "dlt": {"module": "sales.ingest"}}
+GITOPS = {"repository": "https://git.example.org/floe.git"}
 
 
 def test_data_product_names_are_unique() -> None:
     with pytest.raises(ValidationError, match="repeated: sales"):
-        Environment(name="x", platform_version="1.0.0", data_products=[PRODUCT, {**PRODUCT, "module": "other"}])
+        Environment(name="x", platform_version="1.0.0", gitops=GITOPS,
+                    data_products=[PRODUCT, {**PRODUCT, "module": "other"}])
 
 
 @pytest.mark.parametrize("change", [
@@ -241,5 +244,6 @@ def test_data_product_names_are_unique() -> None:
     {"name": "Sales"},
 ])
 def test_data_product_rejects_bad_values(change: dict) -> None:
-    with pytest.raises(ValidationError):
-        Environment(name="x", platform_version="1.0.0", data_products=[{**PRODUCT, **change}])
+    Environment(name="x", platform_version="1.0.0", gitops=GITOPS, data_products=[PRODUCT])
+    with pytest.raises(ValidationError, match=r"data_products\.0\."):
+        Environment(name="x", platform_version="1.0.0", gitops=GITOPS, data_products=[{**PRODUCT, **change}])

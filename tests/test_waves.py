@@ -9,7 +9,9 @@ from tests.conftest import ENVIRONMENT_NAMES
 
 def test_tiers_follow_the_seed_startup_order() -> None:
     assert [t.name for t in TIERS] == ["foundation", "storage", "catalog", "observability", "orchestrator",
-                                       "semantic"]
+                                       "semantic", "jobs"]
+    assert [t.name for t in TIERS if t.seed_component] == ["storage", "catalog", "observability", "orchestrator",
+                                                          "semantic"]
     waves = [t.wave for t in TIERS]
     assert waves == sorted(waves) and len(set(waves)) == len(waves)
 
@@ -23,7 +25,7 @@ def test_tier_steps_fit_inside_the_gap_to_the_next_tier() -> None:
 def test_every_dependency_lies_in_an_earlier_tier_or_earlier_in_the_same_tier() -> None:
     position = {c.name: (TIERS.index(c.tier), i) for i, c in enumerate(COMPONENTS)}
     for component in COMPONENTS:
-        for dependency in component.depends_on:
+        for dependency in component.dependencies:
             assert dependency in position, f"{component.name} depends on unknown {dependency}"
             assert position[dependency] < position[component.name], f"{component.name} before {dependency}"
 

@@ -29,14 +29,15 @@ from floe.constructs.container import Container, Port
 from floe.constructs.ingress import ServiceIngress
 from floe.constructs.job_policy import JOB_POLICY
 from floe.constructs.kube import k8s
-from floe.constructs.labels import LAYER, OWNER, PART_OF, AppIdentity, Layer, Owner
-from floe.constructs.metadata import object_meta
+from floe.constructs.labels import LAUNCHED_BY, LAYER, OWNER, PART_OF, AppIdentity, Layer, Owner
 from floe.constructs.pod import PodProps, pod_spec
 from floe.constructs.probes import LIVENESS, READINESS, STARTUP, Probe, Probes
 from floe.constructs.security import TMP, RunAs, ScratchPath
 from floe.constructs.service import PlatformService, ServiceProps
 from floe.tiers import ORCHESTRATOR, Step
 
+WEBSERVER = "dagster-webserver"
+DAEMON = "dagster-daemon"
 WEBSERVER_PORT = 3000
 CODE_LOCATION_PORT = 3030
 DAGSTER_HOME = "/opt/dagster/dagster_home"
@@ -123,7 +124,7 @@ def instance_config(environment: Environment) -> dict:
             "config": {
                 "load_incluster_config": True,
                 "job_namespace": environment.namespaces.jobs,
-                "service_account_name": settings.run_service_account,
+                "service_account_name": environment.jobs.service_account,
                 # The fallback only: a run uses the image its code location reports (DAGSTER_CURRENT_IMAGE).
                 "job_image": environment.release.images.dagster,
                 "image_pull_policy": "IfNotPresent",
@@ -132,7 +133,7 @@ def instance_config(environment: Environment) -> dict:
                 # No postgres_password_secret: it expects the chart's key `postgresql-password`;
                 # the run container gets our Secret's keys as env vars below instead.
                 "labels": {"app.kubernetes.io/part-of": PART_OF, LAYER: Layer.PIPELINE_JOBS.value,
-                           OWNER: Owner.DATA_TEAM.value},
+                           OWNER: Owner.DATA_TEAM.value, LAUNCHED_BY: "dagster"},
                 "run_k8s_config": run_k8s_config(environment),
             },
         },
@@ -153,10 +154,10 @@ def run_k8s_config(environment: Environment) -> dict:
         scratch=(TMP, DAGSTER_HOME_SCRATCH),
     )
     pod = PodProps(containers=(run,), run_as=RUN_AS, restart_policy=JOB_POLICY.restart_policy)
-    spec = k8s.KubePod.manifest(spec=pod_spec(pod, environment.orchestrator.run_service_account))["spec"]
+    spec = k8s.KubePod.manifest(spec=pod_spec(pod, environment.jobs.service_account))["spec"]
     container = spec["containers"][0]
     return {
-        "job_spec_config": JOB_POLICY.job_spec(),
+        "job_spec_config": JOB_POLICY.job_spec(environment.jobs.active_deadline_seconds),
         "container_config": {key: container[key] for key in ("env", "resources", "securityContext", "volumeMounts")},
         "pod_spec_config": {
             key: spec[key]
@@ -237,7 +238,7 @@ def render(scope: Construct, environment: Environment) -> None:
     server_info = Probe.from_http_get("/server_info", "http")
     locations_loaded = ["python", "-c", LOCATIONS_LOADED, *(product.name for product in environment.data_products)]
     webserver = dagster_container(
-        environment, "dagster-webserver", image, settings.webserver.resources,
+        environment, WEBSERVER, image, settings.webserver.resources,
         ("dagster-webserver", "-h", "0.0.0.0", "-p", str(WEBSERVER_PORT)) + workspace_flag,
         ports=(Port("http", WEBSERVER_PORT),),
         probes=Probes(
@@ -250,9 +251,9 @@ def render(scope: Construct, environment: Environment) -> None:
     both_files = {CHECKSUM_ANNOTATION: config_checksum(instance_text, workspace_text)}
     web = settings.webserver
     PlatformService(
-        scope, "dagster-webserver",
+        scope, WEBSERVER,
         ServiceProps(
-            identity=identity("dagster-webserver", "webserver", image),
+            identity=identity(WEBSERVER, "webserver", image),
             namespace=namespace,
             replicas=web.replicas,
             autoscaling=web.autoscaling,
@@ -265,11 +266,11 @@ def render(scope: Construct, environment: Environment) -> None:
         ),
     )
     if web.ingress:
-        ServiceIngress(scope, "dagster-webserver-ingress", identity=identity("dagster-webserver", "webserver", image),
-                       namespace=namespace, settings=web.ingress, service="dagster-webserver", port="http")
+        ServiceIngress(scope, "dagster-webserver-ingress", identity=identity(WEBSERVER, "webserver", image),
+                       namespace=namespace, settings=web.ingress, service=WEBSERVER, port="http")
 
     daemon = dagster_container(
-        environment, "dagster-daemon", image, settings.daemon.resources,
+        environment, DAEMON, image, settings.daemon.resources,
         ("dagster-daemon", "run") + workspace_flag,
         env_vars=(env.literal("DAGSTER_DAEMON_HEARTBEAT_TOLERANCE", HEARTBEAT_TOLERANCE_SECONDS),),
         # `dagster-daemon liveness-check` fails once the daemons' heartbeats in the database are
@@ -278,9 +279,9 @@ def render(scope: Construct, environment: Environment) -> None:
         mounts=(WORKSPACE_MOUNT,),
     )
     PlatformService(
-        scope, "dagster-daemon",
+        scope, DAEMON,
         ServiceProps(
-            identity=identity("dagster-daemon", "daemon", image),
+            identity=identity(DAEMON, "daemon", image),
             namespace=namespace,
             replicas=1,
             # Two daemons would both run the schedules and dequeue the same runs: never overlap them.
@@ -318,14 +319,6 @@ def render(scope: Construct, environment: Environment) -> None:
                 pod=PodProps(containers=(server,), run_as=RUN_AS, volumes=(INSTANCE_VOLUME,)),
             ),
         )
-
-    runs = replace(identity(settings.run_service_account, "run-worker", image),
-                   layer=Layer.PIPELINE_JOBS, owner=Owner.DATA_TEAM)
-    k8s.KubeServiceAccount(
-        scope, "dagster-run-service-account",
-        metadata=object_meta(runs, settings.run_service_account, environment.namespaces.jobs),
-        automount_service_account_token=False,
-    )
 
 
 def identity(instance: str, component: str, image: str) -> AppIdentity:

@@ -4,6 +4,7 @@ Official ``postgres`` image, run as its ``postgres`` user (UID/GID 999). PGDATA 
 subdirectory of the volume so a fresh volume's ``lost+found`` never blocks ``initdb``.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from constructs import Construct
@@ -46,7 +47,7 @@ def database_of(environment: Environment, consumer: str) -> Database:
     if isinstance(settings, ExternalPostgres):
         return Database(settings.host, settings.port, settings.database, settings.credentials_secret,
                         settings.ssl_mode)
-    instance = f"postgres-{consumer}"
+    instance = instance_name(consumer)
     return Database(
         host=service_host(environment, instance),
         port=PORT,
@@ -57,17 +58,25 @@ def database_of(environment: Environment, consumer: str) -> Database:
     )
 
 
-def render(scope: Construct, environment: Environment) -> None:
-    for consumer in CONSUMERS:
+def instance_name(consumer: str) -> str:
+    return f"postgres-{consumer}"
+
+
+def renderer(consumer: str) -> Callable[[Construct, Environment], None]:
+    """The render function of one consumer's instance: nothing when its database is external."""
+
+    def render(scope: Construct, environment: Environment) -> None:
         settings = getattr(environment.storage.postgres, consumer)
         if isinstance(settings, InClusterPostgres):
             PostgresInstance(scope, consumer, environment, settings)
+
+    return render
 
 
 class PostgresInstance(Construct):
     def __init__(self, scope: Construct, consumer: str, environment: Environment,
                  settings: InClusterPostgres) -> None:
-        super().__init__(scope, f"postgres-{consumer}")
+        super().__init__(scope, instance_name(consumer))
         database = database_of(environment, consumer)
         image = environment.release.images.postgres
         ready = ["/bin/sh", "-c", f'exec pg_isready -U "$POSTGRES_USER" -d "$POSTGRES_DB" -h 127.0.0.1 -p {PORT}']
@@ -97,7 +106,7 @@ class PostgresInstance(Construct):
             self, "service",
             ServiceProps(
                 identity=AppIdentity(
-                    name="postgres", instance=f"postgres-{consumer}", component="database",
+                    name="postgres", instance=instance_name(consumer), component="database",
                     version=image_tag(image), tier=STORAGE,
                 ),
                 namespace=environment.namespaces.platform,

@@ -11,15 +11,17 @@ from pydantic.json_schema import SkipJsonSchema
 
 from floe.config.base import StrictModel
 from floe.config.catalog import CatalogSettings
+from floe.config.compute import DEFAULT_COMPUTE, Compute
 from floe.config.gitops import GitOpsSettings
+from floe.config.jobs import JobsSettings, NetworkSettings
 from floe.config.observability import ObservabilitySettings
 from floe.config.orchestrator import OrchestratorSettings
-from floe.config.products import DataProducts
+from floe.config.products import DataProduct, DataProducts
 from floe.config.releases import Release, known_versions, release
 from floe.config.resources import BUILTIN_PRESETS, PresetName, ResourceChoice, Resources
 from floe.config.semantic import SemanticSettings
 from floe.config.storage import StorageSettings
-from floe.config.types import DnsLabel
+from floe.config.types import DnsLabel, quantity_value
 
 
 class Namespaces(StrictModel):
@@ -70,7 +72,12 @@ class Environment(StrictModel):
     gitops: GitOpsSettings
     """Where this environment's rendered tree lives in git and how Argo CD or Flux syncs it."""
     data_products: DataProducts = ()
-    """The data products this installation runs; each gets a Dagster code location."""
+    """The data products this installation runs; each gets a Dagster code location and job templates."""
+    compute: dict[DnsLabel, Compute] = {}
+    """Compute engines data products run on, by name, besides the built-in ``duckdb`` (in the job pod)."""
+    jobs: JobsSettings = JobsSettings()
+    """Layer 4: capacity, identity and deadline of pipeline runs."""
+    network: NetworkSettings = NetworkSettings()
 
     @field_validator("platform_version")
     @classmethod
@@ -104,6 +111,37 @@ class Environment(StrictModel):
                 )
         return self
 
+    @model_validator(mode="after")
+    def _products_fit(self) -> Self:
+        quota, largest = self.jobs.quota, self.jobs.max_container
+        for index, product in enumerate(self.data_products):
+            where = f"data_products.{index}"
+            if product.compute not in self.engines:
+                raise ValueError(f"{where}.compute: unknown compute {product.compute!r}; "
+                                 f"known: {', '.join(sorted(self.engines))}")
+            resources = self.job_resources(product)
+            for side, ceiling, name in ((resources.requests, quota.requests, "jobs.quota.requests"),
+                                        (resources.limits, quota.limits, "jobs.quota.limits"),
+                                        (resources.limits, largest, "jobs.max_container")):
+                for resource in ("cpu", "memory"):
+                    wanted, allowed = getattr(side, resource), getattr(ceiling, resource)
+                    if quantity_value(wanted) > quantity_value(allowed):
+                        raise ValueError(f"{where}: a {product.name} job needs {resource} {wanted}, more than "
+                                         f"{name}.{resource} {allowed} allows: no run could ever start")
+        return self
+
+    def job_resources(self, product: DataProduct) -> Resources:
+        """A product's job pod resources: its own override, else its compute's."""
+        if product.resources is not None:
+            return self.resources(product.resources)
+        compute = self.engines.get(product.compute)
+        return self.resources(compute.resources if compute else "job-burst")
+
+    @property
+    def engines(self) -> dict[str, Compute]:
+        """Every compute engine by name: the built-in ones and the environment's own."""
+        return {**DEFAULT_COMPUTE, **self.compute}
+
     @property
     def presets(self) -> dict[str, Resources]:
         return {**BUILTIN_PRESETS, **self.resource_presets}
@@ -127,8 +165,9 @@ def _resource_choices(model: StrictModel, prefix: str = "") -> list[tuple[str, R
             found.append((path, value))
         elif isinstance(value, StrictModel):
             found.extend(_resource_choices(value, f"{path}."))
-        elif isinstance(value, tuple):
-            for index, item in enumerate(value):
+        elif isinstance(value, tuple | dict):
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, item in items:
                 if isinstance(item, StrictModel):
-                    found.extend(_resource_choices(item, f"{path}.{index}."))
+                    found.extend(_resource_choices(item, f"{path}.{key}."))
     return found

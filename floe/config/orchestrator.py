@@ -6,7 +6,6 @@ from pydantic import Field
 
 from floe.config.base import StrictModel
 from floe.config.common import Ingress, ScalableServiceSettings, ServiceSettings
-from floe.config.types import DnsLabel
 
 
 class WebserverSettings(ScalableServiceSettings):
@@ -31,5 +30,4 @@ class OrchestratorSettings(StrictModel):
     """Resources of each data product's code location (one gRPC server per product)."""
     max_concurrent_runs: Annotated[int, Field(ge=1, le=1000)] = 10
     """Runs executing at once; further runs wait in the queue."""
-    run_service_account: DnsLabel = "dagster-run"
-    """ServiceAccount of the run Jobs, rendered in the jobs namespace."""
+

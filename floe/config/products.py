@@ -1,32 +1,111 @@
 """Data products: what an installation runs on the platform, and the axis along which it grows.
 
 Each data product brings its own Dagster code location (a long-lived gRPC server in the
-product's image); its pipeline Job templates are derived from it too.
+product's image) and one pipeline job template per job type (dbt run, dbt test, dlt ingestion,
+quality checks), all in the product's image.
 """
 
-from typing import Annotated
+from typing import Annotated, Literal, Self
 
-from pydantic import AfterValidator, Field
+from croniter import croniter
+from pydantic import AfterValidator, Field, model_validator
 
 from floe.config.base import StrictModel
 from floe.config.releases import Image
+from floe.config.resources import ResourceChoice
 from floe.config.types import DnsLabel
 
 PythonModule = Annotated[
     str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$", max_length=200)
 ]
+AbsolutePath = Annotated[str, Field(pattern=r"^/\S*$")]
+_CRON_MACROS = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
+
+
+def _cron(value: str) -> str:
+    if value in _CRON_MACROS or (len(value.split()) == 5 and croniter.is_valid(value)):
+        return value
+    raise ValueError(
+        f"{value!r} is not a Kubernetes CronJob schedule: use five fields (minute hour day month weekday), "
+        "such as '0 3 * * *', or one of " + ", ".join(sorted(_CRON_MACROS))
+    )
+
+
+Cron = Annotated[str, AfterValidator(_cron)]
+
+
+class Schedules(StrictModel):
+    """When each job type runs on its own; unset leaves its template suspended (run by the orchestrator
+    or ``floe run``)."""
+
+    dbt_run: Cron | None = None
+    dbt_test: Cron | None = None
+    dlt_ingest: Cron | None = None
+    quality_check: Cron | None = None
+
+    def of(self, job_type: str) -> str | None:
+        return getattr(self, job_type.replace("-", "_"))
+
+
+class DbtProject(StrictModel):
+    """Where the product's image keeps its dbt project."""
+
+    project_dir: AbsolutePath = "/app/dbt"
+    profiles_dir: AbsolutePath = "/app/dbt"
+    profile: str | None = None
+    """Profile name in profiles.yml; unset uses the project's own ``profile:``."""
+    target: str | None = None
+    """dbt target; unset uses the environment's name."""
+
+
+class DltPipeline(StrictModel):
+    module: PythonModule
+    """Module run as ``python -m <module>`` to load the product's raw tables."""
+
+
+class Quality(StrictModel):
+    """The product's quality checks and the engine that runs them."""
+
+    engine: Literal["dbt-tests", "soda-core", "great-expectations"] = "dbt-tests"
+    selector: str = "tag:quality"
+    """dbt-tests: the ``--select`` of the tests that gate publication."""
+    contract: AbsolutePath | None = None
+    """soda-core: the data contract file to verify."""
+    data_source: AbsolutePath | None = None
+    """soda-core: the data source configuration file."""
+    checkpoint: str | None = None
+    """great-expectations: the checkpoint to run."""
+    project_dir: AbsolutePath = "/app/gx"
+    """great-expectations: the project root of the file context."""
+
+    @model_validator(mode="after")
+    def _engine_settings(self) -> Self:
+        needed = {"soda-core": ("contract", "data_source"), "great-expectations": ("checkpoint",)}
+        missing = [name for name in needed.get(self.engine, ()) if getattr(self, name) is None]
+        if missing:
+            raise ValueError(f"engine {self.engine} needs {' and '.join(missing)}")
+        return self
 
 
 class DataProduct(StrictModel):
-    """One data product and the image holding its Dagster definitions."""
+    """One data product: its image, its pipeline and the compute it runs on."""
 
-    name: Annotated[DnsLabel, Field(max_length=50)]
-    """Unique name; its code location is the Service ``dagster-code-<name>`` (hence at most 50 characters)."""
+    name: Annotated[DnsLabel, Field(max_length=38)]
+    """Unique name, at most 38 characters: its longest job template, ``<name>-quality-check``, must fit
+    the 52 characters Kubernetes allows a CronJob."""
     image: Image
-    """Pinned image of the product's code (registry/repository:tag); also the image its runs use."""
+    """Pinned image of the product's code (registry/repository:tag); every job and its code location use it."""
     module: PythonModule
     """Python module holding the product's Dagster definitions (``dagster api grpc -m <module>``)."""
     description: str | None = None
+    compute: DnsLabel = "duckdb"
+    """One of the environment's ``compute`` entries."""
+    resources: ResourceChoice | None = None
+    """Job pod resources; unset uses the compute's."""
+    dbt: DbtProject = DbtProject()
+    dlt: DltPipeline
+    quality: Quality = Quality()
+    schedules: Schedules = Schedules()
 
 
 def _unique_names(products: tuple[DataProduct, ...]) -> tuple[DataProduct, ...]:

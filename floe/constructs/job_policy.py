@@ -17,15 +17,14 @@ class JobPolicy:
     """A failed container is a failed run, never restarted in place."""
     resources_preset: str = "job-burst"
     """The resource preset of a run (ADR-0019 "Jobs (Burst)"); environments may redefine it."""
-    active_deadline_seconds: int = 4 * 60 * 60
-    """Default limit on a run's wall-clock time, so a hung run cannot hold its resources forever."""
 
-    def job_spec(self) -> dict[str, int]:
-        """The policy's fields of a Job's ``spec``, as the Kubernetes API spells them."""
+    def job_spec(self, active_deadline_seconds: int) -> dict[str, int]:
+        """The policy's fields of a Job's ``spec``, as the Kubernetes API spells them; the deadline is
+        the environment's (``jobs.active_deadline_seconds``)."""
         return {
             "backoffLimit": self.backoff_limit,
             "ttlSecondsAfterFinished": self.ttl_seconds_after_finished,
-            "activeDeadlineSeconds": self.active_deadline_seconds,
+            "activeDeadlineSeconds": active_deadline_seconds,
         }
 
 

@@ -14,6 +14,8 @@ MANAGED_BY = "floe"
 LAYER = "floe.dev/layer"
 TIER = "floe.dev/tier"
 OWNER = "floe.dev/owner"
+LAUNCHED_BY = "floe.dev/launched-by"
+"""On run pods the orchestrator launches (which carry no product label), naming the launcher."""
 
 
 class Layer(StrEnum):

@@ -1,0 +1,1 @@
+"""What may talk to what, and who may do what: NetworkPolicies and RBAC from declared dependencies."""

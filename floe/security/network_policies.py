@@ -1,0 +1,195 @@
+"""NetworkPolicies generated from the components' declared dependencies, never from a second list.
+
+Platform namespace: ingress denied by default; each component admits its own pods, the pods of
+every component that depends on it (on the ports its Services publish), the ingress controller
+where it has an Ingress, and, for the collector, every pod's telemetry. Jobs namespace: all
+traffic denied by default; run pods may resolve names, reach the platform services their
+component depends on, and reach their compute's addresses outside the cluster.
+
+Ports come from the rendered Services, so a policy can never disagree with what is deployed.
+"""
+
+from collections.abc import Iterable, Mapping
+
+from constructs import Construct
+
+from floe.components import COMPONENTS, Component
+from floe.components.telemetry import COLLECTOR, OTLP_GRPC_PORT, OTLP_HTTP_PORT
+from floe.config.compute import Egress
+from floe.config.environment import Environment
+from floe.constructs.kube import int_or_string, k8s
+from floe.constructs.labels import LAUNCHED_BY, AppIdentity, Layer
+from floe.constructs.metadata import object_meta
+from floe.jobs import PRODUCT_LABEL
+from floe.jobs.compute import compute_egress
+from floe.tiers import FOUNDATION, Step
+
+NAMESPACE_NAME = "kubernetes.io/metadata.name"
+WORKLOAD_KINDS = {"Deployment", "StatefulSet", "Rollout", "Job", "CronJob"}
+
+Port = tuple[int | str, str]
+
+
+def pod_labels(obj: Mapping) -> dict[str, str]:
+    spec = obj["spec"]
+    template = spec["jobTemplate"]["spec"]["template"] if obj["kind"] == "CronJob" else spec["template"]
+    return template["metadata"]["labels"]
+
+
+def _selects(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
+    return selector.items() <= labels.items()
+
+
+class Topology:
+    """Which pods exist, which Services select them, and so which ports each component serves."""
+
+    def __init__(self, objects: Iterable[Mapping], platform: str) -> None:
+        objects = list(objects)
+        self.pods = [pod_labels(o) for o in objects if o["kind"] in WORKLOAD_KINDS]
+        self.services = [o for o in objects if o["kind"] == "Service" and o["metadata"]["namespace"] == platform]
+        self.ingresses = [o for o in objects if o["kind"] == "Ingress"]
+
+    def has_pods(self, component: Component) -> bool:
+        return any(_selects(component.pod_selector, labels) for labels in self.pods)
+
+    def _owned(self, component: Component) -> list[Mapping]:
+        return [s for s in self.services
+                if any(_selects(s["spec"]["selector"], labels) and _selects(component.pod_selector, labels)
+                       for labels in self.pods)]
+
+    def ports(self, component: Component, names: tuple[str, ...] | None = None) -> list[Port]:
+        """The (named) pod ports behind the component's Services: all, or those ``names``."""
+        served = {(p["targetPort"], p.get("protocol", "TCP")) for s in self._owned(component)
+                  for p in s["spec"]["ports"]}
+        if names is None:
+            return sorted(served, key=str)
+        unknown = sorted(set(names) - {port for port, _ in served})
+        if unknown and served:
+            raise ValueError(f"{component.name} serves no port named {', '.join(unknown)}")
+        return sorted((p for p in served if p[0] in names), key=str)
+
+    def ingress_ports(self, component: Component) -> list[Port]:
+        """The pod ports an Ingress sends traffic to."""
+        owned = {s["metadata"]["name"]: s for s in self._owned(component)}
+        ports = set()
+        for ingress in self.ingresses:
+            for rule in ingress["spec"]["rules"]:
+                for path in rule["http"]["paths"]:
+                    backend = path["backend"]["service"]
+                    if backend["name"] in owned:
+                        for port in owned[backend["name"]]["spec"]["ports"]:
+                            if port["name"] == backend["port"].get("name") or port["port"] == backend["port"].get(
+                                    "number"):
+                                ports.add((port["targetPort"], port.get("protocol", "TCP")))
+        return sorted(ports, key=str)
+
+
+def _ports(ports: Iterable[Port]) -> list[k8s.NetworkPolicyPort]:
+    return [k8s.NetworkPolicyPort(port=int_or_string(port), protocol=protocol) for port, protocol in ports]
+
+
+def _namespace(name: str) -> k8s.LabelSelector:
+    return k8s.LabelSelector(match_labels={NAMESPACE_NAME: name})
+
+
+class _Policies:
+    def __init__(self, scope: Construct, environment: Environment, topology: Topology) -> None:
+        self.scope, self.environment, self.topology = scope, environment, topology
+        self.platform, self.jobs = environment.namespaces.platform, environment.namespaces.jobs
+
+    def peer(self, component: Component) -> k8s.NetworkPolicyPeer:
+        selector = k8s.LabelSelector(match_labels=component.pod_selector)
+        if component.layer is Layer.PIPELINE_JOBS:
+            return k8s.NetworkPolicyPeer(namespace_selector=_namespace(self.jobs), pod_selector=selector)
+        return k8s.NetworkPolicyPeer(pod_selector=selector)
+
+    def policy(self, name: str, namespace: str, layer: Layer, selector: dict[str, str], *,
+               ingress: list[k8s.NetworkPolicyIngressRule] | None = None,
+               egress: list[k8s.NetworkPolicyEgressRule] | None = None) -> None:
+        identity = AppIdentity(name="floe", instance=name, component="network-policy",
+                               version=self.environment.platform_version, tier=FOUNDATION, layer=layer)
+        types = [t for t, rules in (("Ingress", ingress), ("Egress", egress)) if rules is not None]
+        k8s.KubeNetworkPolicy(
+            self.scope, f"{namespace}-{name}",
+            metadata=object_meta(identity, name, namespace, Step.PREPARE),
+            spec=k8s.NetworkPolicySpec(pod_selector=k8s.LabelSelector(match_labels=selector or None),
+                                       policy_types=types, ingress=ingress, egress=egress),
+        )
+
+    def platform_policies(self) -> None:
+        self.policy("default-deny-ingress", self.platform, Layer.PLATFORM_SERVICES, {}, ingress=[])
+        for component in COMPONENTS:
+            if component.layer is Layer.PLATFORM_SERVICES and self.topology.has_pods(component):
+                self.policy(f"allow-{component.name}", self.platform, Layer.PLATFORM_SERVICES,
+                            component.pod_selector, ingress=self.ingress_rules(component))
+
+    def ingress_rules(self, component: Component) -> list[k8s.NetworkPolicyIngressRule]:
+        # Its own pods talk among themselves (peers, workers, bootstrap steps) on any port.
+        rules = [k8s.NetworkPolicyIngressRule(from_=[self.peer(component)])]
+        # Each dependent reaches the ports it declared; dependents that need the same ports share a rule.
+        by_ports: dict[tuple[Port, ...], list[Component]] = {}
+        for dependent in COMPONENTS:
+            if component.name in dependent.dependencies and self.topology.has_pods(dependent):
+                wanted = tuple(self.topology.ports(component, dependent.dependencies[component.name]))
+                by_ports.setdefault(wanted, []).append(dependent)
+        for wanted, dependents in by_ports.items():
+            if wanted:
+                rules.append(k8s.NetworkPolicyIngressRule(from_=[self.peer(d) for d in dependents],
+                                                          ports=_ports(wanted)))
+        if component.name == COLLECTOR:
+            # Every workload in both layers exports telemetry to the collector.
+            rules.append(k8s.NetworkPolicyIngressRule(
+                from_=[k8s.NetworkPolicyPeer(namespace_selector=_namespace(ns)) for ns in (self.platform, self.jobs)],
+                ports=_ports([(OTLP_GRPC_PORT, "TCP"), (OTLP_HTTP_PORT, "TCP")]),
+            ))
+        exposed = self.topology.ingress_ports(component)
+        if exposed:
+            rules.append(k8s.NetworkPolicyIngressRule(
+                from_=[k8s.NetworkPolicyPeer(namespace_selector=_namespace(self.environment.network.ingress_namespace))],
+                ports=_ports(exposed),
+            ))
+        return rules
+
+    def jobs_policies(self) -> None:
+        network = self.environment.network
+        self.policy("default-deny", self.jobs, Layer.PIPELINE_JOBS, {}, ingress=[], egress=[])
+        self.policy("allow-dns", self.jobs, Layer.PIPELINE_JOBS, {}, egress=[k8s.NetworkPolicyEgressRule(
+            to=[k8s.NetworkPolicyPeer(namespace_selector=_namespace(network.dns_namespace),
+                                      pod_selector=k8s.LabelSelector(match_labels=network.dns_pod_labels))],
+            ports=_ports([(53, "UDP"), (53, "TCP")]),
+        )])
+        by_name = {c.name: c for c in COMPONENTS}
+        for component in (c for c in COMPONENTS if c.layer is Layer.PIPELINE_JOBS):
+            rules = []
+            for name, wanted in component.dependencies.items():
+                target, ports = by_name[name], self.topology.ports(by_name[name], wanted)
+                if ports:  # nothing to reach for namespace objects or an external database
+                    rules.append(k8s.NetworkPolicyEgressRule(
+                        to=[k8s.NetworkPolicyPeer(namespace_selector=_namespace(self.platform),
+                                                  pod_selector=k8s.LabelSelector(match_labels=target.pod_selector))],
+                        ports=_ports(ports),
+                    ))
+            self.policy(f"allow-{component.name}-egress", self.jobs, Layer.PIPELINE_JOBS, component.pod_selector,
+                        egress=rules)
+        everything: list[Egress] = []
+        for product in self.environment.data_products:
+            egress = compute_egress(self.environment, product)
+            everything.extend(e for e in egress if e not in everything)
+            if egress:
+                self.policy(f"allow-{product.name}-compute", self.jobs, Layer.PIPELINE_JOBS,
+                            {PRODUCT_LABEL: product.name}, egress=_external(egress))
+        if everything:
+            # The orchestrator launches runs of every product; they may reach any product's compute.
+            self.policy("allow-orchestrator-runs-compute", self.jobs, Layer.PIPELINE_JOBS,
+                        {LAUNCHED_BY: "dagster"}, egress=_external(everything))
+
+
+def _external(egress: Iterable[Egress]) -> list[k8s.NetworkPolicyEgressRule]:
+    return [k8s.NetworkPolicyEgressRule(to=[k8s.NetworkPolicyPeer(ip_block=k8s.IpBlock(cidr=e.cidr))],
+                                        ports=_ports((port, "TCP") for port in e.ports)) for e in egress]
+
+
+def render(scope: Construct, environment: Environment, objects: Iterable[Mapping]) -> None:
+    policies = _Policies(scope, environment, Topology(objects, environment.namespaces.platform))
+    policies.platform_policies()
+    policies.jobs_policies()
