@@ -10,6 +10,8 @@ import pytest
 from tests.conftest import ROOT, tree
 
 GOOD = 'platform_version: "1.0.0"\ngitops:\n  repository: https://git.example.org/floe.git\n'
+PRODUCT = ("  - name: sales\n    image: registry.example.com/floe/sales:1.0.0\n"
+           "    module: sales.definitions\n    dlt: {module: sales.ingest}\n")
 CASES = {
     "unknown key": (
         GOOD + "storage:\n  minio:\n    replicaz: 2\n",
@@ -36,6 +38,28 @@ CASES = {
     "malformed YAML": (
         GOOD + "storage:\n  minio: [unclosed\n",
         r"qa.yaml:6:1: malformed YAML: expected ',' or ']'",
+    ),
+    "duplicate product": (
+        GOOD + "data_products:\n" + PRODUCT + PRODUCT,
+        r"qa.yaml:4: data_products: data product names must be unique; repeated: sales",
+    ),
+    "invalid cron": (
+        GOOD + "data_products:\n" + PRODUCT + "    schedules: {dbt_run: '61 * * * *'}\n",
+        r"qa.yaml:9: data_products.0.schedules.dbt_run: '61 * * * *' is not a Kubernetes CronJob schedule",
+    ),
+    "unknown compute": (
+        GOOD + "data_products:\n" + PRODUCT + "    compute: spark\n",
+        r"data_products.0.compute: unknown compute 'spark'; known: duckdb",
+    ),
+    "unknown quality engine": (
+        GOOD + "data_products:\n" + PRODUCT + "    quality: {engine: deequ}\n",
+        r"qa.yaml:9: data_products.0.quality.engine: Input should be 'dbt-tests', 'soda-core' or "
+        r"'great-expectations'",
+    ),
+    "request above limit": (
+        GOOD + "storage:\n  minio:\n    resources:\n      requests: {cpu: 2, memory: 1Gi}\n"
+               "      limits: {cpu: 1, memory: 1Gi}\n",
+        r"qa.yaml:6: storage.minio.resources: the cpu request 2 exceeds its limit 1",
     ),
     "missing version": (
         "storage: {}\n",

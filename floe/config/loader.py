@@ -82,7 +82,7 @@ def _describe(path: Path, root: yaml.Node | None, error: dict[str, Any]) -> str:
 
 
 def _is_union_tag(part: object) -> bool:
-    return part in {"in-cluster", "external", "str", "Resources"} or (
+    return part in {"in-cluster", "external", "preset", "explicit"} or (
         isinstance(part, str) and part.startswith(("function-", "constrained-str"))
     )
 

@@ -7,7 +7,7 @@ add presets or redefine any of them under ``resource_presets``.
 
 from typing import Annotated, Self
 
-from pydantic import Field, model_validator
+from pydantic import Discriminator, Field, Tag, model_validator
 
 from floe.config.base import StrictModel
 from floe.config.types import Quantity, quantity_value
@@ -43,8 +43,11 @@ class Resources(StrictModel):
 
 PresetName = Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")]
 
-ResourceChoice = PresetName | Resources
-"""Either the name of a preset or explicit requests and limits."""
+ResourceChoice = Annotated[
+    Annotated[PresetName, Tag("preset")] | Annotated[Resources, Tag("explicit")],
+    Discriminator(lambda value: "preset" if isinstance(value, str) else "explicit"),
+]
+"""Either the name of a preset or explicit requests and limits (a mapping)."""
 
 
 def _preset(cpu: str, memory: str, cpu_limit: str, memory_limit: str) -> Resources:

@@ -8,7 +8,7 @@ import re
 from typing import Annotated
 
 from kubernetes.utils.quantity import parse_quantity
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -68,6 +68,12 @@ def _schema(pattern: re.Pattern[str], max_length: int) -> Field:
 
 DnsLabel = Annotated[str, AfterValidator(_dns_label), _schema(_DNS_LABEL, 63)]
 DnsSubdomain = Annotated[str, AfterValidator(_dns_subdomain), _schema(_DNS_SUBDOMAIN, 253)]
-Quantity = Annotated[str, AfterValidator(_quantity), Field(json_schema_extra={"pattern": _QUANTITY.pattern})]
+def _number_as_text(value: object) -> object:
+    """YAML reads ``cpu: 2`` as a number; a quantity is its text."""
+    return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+
+Quantity = Annotated[str, BeforeValidator(_number_as_text), AfterValidator(_quantity),
+                     Field(json_schema_extra={"pattern": _QUANTITY.pattern})]
 BucketName = Annotated[str, AfterValidator(_bucket), _schema(_BUCKET, 63)]
 Port = Annotated[int, Field(ge=1, le=65535)]
