@@ -17,10 +17,11 @@ def render_objects(environment: Environment) -> dict[str, list[dict]]:
     charts = {tier: cdk8s.Chart(app, f"{environment.name}-{tier.folder}") for tier in TIERS}
     for component in COMPONENTS:
         component.render(charts[component.tier], environment)
-    # Policies derive their ports from the rendered Services: render them once the rest exists.
-    network_policies.render(charts[FOUNDATION], environment,
-                            [obj for chart in charts.values() for obj in chart.to_json()])
     tiers = {tier: chart.to_json() for tier, chart in charts.items()}
+    # Policies derive their ports from the rendered Services: render them once the rest exists.
+    policies = cdk8s.Chart(app, f"{environment.name}-network-policies")
+    network_policies.render(policies, environment, [obj for objects in tiers.values() for obj in objects])
+    tiers[FOUNDATION] += policies.to_json()
     tiers = {tier: objects for tier, objects in tiers.items() if objects}
     platform = [obj for objects in tiers.values() for obj in objects]
 

@@ -11,12 +11,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from kubernetes.utils import parse_quantity
-
+from floe.config.types import quantity_decimal
+from floe.constructs.labels import LAYER, TIER
 from floe.tiers import TIERS
 
-LAYER_LABEL = "floe.dev/layer"
-TIER_LABEL = "floe.dev/tier"
 RESOURCES = ("cpu", "memory")
 POD_KINDS = ("Deployment", "StatefulSet", "Rollout", "DaemonSet", "Job", "CronJob")
 
@@ -50,7 +48,7 @@ def _pod_spec(obj: Mapping) -> Mapping:
 
 
 def _sum(containers: Iterable[Mapping], side: str, name: str) -> Decimal:
-    return sum((parse_quantity(c.get("resources", {}).get(side, {}).get(name, 0)) for c in containers), Decimal(0))
+    return sum((quantity_decimal(c.get("resources", {}).get(side, {}).get(name, 0)) for c in containers), Decimal(0))
 
 
 def _pod(spec: Mapping, side: str, name: str) -> Decimal:
@@ -90,12 +88,12 @@ def usage_by_group(objects: Iterable[Mapping]) -> dict[tuple[str, str], Usage]:
                 usage.limits[name] = _pod(spec, "limits", name) * usage.pods
             for claim in obj["spec"].get("volumeClaimTemplates") or []:
                 request = claim["spec"].get("resources", {}).get("requests", {}).get("storage", 0)
-                usage.storage += parse_quantity(request) * usage.pods
+                usage.storage += quantity_decimal(request) * usage.pods
         elif obj["kind"] == "PersistentVolumeClaim":
-            usage.storage = parse_quantity(obj["spec"].get("resources", {}).get("requests", {}).get("storage", 0))
+            usage.storage = quantity_decimal(obj["spec"].get("resources", {}).get("requests", {}).get("storage", 0))
         else:
             continue
-        groups.setdefault((labels.get(LAYER_LABEL, "-"), labels.get(TIER_LABEL, "-")), Usage()).add(usage)
+        groups.setdefault((labels.get(LAYER, "-"), labels.get(TIER, "-")), Usage()).add(usage)
     order = {tier.name: index for index, tier in enumerate(TIERS)}
     return dict(sorted(groups.items(), key=lambda item: (item[0][0], order.get(item[0][1], len(order)), item[0][1])))
 

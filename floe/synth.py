@@ -4,6 +4,7 @@ Validation happens before anything is written, so a bad environment file changes
 """
 
 import argparse
+import multiprocessing
 import os
 import sys
 from pathlib import Path
@@ -15,20 +16,37 @@ from floe.output import tree_files, write_tree
 
 DEFAULT_OUTDIR = Path("dist")
 GITOPS_DIR = "gitops"
+CAPACITY_FILE = "capacity.md"
 
 
 def render(environment: Environment) -> dict[str, str]:
     """Every file of one environment, keyed by its path relative to ``dist/``."""
     from floe.app import render_objects  # starts the jsii bridge: only once the input is known good
+    from floe.capacity import capacity_report
     from floe.gitops.kustomize import FILE, kustomization
 
     folders = render_objects(environment)
     files = tree_files(environment.name, folders)
-    for folder in folders:
-        if folder.startswith(f"{environment.name}/"):
-            names = [path.rsplit("/", 1)[1] for path in files if path.rsplit("/", 1)[0] == folder]
-            files[f"{folder}/{FILE}"] = kustomization(environment.name, names)
+    synced = [folder for folder in folders if folder.startswith(f"{environment.name}/")]
+    for folder in synced:
+        names = [path.rsplit("/", 1)[1] for path in files if path.rsplit("/", 1)[0] == folder]
+        files[f"{folder}/{FILE}"] = kustomization(environment.name, names)
+    # Beside the manifests, so a pull request shows how its change moves the cluster's capacity.
+    files[f"{environment.name}/{CAPACITY_FILE}"] = capacity_report(obj for f in synced for obj in folders[f])
     return files
+
+
+def _render_all(environments: list[Environment]) -> list[dict[str, str]]:
+    """Render environments side by side on a multi-core machine, one process (and jsii bridge) each.
+
+    Forking is safe only before this process has started its own bridge (a child would share its
+    pipes), so a process that already rendered (the test suite) renders one after the other.
+    """
+    workers = min(len(environments), os.cpu_count() or 1)
+    if workers < 2 or "cdk8s" in sys.modules or "fork" not in multiprocessing.get_all_start_methods():
+        return [render(environment) for environment in environments]
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        return pool.map(render, environments)
 
 
 def owned_folders(name: str) -> tuple[str, str]:
@@ -44,7 +62,7 @@ def synthesize(outdir: Path, names: list[str] | None = None,
     exist; rendering some replaces only their folders.
     """
     environments = load_environments(names, environments_dir)
-    rendered = {environment.name: render(environment) for environment in environments}
+    rendered = dict(zip((e.name for e in environments), _render_all(environments), strict=True))
     if not names:
         write_tree(outdir, {path: text for files in rendered.values() for path, text in files.items()})
         return rendered

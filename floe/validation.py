@@ -122,18 +122,24 @@ def crd_schemas(directory: Path = CRDS_DIR) -> dict[tuple[str, str], dict]:
     return schemas
 
 
+@functools.cache
+def _crd_validator(directory: Path, api_version: str, kind: str) -> jsonschema.Draft7Validator | None:
+    """One validator per kind: building it costs far more than using it."""
+    schema = crd_schemas(directory).get((api_version, kind))
+    return jsonschema.Draft7Validator(schema) if schema else None
+
+
 def validate_custom_resources(objects: Iterable[tuple[str, dict]], directory: Path = CRDS_DIR) -> list[Problem]:
     """Every problem of every custom resource against its published CRD, unknown fields rejected."""
-    schemas = crd_schemas(directory)
     problems = []
     for path, obj in objects:
         if not is_custom_resource(obj):
             continue
-        schema = schemas.get((obj["apiVersion"], obj["kind"]))
-        if schema is None:
+        validator = _crd_validator(directory, obj["apiVersion"], obj["kind"])
+        if validator is None:
             problems.append(Problem(path, "CRD", f"no CRD in {directory} defines {obj['apiVersion']} {obj['kind']}"))
             continue
-        for error in jsonschema.Draft7Validator(schema).iter_errors(obj):
+        for error in validator.iter_errors(obj):
             where = ".".join(str(p) for p in error.absolute_path) or "(object)"
             problems.append(Problem(path, "CRD", f"{where}: {error.message}"))
     return problems

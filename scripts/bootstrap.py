@@ -64,6 +64,11 @@ def ensure_python_packages() -> None:
     if ok:
         return
     run(PYTHON, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-e", ".[test]")
+    # Bytecode for `python -O` (renders skip jsii's type checks), written once here because
+    # interpreters run with PYTHONDONTWRITEBYTECODE would otherwise recompile cdk8s at every start.
+    site_packages = subprocess.run([str(PYTHON), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                                   check=True, capture_output=True, text=True).stdout.strip()
+    run(PYTHON, "-m", "compileall", "-q", "-o", "1", site_packages, stdout=subprocess.DEVNULL)
     stamp.write_text(digest)
 
 
@@ -89,7 +94,7 @@ def main(argv: list[str]) -> int:
     setup()
     if action == "test":
         return subprocess.run([str(PYTHON), "-m", "pytest", *rest], cwd=ROOT, env=project_env()).returncode
-    return subprocess.run([str(PYTHON), "main.py", *rest], cwd=ROOT, env=project_env()).returncode
+    return subprocess.run([str(PYTHON), "-O", "main.py", *rest], cwd=ROOT, env=project_env()).returncode
 
 
 if __name__ == "__main__":

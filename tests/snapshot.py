@@ -15,7 +15,7 @@ DIST = Path(__file__).resolve().parent.parent / "dist"
 
 class DistSnapshotExtension(SingleFileSnapshotExtension):
     _write_mode = WriteMode.TEXT
-    file_extension = "yaml"
+    file_extension = ""  # the snapshot's name carries its own (.yaml, .md)
 
     @classmethod
     def dirname(cls, *, test_location) -> str:
@@ -27,11 +27,11 @@ class DistSnapshotExtension(SingleFileSnapshotExtension):
 
     @classmethod
     def get_snapshot_name(cls, *, test_location, index=0) -> str:
-        # The index is the object's path under dist/, e.g. "dev/10-storage/statefulset-minio".
+        # The index is the file's path under dist/, e.g. "dev/10-storage/statefulset-minio.yaml".
         return str(index)
 
     def read_snapshot_collection(self, *, snapshot_location: str) -> SnapshotCollection:
-        # Name a discovered file as it was asserted: its path under dist/ without the suffix.
+        # Name a discovered file as it was asserted: its path under dist/.
         collection = SnapshotCollection(location=snapshot_location)
-        collection.add(Snapshot(name=str(Path(snapshot_location).relative_to(DIST).with_suffix(""))))
+        collection.add(Snapshot(name=str(Path(snapshot_location).relative_to(DIST))))
         return collection

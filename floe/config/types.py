@@ -5,9 +5,9 @@ turns it into ``file: field: message``.
 """
 
 import re
+from decimal import Decimal
 from typing import Annotated
 
-from kubernetes.utils.quantity import parse_quantity
 from pydantic import AfterValidator, BeforeValidator, Field
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -56,9 +56,33 @@ def _bucket(value: str) -> str:
     return value
 
 
+_MULTIPLIERS = {
+    "n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), "": Decimal(1),
+    "k": Decimal(10) ** 3, "M": Decimal(10) ** 6, "G": Decimal(10) ** 9, "T": Decimal(10) ** 12,
+    "P": Decimal(10) ** 15, "E": Decimal(10) ** 18,
+    "Ki": Decimal(2) ** 10, "Mi": Decimal(2) ** 20, "Gi": Decimal(2) ** 30, "Ti": Decimal(2) ** 40,
+    "Pi": Decimal(2) ** 50, "Ei": Decimal(2) ** 60,
+}
+
+
+_PARTS = re.compile(r"^([+]?[0-9.]+)(.*)$")
+
+
+def quantity_decimal(value: str | int) -> Decimal:
+    """The exact size of a valid quantity (cores, bytes), for sums and comparisons.
+
+    The same arithmetic as the Kubernetes client's ``parse_quantity``, without importing that
+    client package (a third of a second at every start, for one function).
+    """
+    number, suffix = _PARTS.match(str(value)).groups()
+    if suffix in _MULTIPLIERS:
+        return Decimal(number) * _MULTIPLIERS[suffix]
+    return Decimal(number + suffix)  # a decimal exponent, such as 1e3
+
+
 def quantity_value(value: str) -> float:
-    """The numeric size of a validated quantity, for comparisons (requests against limits)."""
-    return float(parse_quantity(value))
+    """The size of a valid quantity as a float, for comparisons (requests against limits)."""
+    return float(quantity_decimal(value))
 
 
 def _schema(pattern: re.Pattern[str], max_length: int) -> Field:

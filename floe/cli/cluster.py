@@ -1,0 +1,211 @@
+"""A thin wrapper over the official Kubernetes client: connect, apply, read, create, stream logs.
+
+Every call carries a short timeout and no retries, so a missing or unreachable cluster is a clear
+:class:`ClusterError` within seconds, never a hang. Everything returned is a plain dict in the
+API's own (camelCase) form, exactly as the same object would be read from ``dist/``.
+"""
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+from floe.errors import FloeError
+
+FIELD_MANAGER = "floe"
+REQUEST_TIMEOUT = (float(os.environ.get("FLOE_KUBE_CONNECT_TIMEOUT", "3")),
+                   float(os.environ.get("FLOE_KUBE_READ_TIMEOUT", "20")))
+"""(connect, read) seconds for every request except a followed log stream (connect only)."""
+
+T = TypeVar("T")
+
+
+class ClusterError(FloeError):
+    """The cluster cannot be reached, or refused a request."""
+
+    exit_code = 3
+
+
+def kubeconfig_paths() -> list[Path]:
+    value = os.environ.get("KUBECONFIG") or str(Path("~/.kube/config").expanduser())
+    return [Path(part).expanduser() for part in value.split(os.pathsep) if part]
+
+
+def connect(context: str | None = None) -> "Cluster":
+    """A client for the current kubeconfig context (or ``context``), or the in-cluster service account."""
+    from kubernetes import client, config
+    from kubernetes.config.config_exception import ConfigException
+
+    configuration = client.Configuration()
+    paths = kubeconfig_paths()
+    try:
+        if any(path.is_file() for path in paths):
+            config.load_kube_config(config_file=os.pathsep.join(str(p) for p in paths), context=context,
+                                    client_configuration=configuration, persist_config=False)
+        elif os.environ.get("KUBERNETES_SERVICE_HOST") and context is None:
+            config.load_incluster_config(client_configuration=configuration)
+        else:
+            raise ClusterError(
+                f"no Kubernetes configuration: no kubeconfig at {os.pathsep.join(str(p) for p in paths)} and not "
+                "running inside a cluster; set KUBECONFIG or create ~/.kube/config (kubectl config use-context ...)"
+            )
+    except (ConfigException, ValueError, OSError) as error:
+        raise ClusterError(f"the Kubernetes configuration cannot be used: {error}; "
+                           "check KUBECONFIG and the context (kubectl config get-contexts)") from None
+    configuration.retries = 0
+    cluster = Cluster(client.ApiClient(configuration))
+    cluster.ping()
+    return cluster
+
+
+class Cluster:
+    """The handful of API calls the floe command makes."""
+
+    def __init__(self, api_client: Any) -> None:
+        from kubernetes import client
+
+        self.api_client = api_client
+        self.host = api_client.configuration.host
+        self.core = client.CoreV1Api(api_client)
+        self.batch = client.BatchV1Api(api_client)
+        self._dynamic = None
+
+    # -- plumbing ---------------------------------------------------------------------------------------
+
+    def _call(self, what: str, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        from kubernetes.client.exceptions import ApiException
+        from kubernetes.dynamic.exceptions import DynamicApiError, ResourceNotFoundError
+        from urllib3.exceptions import HTTPError
+
+        kwargs.setdefault("_request_timeout", REQUEST_TIMEOUT)
+        try:
+            return function(*args, **kwargs)
+        except ResourceNotFoundError as error:
+            raise ClusterError(f"{what}: the cluster does not serve this kind ({error}); "
+                               "install its CustomResourceDefinition first") from None
+        except (ApiException, DynamicApiError) as error:
+            raise ClusterError(f"{what}: the cluster answered {error.status} {error.reason}: "
+                               f"{_message(getattr(error, 'body', None))}") from None
+        except (HTTPError, OSError) as error:
+            raise ClusterError(f"{what}: cannot reach the Kubernetes API at {self.host} ({type(error).__name__}); "
+                               "check that the cluster is up and that your kubeconfig context points at it") from None
+
+    def _to_dict(self, obj: Any) -> dict:
+        if hasattr(obj, "to_dict") and not hasattr(obj, "swagger_types") and not hasattr(obj, "openapi_types"):
+            return obj.to_dict()  # a dynamic ResourceInstance
+        return self.api_client.sanitize_for_serialization(obj)
+
+    @property
+    def dynamic(self) -> Any:
+        if self._dynamic is None:
+            from kubernetes.dynamic import DynamicClient
+
+            self._dynamic = self._call("discover the cluster's API", lambda **_: DynamicClient(self.api_client))
+        return self._dynamic
+
+    def ping(self) -> None:
+        from kubernetes import client
+
+        self._call("reach the cluster", client.VersionApi(self.api_client).get_code)
+
+    # -- generic objects ---------------------------------------------------------------------------------
+
+    def _resource(self, obj: dict) -> Any:
+        return self._call(f"look up {obj['apiVersion']} {obj['kind']}",
+                          lambda **_: self.dynamic.resources.get(api_version=obj["apiVersion"], kind=obj["kind"]))
+
+    def apply(self, obj: dict) -> dict:
+        """Server-side apply, field manager ``floe``, taking over fields another manager set."""
+        resource = self._resource(obj)
+        meta = obj["metadata"]
+        return self._to_dict(self._call(
+            f"apply {obj['kind']} {meta['name']}", self.dynamic.server_side_apply, resource, body=obj,
+            name=meta["name"], namespace=meta.get("namespace"), field_manager=FIELD_MANAGER, force_conflicts=True))
+
+    def get(self, obj: dict) -> dict | None:
+        """The live state of the object ``obj`` names (its kind, namespace and name), or None."""
+        from kubernetes.dynamic.exceptions import NotFoundError
+
+        resource = self._resource(obj)
+        meta = obj["metadata"]
+
+        def read(**kwargs: Any) -> Any:
+            try:
+                return self.dynamic.get(resource, name=meta["name"], namespace=meta.get("namespace"), **kwargs)
+            except NotFoundError:
+                return None
+
+        found = self._call(f"read {obj['kind']} {meta['name']}", read)
+        return None if found is None else self._to_dict(found)
+
+    def delete(self, obj: dict) -> None:
+        """Delete the object (its pods in the background); an absent object is fine."""
+        from kubernetes.dynamic.exceptions import NotFoundError
+
+        resource = self._resource(obj)
+        meta = obj["metadata"]
+
+        def remove(**kwargs: Any) -> None:
+            with contextlib.suppress(NotFoundError):
+                self.dynamic.delete(resource, name=meta["name"], namespace=meta.get("namespace"),
+                                    body={"propagationPolicy": "Background"}, **kwargs)
+
+        self._call(f"delete {obj['kind']} {meta['name']}", remove)
+
+    # -- jobs and pods ----------------------------------------------------------------------------------
+
+    def read_cronjob(self, namespace: str, name: str) -> dict | None:
+        from kubernetes.client.exceptions import ApiException
+
+        def read(**kwargs: Any) -> Any:
+            try:
+                return self.batch.read_namespaced_cron_job(name, namespace, **kwargs)
+            except ApiException as error:
+                if error.status == 404:
+                    return None
+                raise
+
+        found = self._call(f"read CronJob {namespace}/{name}", read)
+        return None if found is None else self._to_dict(found)
+
+    def create_job(self, namespace: str, body: dict) -> dict:
+        return self._to_dict(self._call(f"create Job {body['metadata']['name']}",
+                                        self.batch.create_namespaced_job, namespace, body))
+
+    def list_jobs(self, namespace: str, label_selector: str) -> list[dict]:
+        jobs = self._call("list Jobs", self.batch.list_namespaced_job, namespace, label_selector=label_selector)
+        return [self._to_dict(job) for job in jobs.items]
+
+    def list_pods(self, namespace: str, label_selector: str) -> list[dict]:
+        pods = self._call("list pods", self.core.list_namespaced_pod, namespace, label_selector=label_selector)
+        return [self._to_dict(pod) for pod in pods.items]
+
+    def pod_logs(self, namespace: str, pod: str, container: str, *, follow: bool = False,
+                 since_seconds: int | None = None) -> Iterator[str]:
+        """The container's log, line by line; with ``follow`` the stream stays open until the pod ends."""
+        kwargs: dict[str, Any] = {"container": container, "follow": follow, "_preload_content": False,
+                                  "_request_timeout": (REQUEST_TIMEOUT[0], None) if follow else REQUEST_TIMEOUT}
+        if since_seconds:
+            kwargs["since_seconds"] = since_seconds
+        response = self._call(f"read the log of {pod}/{container}", self.core.read_namespaced_pod_log,
+                              pod, namespace, **kwargs)
+        buffer = b""
+        for chunk in response.stream(4096):
+            buffer += chunk
+            *lines, buffer = buffer.split(b"\n")
+            for line in lines:
+                yield line.decode("utf-8", "replace")
+        if buffer:
+            yield buffer.decode("utf-8", "replace")
+
+
+def _message(body: Any) -> str:
+    import json
+
+    if not body:
+        return "no details"
+    try:
+        return json.loads(body).get("message", str(body))
+    except (ValueError, AttributeError, TypeError):
+        return str(body)

@@ -1,0 +1,139 @@
+"""Shared helpers of the command-line tests (no tests here): a scratch workspace and a fake cluster."""
+
+import copy
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from floe.cli import app
+from floe.synth import synthesize
+from tests.conftest import ROOT
+
+RUNNER = CliRunner()
+
+
+@pytest.fixture(scope="session")
+def dev_render(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """dist/ with only dev rendered, once per session, from a copy of the environments."""
+    root = tmp_path_factory.mktemp("cli-render")
+    shutil.copytree(ROOT / "environments", root / "environments")
+    synthesize(root / "dist", ["dev"], root / "environments")
+    return root
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, dev_render: Path) -> Path:
+    """A private copy of the environments and of the dev render."""
+    shutil.copytree(dev_render / "environments", tmp_path / "environments")
+    shutil.copytree(dev_render / "dist", tmp_path / "dist")
+    return tmp_path
+
+
+def floe(workspace: Path, *args: str, env: dict | None = None):
+    return RUNNER.invoke(app, ["--environments", str(workspace / "environments"), "--dist",
+                               str(workspace / "dist"), *args], env=env)
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def one_line_error(result, code: int, text: str) -> None:
+    assert result.exit_code == code, result.output
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    errors = [line for line in result.output.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and text in errors[0], result.output
+
+
+CRONJOB = {
+    "apiVersion": "batch/v1", "kind": "CronJob",
+    "metadata": {"name": "sales-dbt-run", "namespace": "floe-jobs", "uid": "0a1b2c3d-cron",
+                 "labels": {"floe.dev/data-product": "sales", "floe.dev/job-type": "dbt-run"}},
+    "spec": {
+        "schedule": "0 3 * * *", "suspend": True,
+        "jobTemplate": {
+            "metadata": {"labels": {"floe.dev/data-product": "sales", "floe.dev/job-type": "dbt-run",
+                                    "floe.dev/layer": "pipeline-jobs"},
+                         "annotations": {"floe.dev/owner": "data-team"}},
+            "spec": {"backoffLimit": 0, "suspend": True, "template": {
+                "metadata": {"labels": {"floe.dev/data-product": "sales", "floe.dev/job-type": "dbt-run"}},
+                "spec": {"restartPolicy": "Never", "containers": [
+                    {"name": "dbt", "image": "registry.example.com/floe/sales:1.5.0", "command": ["dbt", "run"]}]},
+            }},
+        },
+    },
+}
+
+
+class FakeCluster:
+    """Records every call; objects become Ready as soon as they are applied (or after ``ready_after`` reads)."""
+
+    def __init__(self, objects: list[dict] = (), pods: list[dict] = (), logs: dict | None = None,
+                 ready_after: int = 0) -> None:
+        self.calls: list[tuple] = []
+        self.store = {self.key(o): copy.deepcopy(o) for o in objects}
+        self.pods = list(pods)
+        self.logs = logs or {}
+        self.ready_after = ready_after
+        self.reads: dict[tuple, int] = {}
+
+    @staticmethod
+    def key(obj: dict) -> tuple:
+        return obj["kind"], obj["metadata"].get("namespace"), obj["metadata"]["name"]
+
+    def apply(self, obj: dict) -> dict:
+        self.calls.append(("apply", obj["kind"], obj["metadata"]["name"]))
+        self.store[self.key(obj)] = copy.deepcopy(obj)
+        return obj
+
+    def delete(self, obj: dict) -> None:
+        self.calls.append(("delete", obj["kind"], obj["metadata"]["name"]))
+        self.store.pop(self.key(obj), None)
+
+    def get(self, obj: dict) -> dict | None:
+        self.calls.append(("get", obj["kind"], obj["metadata"]["name"]))
+        found = self.store.get(self.key(obj))
+        if found is None:
+            return None
+        count = self.reads[self.key(obj)] = self.reads.get(self.key(obj), 0) + 1
+        found = copy.deepcopy(found)
+        if count > self.ready_after:
+            replicas = found.get("spec", {}).get("replicas", 1)
+            found["status"] = {"replicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas,
+                               "updatedReplicas": replicas, "phase": "Healthy",
+                               "conditions": [{"type": "Complete", "status": "True"}]}
+        return found
+
+    def read_cronjob(self, namespace: str, name: str) -> dict | None:
+        self.calls.append(("read_cronjob", namespace, name))
+        return copy.deepcopy(self.store.get(("CronJob", namespace, name)))
+
+    def create_job(self, namespace: str, body: dict) -> dict:
+        self.calls.append(("create_job", namespace, copy.deepcopy(body)))
+        return body
+
+    def list_jobs(self, namespace: str, label_selector: str) -> list[dict]:
+        self.calls.append(("list_jobs", namespace, label_selector))
+        return [copy.deepcopy(o) for k, o in self.store.items() if k[0] == "Job" and k[1] == namespace
+                and _selects(label_selector, o)]
+
+    def list_pods(self, namespace: str, label_selector: str) -> list[dict]:
+        self.calls.append(("list_pods", namespace, label_selector))
+        return [p for p in self.pods if _selects(label_selector, p)]
+
+    def pod_logs(self, namespace: str, pod: str, container: str, *, follow: bool = False,
+                 since_seconds: int | None = None):
+        self.calls.append(("pod_logs", namespace, pod, container, follow, since_seconds))
+        yield from self.logs.get((pod, container), [])
+
+
+def _selects(selector: str, obj: dict) -> bool:
+    labels = obj["metadata"].get("labels") or {}
+    for term in selector.split(","):
+        key, _, value = term.partition("=")
+        if key not in labels or (value and labels[key] != value):
+            return False
+    return True
