@@ -33,7 +33,7 @@ CASES = {
     "unknown platform version": (
         'platform_version: "9.9.9"\n',
         r"qa.yaml:1: platform_version: '9.9.9' is not in the release catalogue (floe/releases.yaml); "
-        r"known versions: 1.0.0",
+        r"known versions: 1.0.0, 1.1.0",
     ),
     "malformed YAML": (
         GOOD + "storage:\n  minio: [unclosed\n",
