@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from floe.tiers import TIERS
+from floe.tiers import SYNC_WAVE, TIERS, Step, tier_named
 from floe.validation import validate_custom_resources
 from tests.argo_order import sort_key, sync_order
 from tests.conftest import DIST, ENVIRONMENT_NAMES, ROOT, find, pod_spec, tree
@@ -39,21 +39,27 @@ def test_argo_syncs_every_tier_after_the_one_before(environment: str, rendered) 
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENT_NAMES)
-def test_bootstrap_steps_sync_after_their_server_and_before_the_next_tier(environment: str, rendered) -> None:
+def test_one_off_steps_sync_between_their_tier_servers_and_the_next_tier(environment: str, rendered) -> None:
+    """A bootstrap step runs after its tier's servers; a migration (PREPARE step) before them; both
+    finish before the next tier starts."""
     objects = list(rendered[environment].values())
-    ordered = sync_order(objects)
-    at = position(ordered)
-    for job in (o for o in objects if o["kind"] == "Job" and o["metadata"]["labels"].get(
-            "app.kubernetes.io/component") == "bootstrap"):
-        tier = tier_of(job)
-        servers = [o for o in workloads(objects) if tier_of(o) == tier and o["kind"] != "Job"
-                   and sort_key(o)[1] < sort_key(job)[1]]
-        next_tier = [o for o in objects if tier_of(o) in SEED_ORDER
-                     and SEED_ORDER.index(tier_of(o)) == SEED_ORDER.index(tier) + 1]
+    at = position(sync_order(objects))
+    steps = [o for o in objects if o["kind"] == "Job"]
+    assert {o["metadata"]["name"] for o in steps} >= {"minio-buckets", "polaris-bootstrap", "dagster-migrate"}
+    for job in steps:
+        tier = tier_named(tier_of(job))
+        offset = int(job["metadata"]["annotations"][SYNC_WAVE]) - tier.wave
+        servers = [at[(o["kind"], o["metadata"]["name"])] for o in workloads(objects)
+                   if tier_of(o) == tier.name and o["kind"] != "Job"]
         job_at = at[("Job", job["metadata"]["name"])]
-        if servers and job["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"].endswith("5"):
-            assert max(at[(s["kind"], s["metadata"]["name"])] for s in servers) < job_at
-        assert all(job_at < at[(o["kind"], o["metadata"]["name"])] for o in next_tier)
+        assert offset in (Step.PREPARE, Step.BOOTSTRAP)
+        if offset == Step.BOOTSTRAP:
+            assert max(servers) < job_at, f"{job['metadata']['name']} runs before its servers are up"
+        else:
+            assert job_at < min(servers), f"{job['metadata']['name']} runs after its servers start"
+        later = [at[(o["kind"], o["metadata"]["name"])] for o in objects
+                 if tier_named(tier_of(o)).wave > tier.wave]
+        assert all(job_at < later_at for later_at in later)
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENT_NAMES)
