@@ -5,9 +5,9 @@ Returns the rendered objects grouped by the folder (relative to ``dist/``) each 
 
 import cdk8s
 
-from floe.components import COMPONENTS
 from floe.config.environment import Environment
 from floe.gitops import argocd, flux
+from floe.registry import COMPONENTS
 from floe.security import network_policies
 from floe.tiers import FOUNDATION, TIERS
 
@@ -29,7 +29,7 @@ def render_objects(environment: Environment) -> dict[str, list[dict]]:
     apps, root, flux_chart = (cdk8s.Chart(app, f"{environment.name}-{part}") for part in ("apps", "root", "flux"))
     argocd.render(apps, environment, platform)
     argocd.render_root(root, environment)
-    flux.render(flux_chart, environment, list(tiers))
+    flux.render(flux_chart, environment, tiers)
     return {
         **{f"{environment.name}/{tier.folder}": objects for tier, objects in tiers.items()},
         f"{gitops}/argocd/apps": apps.to_json(),

@@ -203,3 +203,22 @@ def test_cdk8s_synth_reproduces_the_committed_dist(tmp_path: Path) -> None:
     fresh, committed = tree(tmp_path / "dist"), tree(DIST)
     differing = sorted(p for p in set(fresh) | set(committed) if fresh.get(p) != committed.get(p))
     assert not differing, "dist/ differs from `cdk8s synth`; re-render and commit:\n" + "\n".join(differing)
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENT_NAMES)
+def test_flux_judges_rollouts_by_their_phase(environment: str, gitops, rendered) -> None:
+    """kstatus cannot read a Rollout; a tier holding one must tell Flux how to judge it."""
+    for kustomization in (o for o in gitops[environment].values() if o["kind"] == "Kustomization"):
+        folder = kustomization["spec"]["path"].rsplit("/", 1)[1]
+        has_rollout = any(path.startswith(f"{folder}/") and obj["kind"] == "Rollout"
+                          for path, obj in rendered[environment].items())
+        exprs = kustomization["spec"].get("healthCheckExprs", [])
+        assert bool(exprs) == has_rollout
+        for expr in exprs:
+            assert (expr["apiVersion"], expr["kind"]) == ("argoproj.io/v1alpha1", "Rollout")
+            assert "Healthy" in expr["current"] and "Degraded" in expr["failed"]
+
+
+def test_runs_created_at_run_time_are_not_orphans(gitops) -> None:
+    ignored = find(gitops["prod"], "AppProject", "floe-prod")["spec"]["orphanedResources"]["ignore"]
+    assert {("batch", "Job"), ("", "Pod")} <= {(i["group"], i["kind"]) for i in ignored}

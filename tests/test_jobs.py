@@ -101,7 +101,7 @@ def test_compute_decides_resources_and_connection(rendered, environments) -> Non
     marketing = next(p for p in prod.data_products if p.name == "marketing")
     sales = next(p for p in prod.data_products if p.name == "sales")
     assert prod.job_resources(sales).limits.memory == "8Gi"  # DuckDB in the pod: the seed's burst
-    assert quantity_value(prod.job_resources(marketing).limits.memory) < quantity_value("1Gi")
+    assert quantity_value(prod.job_resources(marketing).limits.memory) < quantity_value("8Gi")  # a remote warehouse
     (container,) = job_pod(find(rendered["prod"], "CronJob", "marketing-dbt-run"))["containers"]
     variables = {e["name"]: e for e in container["env"]}
     assert variables["SNOWFLAKE_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "snowflake-transformer"
@@ -151,8 +151,15 @@ def test_rbac_is_namespaced_and_exact(environment: str, rendered, environments) 
     (role,) = [o for o in objects if o["kind"] == "Role"]
     assert role["metadata"]["namespace"] == environments[environment].namespaces.jobs
     rules = {(r["apiGroups"][0], r["resources"][0]): set(r["verbs"]) for r in role["rules"]}
-    assert rules == {("batch", "jobs"): {"create", "delete", "get", "list", "watch"},
-                     ("", "pods"): {"get", "list", "watch"}, ("", "pods/log"): {"get"}}
+    # What dagster_k8s's client calls: launch, monitor (Job status, pods, events), terminate.
+    assert rules == {
+        ("batch", "jobs"): {"create", "delete", "get", "list", "watch"},
+        ("batch", "jobs/status"): {"get", "list", "watch"},
+        ("", "pods"): {"delete", "get", "list", "watch"},
+        ("", "pods/log"): {"get"},
+        ("", "pods/status"): {"get"},
+        ("", "events"): {"get", "list", "watch"},
+    }
     assert all("*" not in value for r in role["rules"] for values in r.values() for value in values)
     (binding,) = [o for o in objects if o["kind"] == "RoleBinding"]
     subjects = {(s["name"], s["namespace"]) for s in binding["subjects"]}
@@ -202,11 +209,14 @@ def test_jobs_reach_exactly_what_they_need(environment: str, rendered, environme
     dns = ("kube-system", (("k8s-app", "kube-dns"),))
     needed = {(dns, 53), (service({"app.kubernetes.io/name": "polaris"}), "api"),
               (service({"app.kubernetes.io/name": "minio"}), "api"),
-              (service({"app.kubernetes.io/name": "otel-collector"}), "otlp-grpc"),
-              (service({"app.kubernetes.io/name": "otel-collector"}), "otlp-http")}
-    if settings.storage.postgres.dagster.mode == "in-cluster":
-        # Runs the orchestrator launches record their events in Dagster's database.
+              (service({"app.kubernetes.io/name": "otel-collector"}), 4317),
+              (service({"app.kubernetes.io/name": "otel-collector"}), 4318)}
+    # Runs the orchestrator launches record their events in Dagster's database, wherever it is.
+    database = settings.storage.postgres.dagster
+    if database.mode == "in-cluster":
         needed.add((service({"app.kubernetes.io/instance": "postgres-dagster"}), "postgres"))
+    else:
+        needed |= {(("cidr", e.cidr), port) for e in database.egress for port in e.ports}
     for product in settings.data_products:
         for job_type in JOB_TYPES:
             cronjob = find(objects, "CronJob", template_name(product.name, job_type))
@@ -232,3 +242,18 @@ def test_platform_ingress_comes_only_from_declared_dependents(environment: str, 
     for policy in postgres:
         dependents = [p for rule in policy["spec"]["ingress"] if rule.get("ports") for p in rule["from"]]
         assert dependents == [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "polaris"}}}]
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENT_NAMES)
+def test_the_ingress_controller_reaches_only_what_an_ingress_exposes(environment: str, rendered) -> None:
+    objects = rendered[environment]
+    ingresses = [o for o in objects.values() if o["kind"] == "Ingress"]
+    policies = [o for o in objects.values() if o["kind"] == "NetworkPolicy" and any(
+        "namespaceSelector" in peer and peer["namespaceSelector"]["matchLabels"].get(
+            "kubernetes.io/metadata.name") == "ingress-nginx"
+        for rule in o["spec"].get("ingress", []) for peer in rule["from"])]
+    assert len(policies) == len({i["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"]
+                                 for i in ingresses})
+    for policy in policies:
+        service = find(objects, "Service", policy["metadata"]["name"].removeprefix("allow-ingress-"))
+        assert policy["spec"]["podSelector"]["matchLabels"] == service["spec"]["selector"]

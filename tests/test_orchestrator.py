@@ -202,7 +202,10 @@ def test_dagster_pods_run_as_non_root_with_a_writable_dagster_home(case) -> None
     instance_text = config_file(objects, "dagster-instance", "dagster.yaml")[0]
     for workload in dagster_workloads(objects, environment):
         spec = pod_spec(workload)
-        assert spec["securityContext"]["runAsUser"] == 1001 and spec["securityContext"]["runAsNonRoot"]
+        # Dagster's own image runs as 1001; a code location runs the product's image, as its jobs do.
+        product_image = workload["metadata"]["labels"]["app.kubernetes.io/component"] == "code-location"
+        expected = environment.jobs.run_as_user if product_image else 1001
+        assert spec["securityContext"]["runAsUser"] == expected and spec["securityContext"]["runAsNonRoot"]
         volumes = {v["name"]: v for v in spec["volumes"]}
         container = containers(workload)[0]
         mounts = {m["mountPath"]: m for m in container["volumeMounts"]}

@@ -1,6 +1,7 @@
 """The storage tier: a PostgreSQL instance per consumer (or its external database) and MinIO."""
 
 import pytest
+import yaml
 
 from floe.components.postgres import CONSUMERS, database_of
 from floe.config.storage import InClusterPostgres
@@ -79,12 +80,11 @@ def test_minio_statefulset_shape(environment: str, rendered, environments) -> No
     assert statefulset["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] == \
         settings.storage.size
     drives = container["args"][1]
+    assert statefulset["spec"]["podManagementPolicy"] == "Parallel"  # immutable: never depends on replicas
     if settings.replicas == 1:
         assert drives == "/data"
-        assert statefulset["spec"]["podManagementPolicy"] == "OrderedReady"
     else:
         assert f"{{0...{settings.replicas - 1}}}" in drives and ".minio-headless." in drives
-        assert statefulset["spec"]["podManagementPolicy"] == "Parallel"
         assert find(objects, "PodDisruptionBudget", "minio")["spec"]["maxUnavailable"] == 1
 
 
@@ -113,3 +113,32 @@ def test_statefulset_claim_templates_carry_no_version(environment: str, rendered
     for obj in rendered[environment].values():
         for claim in obj.get("spec", {}).get("volumeClaimTemplates", []) if obj["kind"] == "StatefulSet" else []:
             assert "app.kubernetes.io/version" not in claim["metadata"].get("labels", {})
+
+
+def test_verifying_an_external_server_needs_its_ca(tmp_path) -> None:
+    from floe.config.loader import load_environment
+    from floe.errors import FloeError
+
+    path = tmp_path / "qa.yaml"
+    path.write_text('platform_version: "1.0.0"\ngitops:\n  repository: https://git.example.org/floe.git\n'
+                    "storage:\n  postgres:\n    dagster:\n      mode: external\n      host: db.example.org\n"
+                    "      database: dagster\n      credentials_secret: pg\n      ssl_mode: verify-full\n"
+                    "      egress: [{cidr: 192.0.2.0/24, ports: [5432]}]\n")
+    with pytest.raises(FloeError, match="ssl_mode verify-full verifies the server against a CA: set ca_secret"):
+        load_environment(path)
+
+
+def test_external_database_clients_trust_its_ca(rendered, environments) -> None:
+    database = environments["prod"].storage.postgres.dagster
+    instance = yaml.safe_load(find(rendered["prod"], "ConfigMap", "dagster-instance")["data"]["dagster.yaml"])
+    params = instance["run_storage"]["config"]["postgres_db"]["params"]
+    assert params == {"sslmode": "verify-full", "sslrootcert": "/etc/floe/postgres-ca/ca.crt"}
+    for name in ("dagster-daemon", "dagster-migrate"):
+        kind = "Job" if name == "dagster-migrate" else "Deployment"
+        spec = pod_spec(find(rendered["prod"], kind, name))
+        volumes = {v["name"]: v for v in spec["volumes"]}
+        assert volumes["postgres-ca"]["secret"]["secretName"] == database.ca_secret
+        mounts = {m["mountPath"] for m in spec["containers"][0]["volumeMounts"]}
+        assert "/etc/floe/postgres-ca" in mounts
+    run = instance["run_launcher"]["config"]["run_k8s_config"]
+    assert any(v["name"] == "postgres-ca" for v in run["pod_spec_config"]["volumes"])

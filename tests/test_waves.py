@@ -2,7 +2,7 @@
 
 import pytest
 
-from floe.components import COMPONENTS
+from floe.registry import COMPONENTS
 from floe.tiers import SYNC_WAVE, TIERS, Step
 from tests.conftest import ENVIRONMENT_NAMES
 

@@ -6,6 +6,7 @@ import threading
 from collections.abc import Callable, Mapping
 
 from floe.cli.cluster import Cluster
+from floe.cli.context import console
 from floe.errors import FloeError
 
 _SINCE = re.compile(r"^(\d+)([smhd])$")
@@ -25,6 +26,17 @@ def since_seconds(text: str | None) -> int | None:
 def containers(pod: Mapping) -> list[str]:
     spec = pod.get("spec") or {}
     return [c["name"] for c in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]]
+
+
+def print_logs(cluster: Cluster, namespace: str, selector: str, missing: str, *, follow: bool = False,
+               since: int | None = None) -> None:
+    """Print the logs of the pods ``selector`` picks; ``missing`` is the error when there are none."""
+    pods = cluster.list_pods(namespace, selector)
+    if not pods:
+        raise FloeError(missing)
+    out = console()
+    stream(cluster, namespace, pods, lambda line: out.print(line, markup=False, highlight=False, soft_wrap=True),
+           follow=follow, since=since)
 
 
 def stream(cluster: Cluster, namespace: str, pods: list[Mapping], write: Callable[[str], None], *,

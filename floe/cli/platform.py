@@ -9,7 +9,7 @@ from floe.cli.apply import apply_plan, explain
 from floe.cli.changes import STATEFULSET_IMMUTABLE, by_folder, compare_files, immutable_changes
 from floe.cli.context import cluster, console, err_console, one_environment, settings
 from floe.cli.envfile import set_top_level, write_atomically
-from floe.cli.logs import since_seconds, stream
+from floe.cli.logs import print_logs, since_seconds
 from floe.cli.readiness import WORKLOADS, readiness
 from floe.cli.render import promote, render_scratch, schema_problems
 from floe.cli.tree import describe, environment_files, parse, plan, wave
@@ -259,7 +259,7 @@ def _count(value: int | None) -> str:
 
 
 def _offline(objects: dict[str, dict], name: str) -> Table:
-    from floe.components import COMPONENTS  # starts the jsii bridge: only for this view
+    from floe.registry import COMPONENTS  # starts the jsii bridge: only for this view
 
     table = Table(title=f"{name}: startup order (from {settings.dist}/{name})")
     for column in ("tier", "folder", "waves", "component", "depends on", "objects"):
@@ -295,11 +295,6 @@ def logs(
     seconds = since_seconds(since)
     environment = one_environment(env)
     namespace = environment.namespaces.platform
-    live = cluster()
-    pods = live.list_pods(namespace, f"floe.dev/tier={tier.name}")
-    if not pods:
-        raise FloeError(f"no pods of {tier.name} in namespace {namespace}; is it deployed? "
-                        f"(floe platform status --env {environment.name})")
-    out = console()
-    stream(live, namespace, pods, lambda line: out.print(line, markup=False, highlight=False, soft_wrap=True),
-           follow=follow, since=seconds)
+    print_logs(cluster(), namespace, f"floe.dev/tier={tier.name}",
+               f"no pods of {tier.name} in namespace {namespace}; is it deployed? "
+               f"(floe platform status --env {environment.name})", follow=follow, since=seconds)

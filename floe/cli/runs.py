@@ -15,7 +15,7 @@ from rich.table import Table
 
 from floe.cli.cluster import ClusterError
 from floe.cli.context import cluster, console, err_console, one_environment, settings
-from floe.cli.logs import stream
+from floe.cli.logs import print_logs
 from floe.cli.readiness import job_state, pod_problem, terminated_reason
 from floe.cli.tree import environment_files, parse
 from floe.errors import FloeError
@@ -198,14 +198,9 @@ def logs(
     check_run_id(run_id)
     environment = one_environment(env)
     namespace = environment.namespaces.jobs
-    live = cluster()
-    pods = live.list_pods(namespace, f"{RUN_ID_LABEL}={run_id}")
-    if not pods:
-        raise FloeError(f"no pods for run {run_id} in namespace {namespace}: it may not have started yet, or its "
-                        "Job was cleaned up; see: floe status --run-id " + run_id)
-    out = console()
-    stream(live, namespace, pods, lambda line: out.print(line, markup=False, highlight=False, soft_wrap=True),
-           follow=follow)
+    print_logs(cluster(), namespace, f"{RUN_ID_LABEL}={run_id}",
+               f"no pods for run {run_id} in namespace {namespace}: it may not have started yet, or its "
+               "Job was cleaned up; see: floe status --run-id " + run_id, follow=follow)
 
 
 def register(app: typer.Typer) -> None:

@@ -48,10 +48,6 @@ def parse(files: Mapping[str, str]) -> dict[str, dict]:
     return objects
 
 
-def tier_of_folder(folder: str) -> Tier | None:
-    return next((tier for tier in TIERS if tier.folder == folder), None)
-
-
 def wave(obj: Mapping) -> int:
     return int((obj["metadata"].get("annotations") or {}).get(SYNC_WAVE, 0))
 

@@ -59,6 +59,11 @@ PYTHON_STARTUP = replace(STARTUP, timeout_seconds=10)
 DAEMON_LIVENESS = replace(PYTHON_LIVENESS, initial_delay_seconds=120, period_seconds=60)
 
 DAGSTER_HOME_SCRATCH = ScratchPath(DAGSTER_HOME)
+PRODUCT_CODE_ENV = (
+    # Product code loads and runs dbt projects (dagster-dbt); the image's own tree is read-only.
+    env.literal("DBT_TARGET_PATH", "/tmp/dbt/target"),
+    env.literal("DBT_LOG_PATH", "/tmp/dbt/logs"),
+)
 INSTANCE_VOLUME = k8s.Volume(name="instance", config_map=k8s.ConfigMapVolumeSource(name=INSTANCE_CONFIG_MAP))
 WORKSPACE_VOLUME = k8s.Volume(name="workspace", config_map=k8s.ConfigMapVolumeSource(name=WORKSPACE_CONFIG_MAP))
 INSTANCE_MOUNT = k8s.VolumeMount(name="instance", mount_path=f"{DAGSTER_HOME}/{INSTANCE_FILE}",
@@ -103,7 +108,8 @@ def instance_config(environment: Environment) -> dict:
             "hostname": database.host,
             "port": database.port,
             "db_name": database.name,
-            "params": {"sslmode": database.ssl_mode},
+            "params": {"sslmode": database.ssl_mode,
+                       **({"sslrootcert": database.ca_file} if database.ca_file else {})},
         }
     }
     return {
@@ -149,11 +155,14 @@ def run_k8s_config(environment: Environment) -> dict:
         name="dagster",
         image=environment.release.images.dagster,
         resources=environment.resources(JOB_POLICY.resources_preset),
-        env=database_env(database.credentials_secret) + (env.literal("HOME", "/tmp"),)
+        env=database_env(database.credentials_secret) + (env.literal("HOME", "/tmp"),) + PRODUCT_CODE_ENV
         + otlp_env(environment, "dagster-run"),
         scratch=(TMP, DAGSTER_HOME_SCRATCH),
+        mounts=database.ca_mounts(),
     )
-    pod = PodProps(containers=(run,), run_as=RUN_AS, restart_policy=JOB_POLICY.restart_policy)
+    # Runs execute the product's code in the product's image, as its job templates do.
+    pod = PodProps(containers=(run,), run_as=product_run_as(environment), volumes=database.ca_volumes(),
+                   restart_policy=JOB_POLICY.restart_policy)
     spec = k8s.KubePod.manifest(spec=pod_spec(pod, environment.jobs.service_account))["spec"]
     container = spec["containers"][0]
     return {
@@ -182,6 +191,16 @@ def workspace_config(environment: Environment) -> dict:
     }
 
 
+def product_run_as(environment: Environment) -> RunAs:
+    """The identity product images run as, in code locations and runs alike."""
+    return RunAs(user=environment.jobs.run_as_user, group=environment.jobs.run_as_user)
+
+
+def instance_volumes(environment: Environment, *extra: k8s.Volume) -> tuple[k8s.Volume, ...]:
+    """The volumes of every pod with a Dagster instance: its config, extras, the database's CA."""
+    return (INSTANCE_VOLUME, *extra, *database_of(environment, "dagster").ca_volumes())
+
+
 def database_env(credentials_secret: str) -> tuple[k8s.EnvVar, ...]:
     """The env vars dagster.yaml reads the database credentials from."""
     return (
@@ -206,7 +225,7 @@ def dagster_container(environment: Environment, name: str, image: str, resources
         ports=ports,
         probes=probes,
         scratch=(TMP, DAGSTER_HOME_SCRATCH),
-        mounts=(INSTANCE_MOUNT,) + mounts,
+        mounts=(INSTANCE_MOUNT, *mounts, *database_of(environment, "dagster").ca_mounts()),
     )
 
 
@@ -223,14 +242,17 @@ def render(scope: Construct, environment: Environment) -> None:
     config_map(scope, identity(WORKSPACE_CONFIG_MAP, "config", image), WORKSPACE_CONFIG_MAP, namespace,
                {WORKSPACE_FILE: workspace_text})
 
-    migrate = dagster_container(environment, "dagster-migrate", image, "small", ("dagster", "instance", "migrate"))
+    # The daemon's resources: migrating imports the same Dagster libraries the daemon runs.
+    migrate = dagster_container(environment, "dagster-migrate", image, settings.daemon.resources,
+                                ("dagster", "instance", "migrate"))
     BootstrapJob(
         scope, "dagster-migrate",
         BootstrapProps(
             identity=identity("dagster-migrate", "migration", image),
             namespace=namespace,
             step=Step.PREPARE,
-            pod=PodProps(containers=(migrate,), run_as=RUN_AS, volumes=(INSTANCE_VOLUME,), restart_policy="Never"),
+            pod=PodProps(containers=(migrate,), run_as=RUN_AS, volumes=instance_volumes(environment),
+                         restart_policy="Never"),
         ),
     )
 
@@ -261,8 +283,8 @@ def render(scope: Construct, environment: Environment) -> None:
             spread_across_nodes=environment.scheduling.spread_across_nodes,
             pod_annotations=both_files,
             # Terminating a started run deletes its Job through the run launcher, from the webserver.
-            pod=PodProps(containers=(webserver,), run_as=RUN_AS, volumes=(INSTANCE_VOLUME, WORKSPACE_VOLUME),
-                         mount_service_account_token=True),
+            pod=PodProps(containers=(webserver,), run_as=RUN_AS,
+                         volumes=instance_volumes(environment, WORKSPACE_VOLUME), mount_service_account_token=True),
         ),
     )
     if web.ingress:
@@ -288,7 +310,7 @@ def render(scope: Construct, environment: Environment) -> None:
             recreate=True,
             pod_annotations=both_files,
             # It creates the run Jobs through the Kubernetes API (RBAC in the jobs namespace).
-            pod=PodProps(containers=(daemon,), run_as=RUN_AS, volumes=(INSTANCE_VOLUME, WORKSPACE_VOLUME),
+            pod=PodProps(containers=(daemon,), run_as=RUN_AS, volumes=instance_volumes(environment, WORKSPACE_VOLUME),
                          mount_service_account_token=True),
         ),
     )
@@ -301,7 +323,7 @@ def render(scope: Construct, environment: Environment) -> None:
             environment, name, product.image, settings.code_locations.resources,
             ("dagster", "api", "grpc", "-h", "0.0.0.0", "-p", str(CODE_LOCATION_PORT), "-m", product.module),
             # The server reports this image; the run launcher starts this location's runs in it.
-            env_vars=(env.literal("DAGSTER_CURRENT_IMAGE", product.image),),
+            env_vars=(env.literal("DAGSTER_CURRENT_IMAGE", product.image), *PRODUCT_CODE_ENV),
             ports=(Port("grpc", CODE_LOCATION_PORT),),
             probes=Probes(
                 liveness=grpc_health.with_timing(PYTHON_LIVENESS),
@@ -316,7 +338,8 @@ def render(scope: Construct, environment: Environment) -> None:
                 identity=identity(name, "code-location", product.image),
                 namespace=namespace,
                 pod_annotations=instance_file,
-                pod=PodProps(containers=(server,), run_as=RUN_AS, volumes=(INSTANCE_VOLUME,)),
+                pod=PodProps(containers=(server,), run_as=product_run_as(environment),
+                             volumes=instance_volumes(environment)),
             ),
         )
 

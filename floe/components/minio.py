@@ -75,7 +75,9 @@ def render(scope: Construct, environment: Environment) -> None:
             kind=WorkloadKind.STATEFUL_SET,
             replicas=settings.replicas,
             volume_claims=(VolumeClaim("data", settings.storage),),
-            parallel_start=settings.replicas > 1,
+            # Servers form their erasure set together; and the policy is immutable, so it never
+            # depends on the replica count.
+            parallel_start=True,
             spread_across_nodes=environment.scheduling.spread_across_nodes,
             pod=PodProps(containers=(server,), run_as=RUN_AS),
         ),

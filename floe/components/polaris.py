@@ -52,8 +52,9 @@ def catalog_uri(environment: Environment) -> str:
 
 def jdbc_url(database: Database) -> str:
     # currentSchema in the URL wins over Polaris's shipped default, so server and admin tool agree.
+    root_certificate = f"&sslrootcert={database.ca_file}" if database.ca_file else ""
     return (f"jdbc:postgresql://{database.host}:{database.port}/{database.name}"
-            f"?currentSchema={SCHEMA}&sslmode={database.ssl_mode}")
+            f"?currentSchema={SCHEMA}&sslmode={database.ssl_mode}{root_certificate}")
 
 
 def application_properties(environment: Environment) -> str:
@@ -113,6 +114,7 @@ def render(scope: Construct, environment: Environment) -> None:
         mounts=(
             config_mount(f"{APP_DIR}/config"),
             k8s.VolumeMount(name="token-broker", mount_path=TOKEN_BROKER_DIR, read_only=True),
+            *database.ca_mounts(),
         ),
     )
     token_broker = k8s.Volume(
@@ -129,7 +131,8 @@ def render(scope: Construct, environment: Environment) -> None:
             autoscaling=settings.autoscaling,
             spread_across_nodes=environment.scheduling.spread_across_nodes,
             pod_annotations={CHECKSUM_ANNOTATION: config_checksum(properties)},
-            pod=PodProps(containers=(server,), run_as=RUN_AS, volumes=(config_volume(config), token_broker)),
+            pod=PodProps(containers=(server,), run_as=RUN_AS,
+                         volumes=(config_volume(config), token_broker, *database.ca_volumes())),
         ),
     )
     if settings.ingress:
@@ -156,9 +159,11 @@ def _bootstrap(scope: Construct, environment: Environment, database: Database) -
             env.literal("PGPORT", database.port),
             env.literal("PGDATABASE", database.name),
             env.literal("PGSSLMODE", database.ssl_mode),
+            *((env.literal("PGSSLROOTCERT", database.ca_file),) if database.ca_file else ()),
             env.from_secret("PGUSER", database.credentials_secret, USERNAME_KEY),
             env.from_secret("PGPASSWORD", database.credentials_secret, PASSWORD_KEY),
         ),
+        mounts=database.ca_mounts(),
     )
     bootstrap_realm = Container(
         name="bootstrap-realm",
@@ -174,6 +179,7 @@ def _bootstrap(scope: Construct, environment: Environment, database: Database) -
             env.from_secret("QUARKUS_DATASOURCE_PASSWORD", database.credentials_secret, PASSWORD_KEY),
             *otlp_env(environment, "polaris-admin-tool"),
         ),
+        mounts=database.ca_mounts(),
     )
     base_location = f"s3://{settings.warehouse_bucket}/"
     request = {
@@ -239,6 +245,7 @@ def _bootstrap(scope: Construct, environment: Environment, database: Database) -
                 init_containers=(create_schema, bootstrap_realm),
                 containers=(create_catalog,),
                 run_as=RUN_AS,
+                volumes=database.ca_volumes(),
                 restart_policy="Never",
             ),
         ),

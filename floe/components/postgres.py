@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from constructs import Construct
 
 from floe.components.dns import service_host
+from floe.config.common import Egress
 from floe.config.environment import Environment
 from floe.config.releases import image_tag
 from floe.config.storage import ExternalPostgres, InClusterPostgres
@@ -29,6 +30,9 @@ DATA_DIR = "/var/lib/postgresql/data"
 RUN_AS = RunAs(user=999, group=999, fs_group=999)
 USERNAME_KEY = "username"
 PASSWORD_KEY = "password"
+CA_KEY = "ca.crt"
+CA_DIR = "/etc/floe/postgres-ca"
+CA_VOLUME = "postgres-ca"
 
 
 @dataclass(frozen=True)
@@ -40,13 +44,32 @@ class Database:
     name: str
     credentials_secret: str
     ssl_mode: str
+    ca_secret: str | None = None
+    """Secret holding the CA that signed an external server's certificate (key ``ca.crt``)."""
+    egress: tuple[Egress, ...] = ()
+    """Addresses outside the cluster (an external server's)."""
+
+    @property
+    def ca_file(self) -> str | None:
+        return f"{CA_DIR}/{CA_KEY}" if self.ca_secret else None
+
+    def ca_volumes(self) -> tuple[k8s.Volume, ...]:
+        """The CA certificate as a volume, for the pods of the database's clients (none without one)."""
+        if not self.ca_secret:
+            return ()
+        return (k8s.Volume(name=CA_VOLUME, secret=k8s.SecretVolumeSource(secret_name=self.ca_secret)),)
+
+    def ca_mounts(self) -> tuple[k8s.VolumeMount, ...]:
+        if not self.ca_secret:
+            return ()
+        return (k8s.VolumeMount(name=CA_VOLUME, mount_path=CA_DIR, read_only=True),)
 
 
 def database_of(environment: Environment, consumer: str) -> Database:
     settings = getattr(environment.storage.postgres, consumer)
     if isinstance(settings, ExternalPostgres):
         return Database(settings.host, settings.port, settings.database, settings.credentials_secret,
-                        settings.ssl_mode)
+                        settings.ssl_mode, settings.ca_secret, settings.egress)
     instance = instance_name(consumer)
     return Database(
         host=service_host(environment, instance),
@@ -56,6 +79,11 @@ def database_of(environment: Environment, consumer: str) -> Database:
         # In-cluster traffic stays inside the namespace's network policy; the image has no certificate.
         ssl_mode="disable",
     )
+
+
+def egress_of(consumer: str) -> Callable[[Environment], tuple[Egress, ...]]:
+    """The addresses of a consumer's database when it is external (none when in-cluster)."""
+    return lambda environment: database_of(environment, consumer).egress
 
 
 def instance_name(consumer: str) -> str:

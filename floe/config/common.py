@@ -1,12 +1,13 @@
 """Settings shared by many components: storage volumes and the shape of a service's scale."""
 
+import ipaddress
 from typing import Annotated, Self
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from floe.config.base import StrictModel
 from floe.config.resources import ResourceChoice
-from floe.config.types import DnsSubdomain, Quantity
+from floe.config.types import DnsSubdomain, Port, Quantity
 
 Replicas = Annotated[int, Field(ge=1, le=100)]
 
@@ -76,3 +77,20 @@ class ScalableServiceSettings(ReplicatedServiceSettings):
 
     blue_green: BlueGreen | None = None
     """Render an Argo Rollouts blue-green ``Rollout`` instead of a Deployment."""
+
+
+def _cidr(value: str) -> str:
+    try:
+        return str(ipaddress.ip_network(value, strict=True))
+    except ValueError:
+        raise ValueError(f"{value!r} is not a network in CIDR notation, such as 203.0.113.0/24") from None
+
+
+Cidr = Annotated[str, AfterValidator(_cidr)]
+
+
+class Egress(StrictModel):
+    """Addresses outside the cluster a job may reach."""
+
+    cidr: Cidr
+    ports: tuple[Port, ...] = (443,)

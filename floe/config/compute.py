@@ -5,31 +5,14 @@ resources. A remote warehouse (Snowflake) does the work elsewhere: the pod is sm
 warehouse's credentials and egress to it.
 """
 
-import ipaddress
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import Field
 
 from floe.config.base import StrictModel
+from floe.config.common import Egress
 from floe.config.resources import ResourceChoice
-from floe.config.types import DnsSubdomain, Port
-
-
-def _cidr(value: str) -> str:
-    try:
-        return str(ipaddress.ip_network(value, strict=True))
-    except ValueError:
-        raise ValueError(f"{value!r} is not a network in CIDR notation, such as 203.0.113.0/24") from None
-
-
-Cidr = Annotated[str, AfterValidator(_cidr)]
-
-
-class Egress(StrictModel):
-    """Addresses outside the cluster a job may reach."""
-
-    cidr: Cidr
-    ports: tuple[Port, ...] = (443,)
+from floe.config.types import DnsSubdomain
 
 
 class DuckDBCompute(StrictModel):
@@ -55,7 +38,8 @@ class SnowflakeCompute(StrictModel):
     """Secret with keys ``user`` and ``password`` of the account's service user."""
     egress: Annotated[tuple[Egress, ...], Field(min_length=1)]
     """The account's addresses (Snowflake publishes them per region), usually port 443."""
-    resources: ResourceChoice = "small"
+    resources: ResourceChoice = "service"
+    """A modest pod: dbt and the warehouse driver, no data in memory."""
 
 
 Compute = Annotated[DuckDBCompute | SnowflakeCompute, Field(discriminator="type")]

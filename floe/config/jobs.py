@@ -38,8 +38,10 @@ class JobsSettings(StrictModel):
 
 
 class NetworkSettings(StrictModel):
-    """Cluster facts the NetworkPolicies need."""
+    """Cluster facts the service addresses and NetworkPolicies need."""
 
+    cluster_domain: DnsSubdomain = "cluster.local"
+    """The cluster's DNS domain (kubelet ``clusterDomain``)."""
     ingress_namespace: DnsLabel = "ingress-nginx"
     """Namespace of the ingress controller, allowed to reach services that have an Ingress."""
     dns_namespace: DnsLabel = "kube-system"

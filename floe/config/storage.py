@@ -5,7 +5,7 @@ from typing import Annotated, Literal, Self
 from pydantic import Discriminator, Field, Tag, model_validator
 
 from floe.config.base import StrictModel
-from floe.config.common import ServiceSettings, Storage
+from floe.config.common import Egress, ServiceSettings, Storage
 from floe.config.types import BucketName, DnsLabel, DnsSubdomain, Port
 
 PostgresIdentifier = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$")]
@@ -15,7 +15,8 @@ class MinioSettings(ServiceSettings):
     """MinIO, the platform's S3-compatible object store (a StatefulSet)."""
 
     replicas: int = 1
-    """1 runs a single server; 4 or more run distributed erasure-coded mode (one drive each)."""
+    """1 runs a single server; 4 or more run distributed erasure-coded mode (one drive each).
+    Fixed for the life of the data: MinIO refuses a changed erasure set (grow by adding a pool)."""
     storage: Storage = Storage(size="20Gi")
     """The data volume of each replica."""
     buckets: tuple[BucketName, ...] = ("floe-warehouse",)
@@ -58,7 +59,18 @@ class ExternalPostgres(StrictModel):
     credentials_secret: DnsSubdomain
     """Secret with keys ``username`` and ``password``."""
     ssl_mode: Literal["disable", "require", "verify-ca", "verify-full"] = "verify-full"
-    """libpq ``sslmode`` clients use."""
+    """libpq ``sslmode`` clients use; ``verify-ca`` and ``verify-full`` need ``ca_secret``."""
+    ca_secret: DnsSubdomain | None = None
+    """Secret with key ``ca.crt``: the certificate authority that signed the server's certificate."""
+    egress: Annotated[tuple[Egress, ...], Field(min_length=1)]
+    """The server's addresses: pipeline runs that write to it may reach only these."""
+
+    @model_validator(mode="after")
+    def _verifiable(self) -> Self:
+        if self.ssl_mode.startswith("verify") and self.ca_secret is None:
+            raise ValueError(f"ssl_mode {self.ssl_mode} verifies the server against a CA: set ca_secret, "
+                             "or use ssl_mode require")
+        return self
 
 
 def _postgres_mode(value: object) -> str:

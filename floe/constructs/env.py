@@ -23,11 +23,3 @@ def from_field(name: str, field_path: str) -> k8s.EnvVar:
         value_from=k8s.EnvVarSource(field_ref=k8s.ObjectFieldSelector(field_path=field_path)),
     )
 
-
-def from_resource(name: str, container: str, resource: str) -> k8s.EnvVar:
-    return k8s.EnvVar(
-        name=name,
-        value_from=k8s.EnvVarSource(
-            resource_field_ref=k8s.ResourceFieldSelector(container_name=container, resource=resource)
-        ),
-    )

@@ -29,6 +29,7 @@ from floe.imports.io.argoproj import (
     AppProjectSpecDestinations,
     AppProjectSpecNamespaceResourceWhitelist,
     AppProjectSpecOrphanedResources,
+    AppProjectSpecOrphanedResourcesIgnore,
 )
 
 IN_CLUSTER = "https://kubernetes.default.svc"
@@ -68,7 +69,12 @@ def render(scope: Construct, environment: Environment, objects: list[Mapping]) -
             namespace_resource_whitelist=[
                 AppProjectSpecNamespaceResourceWhitelist(group=k.group, kind=k.kind) for k in kinds(objects, True)
             ],
-            orphaned_resources=AppProjectSpecOrphanedResources(warn=True),
+            orphaned_resources=AppProjectSpecOrphanedResources(
+                warn=True,
+                # Runs are created at run time (the orchestrator, `floe run`), never rendered.
+                ignore=[AppProjectSpecOrphanedResourcesIgnore(group="batch", kind="Job"),
+                        AppProjectSpecOrphanedResourcesIgnore(group="", kind="Pod")],
+            ),
         ),
     )
     Application(

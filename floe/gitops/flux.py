@@ -13,6 +13,7 @@ from floe.imports.io.fluxcd.toolkit.kustomize import (
     Kustomization,
     KustomizationSpec,
     KustomizationSpecDependsOn,
+    KustomizationSpecHealthCheckExprs,
     KustomizationSpecSourceRef,
     KustomizationSpecSourceRefKind,
 )
@@ -28,8 +29,17 @@ def kustomization_name(environment: Environment, tier: Tier) -> str:
     return f"floe-{environment.name}-{tier.name}"
 
 
-def render(scope: Construct, environment: Environment, tiers: list[Tier]) -> None:
-    """``tiers``: the tiers that rendered objects, in startup order."""
+ROLLOUT_HEALTH = KustomizationSpecHealthCheckExprs(
+    api_version="argoproj.io/v1alpha1", kind="Rollout",
+    current="status.phase == 'Healthy'", failed="status.phase == 'Degraded'",
+)
+"""kstatus cannot read an Argo Rollout (no Ready condition, a string observedGeneration), so Flux
+judges it by its phase; a Rollout paused for manual promotion stays in progress, holding the
+next tiers until it is promoted, as under Argo CD."""
+
+
+def render(scope: Construct, environment: Environment, tiers: dict[Tier, list[dict]]) -> None:
+    """``tiers``: each tier that rendered objects, in startup order, with its objects."""
     flux = environment.gitops.flux
     metadata = {"namespace": flux.namespace}
     GitRepository(
@@ -39,7 +49,8 @@ def render(scope: Construct, environment: Environment, tiers: list[Tier]) -> Non
                                ref=GitRepositorySpecRef(branch=environment.gitops.revision)),
     )
     previous: Tier | None = None
-    for tier in tiers:
+    for tier, objects in tiers.items():
+        rollouts = any(obj["kind"] == "Rollout" for obj in objects)
         Kustomization(
             scope, tier.name,
             metadata=cdk8s.ApiObjectMetadata(name=kustomization_name(environment, tier), **metadata),
@@ -50,6 +61,7 @@ def render(scope: Construct, environment: Environment, tiers: list[Tier]) -> Non
                 path=f"./{environment.gitops.path}/{environment.name}/{tier.folder}",
                 prune=True,
                 wait=True,
+                health_check_exprs=[ROLLOUT_HEALTH] if rollouts else None,
                 source_ref=KustomizationSpecSourceRef(kind=KustomizationSpecSourceRefKind.GIT_REPOSITORY,
                                                       name=source_name(environment)),
                 depends_on=[KustomizationSpecDependsOn(name=kustomization_name(environment, previous))]

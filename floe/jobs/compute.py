@@ -2,7 +2,8 @@
 
 import math
 
-from floe.config.compute import DuckDBCompute, Egress, SnowflakeCompute
+from floe.config.common import Egress
+from floe.config.compute import DuckDBCompute, SnowflakeCompute
 from floe.config.environment import Environment
 from floe.config.products import DataProduct
 from floe.config.types import quantity_value

@@ -50,8 +50,9 @@ def job_env(environment: Environment, product: DataProduct, job_type: str) -> tu
         env.literal("FLOE_ENVIRONMENT", environment.name),
         env.literal("FLOE_DATA_PRODUCT", product.name),
         env.literal("FLOE_JOB_TYPE", job_type),
-        # Empty for a scheduled run; `floe run` labels its Jobs with their run id.
+        # Empty for a scheduled run (its Job name identifies it); `floe run` labels its Jobs with a run id.
         env.from_field("FLOE_RUN_ID", f"metadata.labels['{RUN_ID_LABEL}']"),
+        env.from_field("K8S_JOB_NAME", "metadata.labels['batch.kubernetes.io/job-name']"),
         env.literal("FLOE_CATALOG_URI", polaris.catalog_uri(environment)),
         env.literal("FLOE_CATALOG_WAREHOUSE", environment.catalog.polaris.catalog),
         env.from_secret("FLOE_CATALOG_CLIENT_ID", jobs.catalog_credentials_secret, polaris.CLIENT_ID_KEY),
@@ -67,7 +68,7 @@ def job_env(environment: Environment, product: DataProduct, job_type: str) -> tu
         *compute_env(environment, product),
         *otlp_env(environment, template_name(product.name, job_type),
                   **{"floe.data_product": product.name, "floe.job_type": job_type,
-                     "floe.run_id": "$(FLOE_RUN_ID)"}),
+                     "floe.run_id": "$(FLOE_RUN_ID)", "k8s.job.name": "$(K8S_JOB_NAME)"}),
     )
 
 

@@ -1,10 +1,10 @@
 """NetworkPolicies generated from the components' declared dependencies, never from a second list.
 
-Platform namespace: ingress denied by default; each component admits its own pods, the pods of
-every component that depends on it (on the ports its Services publish), the ingress controller
-where it has an Ingress, and, for the collector, every pod's telemetry. Jobs namespace: all
-traffic denied by default; run pods may resolve names, reach the platform services their
-component depends on, and reach their compute's addresses outside the cluster.
+Platform namespace: ingress denied by default; each component admits its own pods and the pods
+of every component that depends on it (on the ports it declared), the collector admits every
+pod's telemetry, and the ingress controller reaches exactly the Services behind an Ingress. Jobs
+namespace: all traffic denied by default; run pods may resolve names, export telemetry, reach the
+platform services (or external databases) their component depends on, and their compute.
 
 Ports come from the rendered Services, so a policy can never disagree with what is deployed.
 """
@@ -13,21 +13,23 @@ from collections.abc import Iterable, Mapping
 
 from constructs import Construct
 
-from floe.components import COMPONENTS, Component
 from floe.components.telemetry import COLLECTOR, OTLP_GRPC_PORT, OTLP_HTTP_PORT
-from floe.config.compute import Egress
+from floe.config.common import Egress
 from floe.config.environment import Environment
 from floe.constructs.kube import int_or_string, k8s
 from floe.constructs.labels import LAUNCHED_BY, AppIdentity, Layer
 from floe.constructs.metadata import object_meta
 from floe.jobs import PRODUCT_LABEL
 from floe.jobs.compute import compute_egress
+from floe.registry import COMPONENTS, Component
 from floe.tiers import FOUNDATION, Step
 
 NAMESPACE_NAME = "kubernetes.io/metadata.name"
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "Rollout", "Job", "CronJob"}
 
 Port = tuple[int | str, str]
+TELEMETRY: list[Port] = [(OTLP_GRPC_PORT, "TCP"), (OTLP_HTTP_PORT, "TCP")]
+"""Every pod of both layers may export to the collector: the one edge no component declares."""
 
 
 def pod_labels(obj: Mapping) -> dict[str, str]:
@@ -68,20 +70,20 @@ class Topology:
             raise ValueError(f"{component.name} serves no port named {', '.join(unknown)}")
         return sorted((p for p in served if p[0] in names), key=str)
 
-    def ingress_ports(self, component: Component) -> list[Port]:
-        """The pod ports an Ingress sends traffic to."""
-        owned = {s["metadata"]["name"]: s for s in self._owned(component)}
-        ports = set()
+    def ingress_backends(self) -> dict[str, tuple[dict[str, str], list[Port]]]:
+        """Service name → (its pod selector, the pod ports) of every Service an Ingress sends traffic to."""
+        services = {s["metadata"]["name"]: s for s in self.services}
+        backends: dict[str, tuple[dict[str, str], list[Port]]] = {}
         for ingress in self.ingresses:
             for rule in ingress["spec"]["rules"]:
                 for path in rule["http"]["paths"]:
                     backend = path["backend"]["service"]
-                    if backend["name"] in owned:
-                        for port in owned[backend["name"]]["spec"]["ports"]:
-                            if port["name"] == backend["port"].get("name") or port["port"] == backend["port"].get(
-                                    "number"):
-                                ports.add((port["targetPort"], port.get("protocol", "TCP")))
-        return sorted(ports, key=str)
+                    service = services[backend["name"]]
+                    ports = [(p["targetPort"], p.get("protocol", "TCP")) for p in service["spec"]["ports"]
+                             if p["name"] == backend["port"].get("name") or p["port"] == backend["port"].get("number")]
+                    selector, known = backends.get(backend["name"], (service["spec"]["selector"], []))
+                    backends[backend["name"]] = (selector, sorted({*known, *ports}, key=str))
+        return backends
 
 
 def _ports(ports: Iterable[Port]) -> list[k8s.NetworkPolicyPort]:
@@ -140,15 +142,17 @@ class _Policies:
             # Every workload in both layers exports telemetry to the collector.
             rules.append(k8s.NetworkPolicyIngressRule(
                 from_=[k8s.NetworkPolicyPeer(namespace_selector=_namespace(ns)) for ns in (self.platform, self.jobs)],
-                ports=_ports([(OTLP_GRPC_PORT, "TCP"), (OTLP_HTTP_PORT, "TCP")]),
-            ))
-        exposed = self.topology.ingress_ports(component)
-        if exposed:
-            rules.append(k8s.NetworkPolicyIngressRule(
-                from_=[k8s.NetworkPolicyPeer(namespace_selector=_namespace(self.environment.network.ingress_namespace))],
-                ports=_ports(exposed),
+                ports=_ports(TELEMETRY),
             ))
         return rules
+
+    def ingress_controller_policies(self) -> None:
+        """The ingress controller reaches exactly the pods and ports behind an Ingress, nothing else."""
+        controller = _namespace(self.environment.network.ingress_namespace)
+        for service, (selector, ports) in sorted(self.topology.ingress_backends().items()):
+            self.policy(f"allow-ingress-{service}", self.platform, Layer.PLATFORM_SERVICES, selector,
+                        ingress=[k8s.NetworkPolicyIngressRule(from_=[k8s.NetworkPolicyPeer(namespace_selector=controller)],
+                                                              ports=_ports(ports))])
 
     def jobs_policies(self) -> None:
         network = self.environment.network
@@ -158,17 +162,25 @@ class _Policies:
                                       pod_selector=k8s.LabelSelector(match_labels=network.dns_pod_labels))],
             ports=_ports([(53, "UDP"), (53, "TCP")]),
         )])
+        collector = {c.name: c for c in COMPONENTS}[COLLECTOR]
+        self.policy("allow-telemetry", self.jobs, Layer.PIPELINE_JOBS, {}, egress=[k8s.NetworkPolicyEgressRule(
+            to=[k8s.NetworkPolicyPeer(namespace_selector=_namespace(self.platform),
+                                      pod_selector=k8s.LabelSelector(match_labels=collector.pod_selector))],
+            ports=_ports(TELEMETRY),
+        )])
         by_name = {c.name: c for c in COMPONENTS}
         for component in (c for c in COMPONENTS if c.layer is Layer.PIPELINE_JOBS):
             rules = []
             for name, wanted in component.dependencies.items():
                 target, ports = by_name[name], self.topology.ports(by_name[name], wanted)
-                if ports:  # nothing to reach for namespace objects or an external database
+                if ports:  # nothing to reach for namespace-wide objects
                     rules.append(k8s.NetworkPolicyEgressRule(
                         to=[k8s.NetworkPolicyPeer(namespace_selector=_namespace(self.platform),
                                                   pod_selector=k8s.LabelSelector(match_labels=target.pod_selector))],
                         ports=_ports(ports),
                     ))
+                elif target.outside:  # run outside the cluster by this environment
+                    rules.extend(_external(target.outside(self.environment)))
             self.policy(f"allow-{component.name}-egress", self.jobs, Layer.PIPELINE_JOBS, component.pod_selector,
                         egress=rules)
         everything: list[Egress] = []
@@ -192,4 +204,5 @@ def _external(egress: Iterable[Egress]) -> list[k8s.NetworkPolicyEgressRule]:
 def render(scope: Construct, environment: Environment, objects: Iterable[Mapping]) -> None:
     policies = _Policies(scope, environment, Topology(objects, environment.namespaces.platform))
     policies.platform_policies()
+    policies.ingress_controller_policies()
     policies.jobs_policies()

@@ -1,7 +1,10 @@
 """The orchestrator's rights in the jobs namespace: exactly what launching and watching runs needs.
 
-The Dagster daemon launches runs (Jobs) and monitors them; the webserver terminates a run when a
-user stops it. Both get one Role in the jobs namespace; nothing is cluster-wide, nothing is a wildcard.
+The Dagster daemon launches runs (Jobs) and monitors them (the Job's status, its pods, their
+events for failure diagnostics); the webserver terminates a run when a user stops it, deleting
+the Job and its pods. The rules are those of ``dagster_k8s``'s client calls and the Dagster
+chart's own Role. Both get one Role in the jobs namespace; nothing is cluster-wide, nothing is
+a wildcard.
 """
 
 from constructs import Construct
@@ -16,8 +19,11 @@ from floe.tiers import ORCHESTRATOR, Step
 ROLE = "dagster-run-launcher"
 RULES = (
     ("batch", "jobs", ("create", "delete", "get", "list", "watch")),
-    ("", "pods", ("get", "list", "watch")),
+    ("batch", "jobs/status", ("get", "list", "watch")),
+    ("", "pods", ("delete", "get", "list", "watch")),
     ("", "pods/log", ("get",)),
+    ("", "pods/status", ("get",)),
+    ("", "events", ("get", "list", "watch")),
 )
 LAUNCHERS = (dagster.DAEMON, dagster.WEBSERVER)
 """The ServiceAccounts (each PlatformService names its own after itself) that act on runs."""

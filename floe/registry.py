@@ -1,0 +1,89 @@
+"""The registry: every component of the platform, its tier, and the components it depends on.
+
+:data:`COMPONENTS` is the single list the app renders from. The dependencies declared here
+order startup (a test proves each lies in an earlier tier or earlier in the same tier) and are
+the allow-list the NetworkPolicies are generated from (``floe.security.network_policies``).
+Telemetry is the one edge not listed: every pod may export to the OTLP collector, which the seed
+starts after the catalog, so it can be no one's startup dependency.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from constructs import Construct
+
+from floe.components import (
+    cube,
+    dagster,
+    grafana,
+    jobs_namespace,
+    minio,
+    namespaces,
+    otel_collector,
+    polaris,
+    postgres,
+    prometheus,
+)
+from floe.config.common import Egress
+from floe.config.environment import Environment
+from floe.constructs.labels import LAYER, TIER, Layer
+from floe.jobs import templates
+from floe.security import rbac
+from floe.tiers import CATALOG, FOUNDATION, JOBS, OBSERVABILITY, ORCHESTRATOR, SEMANTIC, STORAGE, Tier
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str
+    tier: Tier
+    render: Callable[[Construct, Environment], None]
+    depends_on: tuple[str, ...] = ()
+    """Components whose Services this one's pods call, and which must therefore start first:
+    ``name`` for every port its Services publish, ``name:port,port`` for only those (named) ports."""
+    selector: dict[str, str] = field(default_factory=dict)
+    """Labels of this component's pods; default: ``app.kubernetes.io/name`` is the component's name."""
+    layer: Layer = Layer.PLATFORM_SERVICES
+    """Which namespace its pods run in."""
+    outside: Callable[[Environment], tuple[Egress, ...]] | None = None
+    """Where it lives when the environment runs it outside the cluster (an external database)."""
+
+    @property
+    def pod_selector(self) -> dict[str, str]:
+        return self.selector or {"app.kubernetes.io/name": self.name}
+
+    @property
+    def dependencies(self) -> dict[str, tuple[str, ...] | None]:
+        """Each dependency's name, with the port names used (None: all of them)."""
+        parsed = (entry.partition(":") for entry in self.depends_on)
+        return {name: tuple(ports.split(",")) if ports else None for name, _, ports in parsed}
+
+
+def _instance(name: str) -> dict[str, str]:
+    return {"app.kubernetes.io/instance": name}
+
+
+COMPONENTS: tuple[Component, ...] = (
+    Component("namespaces", FOUNDATION, namespaces.render),
+    Component("jobs-namespace", FOUNDATION, jobs_namespace.render, depends_on=("namespaces",)),
+    Component("postgres-dagster", STORAGE, postgres.renderer("dagster"),
+              selector=_instance(postgres.instance_name("dagster")), outside=postgres.egress_of("dagster")),
+    Component("postgres-polaris", STORAGE, postgres.renderer("polaris"),
+              selector=_instance(postgres.instance_name("polaris")), outside=postgres.egress_of("polaris")),
+    Component("minio", STORAGE, minio.render),
+    Component("polaris", CATALOG, polaris.render, depends_on=("postgres-polaris", "minio:api")),
+    Component("otel-collector", OBSERVABILITY, otel_collector.render),
+    # Prometheus scrapes the collector, MinIO and Polaris (prometheus.SCRAPE_TARGETS).
+    Component("prometheus", OBSERVABILITY, prometheus.render,
+              depends_on=("otel-collector:telemetry,prometheus", "minio:api", "polaris:management")),
+    Component("grafana", OBSERVABILITY, grafana.render, depends_on=("prometheus",)),
+    Component("orchestrator-rbac", ORCHESTRATOR, rbac.render, depends_on=("jobs-namespace",)),
+    Component("dagster", ORCHESTRATOR, dagster.render,
+              depends_on=("postgres-dagster", "polaris:api", "orchestrator-rbac")),
+    # Cube starts after the orchestrator (the seed's order) but calls only the object store.
+    Component("cube", SEMANTIC, cube.render, depends_on=("minio:api",), selector={TIER: SEMANTIC.name}),
+    # Every run pod, from a template or launched by the orchestrator (which writes its events to
+    # Dagster's database from inside the run).
+    Component("pipeline-jobs", JOBS, templates.render,
+              depends_on=("jobs-namespace", "postgres-dagster", "polaris:api", "minio:api"),
+              selector={LAYER: Layer.PIPELINE_JOBS.value}, layer=Layer.PIPELINE_JOBS),
+)
