@@ -23,9 +23,7 @@ from floe.constructs.config_files import (
     config_volume,
 )
 from floe.constructs.container import Container, Port
-from floe.constructs.kube import int_or_string, k8s
 from floe.constructs.labels import AppIdentity
-from floe.constructs.metadata import object_meta
 from floe.constructs.pod import PodProps
 from floe.constructs.probes import Probes
 from floe.constructs.security import RunAs
@@ -41,7 +39,8 @@ EXPORTER_PORT = 8889
 HEALTH_PORT = 13133
 RUN_AS = RunAs(user=10001, group=10001)
 HEADLESS = f"{COLLECTOR}-headless"
-"""Resolves to every replica, so Prometheus scrapes each one rather than whichever the Service picks."""
+"""Resolves to every replica (``per_pod_dns``), so Prometheus scrapes each one rather than whichever
+the Service picks."""
 MEMORY_LIMIT_SHARE = 0.8
 """GOMEMLIMIT as a share of the container's memory limit: the Go GC works hard before the kernel kills."""
 
@@ -132,21 +131,12 @@ def render(scope: Construct, environment: Environment) -> None:
             replicas=settings.replicas,
             autoscaling=settings.autoscaling,
             spread_across_nodes=environment.scheduling.spread_across_nodes,
+            per_pod_dns=True,
             pod_annotations={CHECKSUM_ANNOTATION: config_checksum(text)},
             pod=PodProps(
                 containers=(container,),
                 run_as=RUN_AS,
                 volumes=(config_volume(config),),
             ),
-        ),
-    )
-    k8s.KubeService(
-        scope, "otel-collector-headless",
-        metadata=object_meta(identity, HEADLESS, namespace),
-        spec=k8s.ServiceSpec(
-            cluster_ip="None",
-            selector=identity.selector,
-            ports=[k8s.ServicePort(name=name, port=port, target_port=int_or_string(name), protocol="TCP")
-                   for name, port in (("telemetry", TELEMETRY_PORT), ("prometheus", EXPORTER_PORT))],
         ),
     )

@@ -130,6 +130,7 @@ def render(scope: Construct, environment: Environment) -> None:
             replicas=settings.replicas,
             autoscaling=settings.autoscaling,
             spread_across_nodes=environment.scheduling.spread_across_nodes,
+            per_pod_dns=True,  # Prometheus scrapes each replica's /q/metrics
             pod_annotations={CHECKSUM_ANNOTATION: config_checksum(properties)},
             pod=PodProps(containers=(server,), run_as=RUN_AS,
                          volumes=(config_volume(config), token_broker, *database.ca_volumes())),

@@ -59,7 +59,7 @@ SCRAPE_TARGETS: tuple[ScrapeTarget, ...] = (
     ScrapeTarget("otlp-metrics", HEADLESS, EXPORTER_PORT, every_replica=True),
     # Cluster-wide metrics: any one MinIO server answers for all of them.
     ScrapeTarget("minio", minio.INSTANCE, minio.API_PORT, "/minio/v2/metrics/cluster"),
-    ScrapeTarget("polaris", polaris.INSTANCE, polaris.MANAGEMENT_PORT, "/q/metrics"),
+    ScrapeTarget("polaris", f"{polaris.INSTANCE}-headless", polaris.MANAGEMENT_PORT, "/q/metrics", every_replica=True),
 )
 
 

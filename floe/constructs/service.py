@@ -53,6 +53,9 @@ class ServiceProps:
     parallel_start: bool = False
     """StatefulSet only: start all replicas at once (peers that form a quorum together)."""
     spread_across_nodes: bool = False
+    per_pod_dns: bool = False
+    """Deployment only: also a headless Service, so each replica resolves on its own (per-replica
+    metrics scraping). A StatefulSet always has one."""
     pod_annotations: dict[str, str] = field(default_factory=dict)
     step: Step = Step.SERVE
 
@@ -209,14 +212,15 @@ class PlatformService(Construct):
                 metadata=self._meta(self.preview_name),
                 spec=k8s.ServiceSpec(type="ClusterIP", selector=self.props.identity.selector, ports=ports),
             )
-        if self.props.kind is WorkloadKind.STATEFUL_SET:
-            # Stable per-pod DNS names; peers must resolve each other before they are ready.
+        stateful = self.props.kind is WorkloadKind.STATEFUL_SET
+        if stateful or self.props.per_pod_dns:
             k8s.KubeService(
                 self, "headless-service",
                 metadata=self._meta(self.headless_name),
                 spec=k8s.ServiceSpec(
                     cluster_ip="None",
-                    publish_not_ready_addresses=True,
+                    # StatefulSet peers must resolve each other before they are ready.
+                    publish_not_ready_addresses=stateful or None,
                     selector=self.props.identity.selector,
                     ports=ports,
                 ),
