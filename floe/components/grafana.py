@@ -22,13 +22,14 @@ from floe.constructs.config_files import (
 )
 from floe.constructs.container import Container, Port
 from floe.constructs.ingress import ServiceIngress
-from floe.constructs.kube import k8s, quantity
+from floe.constructs.kube import k8s
 from floe.constructs.labels import AppIdentity
 from floe.constructs.metadata import object_meta
 from floe.constructs.pod import PodProps
 from floe.constructs.probes import Probes
 from floe.constructs.security import TMP, RunAs, ScratchPath
 from floe.constructs.service import PlatformService, ServiceProps
+from floe.constructs.volumes import claim_spec
 from floe.tiers import OBSERVABILITY
 
 INSTANCE = "grafana"
@@ -72,11 +73,7 @@ def render(scope: Construct, environment: Environment) -> None:
     k8s.KubePersistentVolumeClaim(
         scope, CLAIM,
         metadata=object_meta(identity, CLAIM, namespace),
-        spec=k8s.PersistentVolumeClaimSpec(
-            access_modes=["ReadWriteOnce"],
-            storage_class_name=settings.storage.storage_class,
-            resources=k8s.VolumeResourceRequirements(requests={"storage": quantity(settings.storage.size)}),
-        ),
+        spec=claim_spec(settings.storage),
     )
     ingress = settings.ingress
     root_url = ()

@@ -12,13 +12,14 @@ from enum import StrEnum
 from constructs import Construct
 
 from floe.config.common import Autoscaling, BlueGreen, Storage
-from floe.constructs.kube import int_or_string, k8s, quantity
+from floe.constructs.kube import int_or_string, k8s
 from floe.constructs.labels import AppIdentity
 from floe.constructs.metadata import object_meta
 from floe.constructs.pod import PodProps, pod_spec
 from floe.constructs.rollout import API_VERSION as ROLLOUT_API_VERSION
 from floe.constructs.rollout import KIND as ROLLOUT_KIND
 from floe.constructs.rollout import BlueGreenRollout, BlueGreenStrategy
+from floe.constructs.volumes import claim_spec
 from floe.tiers import Step
 
 
@@ -167,11 +168,7 @@ class PlatformService(Construct):
             k8s.KubePersistentVolumeClaimProps(
                 # volumeClaimTemplates are immutable: only stable labels, never the version.
                 metadata=k8s.ObjectMeta(name=claim.name, labels=self.props.identity.selector),
-                spec=k8s.PersistentVolumeClaimSpec(
-                    access_modes=["ReadWriteOnce"],
-                    storage_class_name=claim.storage.storage_class,
-                    resources=k8s.VolumeResourceRequirements(requests={"storage": quantity(claim.storage.size)}),
-                ),
+                spec=claim_spec(claim.storage),
             )
             for claim in self.props.volume_claims
         ]
