@@ -75,11 +75,12 @@ def _kubeconform(objects: list[tuple[str, dict]], version: str) -> list[Problem]
         input=stream, capture_output=True, text=True, check=False,
     )
     report = json.loads(result.stdout or "{}")
-    names = {(obj["kind"], obj["metadata"]["name"], obj["metadata"].get("namespace")): path for path, obj in objects}
+    # kubeconform names a resource by kind and name (its JSON report carries no namespace).
+    names = {(obj["kind"], obj["metadata"]["name"]): path for path, obj in objects}
     problems = []
     for resource in report.get("resources", []):
         if resource.get("status") in {"statusInvalid", "statusError"}:
-            key = (resource.get("kind"), resource.get("name"), resource.get("namespace") or None)
+            key = (resource.get("kind"), resource.get("name"))
             problems.append(Problem(names.get(key, resource.get("filename", "-")), f"Kubernetes {version}",
                                     resource.get("msg", "")))
     if result.returncode not in (0, 1) and not problems:

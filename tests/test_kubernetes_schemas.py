@@ -1,5 +1,7 @@
 """Every rendered object is valid, strictly, on the oldest and the newest supported Kubernetes."""
 
+import os
+
 import pytest
 
 from floe.validation import KUBERNETES_VERSIONS, validate
@@ -28,3 +30,25 @@ def test_a_wrong_type_is_rejected(rendered) -> None:
     service = rendered["dev"]["10-storage/service-minio.yaml"]
     broken = {**service, "spec": {**service["spec"], "ports": "9000"}}
     assert validate([("service-minio.yaml", broken)])
+
+
+def test_kubeconform_is_used_when_installed(rendered, tmp_path, monkeypatch) -> None:
+    """With kubeconform on PATH, its report (strict, local schemas) decides; each finding names the file."""
+    fake = tmp_path / "kubeconform"
+    fake.write_text(
+        "#!/bin/sh\n"
+        'echo "$@" > "$(dirname "$0")/args"\n'
+        "cat > /dev/null\n"
+        'echo \'{"resources": [{"filename": "stdin", "kind": "StatefulSet", "name": "minio", '
+        '"status": "statusInvalid", "msg": "additionalProperties replicaz not allowed"}]}\'\n'
+        "exit 1\n"
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    problems = validate([("10-storage/statefulset-minio.yaml", rendered["dev"]["10-storage/statefulset-minio.yaml"])],
+                        versions=("1.30.0",))
+    assert [(p.path, p.message) for p in problems] == [
+        ("10-storage/statefulset-minio.yaml", "additionalProperties replicaz not allowed")]
+    args = (tmp_path / "args").read_text()
+    assert "-strict" in args and "-kubernetes-version 1.30.0" in args
+    assert "kubernetes-json-schema/{{ .NormalizedKubernetesVersion }}-local{{ .StrictSuffix }}" in args

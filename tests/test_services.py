@@ -156,3 +156,38 @@ def test_components_sync_no_earlier_than_their_dependencies(environment: str, re
                 assert min(own) >= max(theirs), f"{component.name} syncs before {dependency}"
                 checked += 1
     assert checked >= 8, "the dependency graph should connect most components"
+
+
+SEED_SERVICES = {
+    # ADR-0019's service table: component → the Kubernetes kind the seed gives it.
+    ("Deployment", "dagster-webserver"), ("Deployment", "dagster-daemon"), ("Deployment", "polaris"),
+    ("Deployment", "cube"), ("Deployment", "otel-collector"), ("StatefulSet", "prometheus"),
+    ("Deployment", "grafana"), ("StatefulSet", "minio"),
+}
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENT_NAMES)
+def test_every_seed_service_is_present_with_its_kind(environment: str, rendered) -> None:
+    objects = rendered[environment].values()
+    # A blue-green service is a Rollout: a Deployment's pods, upgraded beside the running version.
+    present = {("Deployment" if o["kind"] == "Rollout" else o["kind"], o["metadata"]["name"]) for o in objects}
+    assert present >= SEED_SERVICES
+    grafana = next(o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == "grafana")
+    claims = {v["persistentVolumeClaim"]["claimName"] for v in grafana["spec"]["template"]["spec"]["volumes"]
+              if "persistentVolumeClaim" in v}
+    assert claims and all(("PersistentVolumeClaim", name) in present for name in claims)
+
+
+def test_optional_components_can_be_left_out(environments) -> None:
+    from floe.synth import render
+
+    dev = environments["dev"]
+    lean = dev.model_copy(update={
+        "semantic": dev.semantic.model_copy(update={"enabled": False}),
+        "observability": dev.observability.model_copy(update={
+            "grafana": dev.observability.grafana.model_copy(update={"enabled": False})}),
+    })
+    files = render(lean)
+    assert not [p for p in files if "/50-semantic/" in p or "grafana" in p]
+    assert not [p for p in files if "networkpolicy-allow-cube" in p]
+    assert any(p.endswith("statefulset-prometheus.yaml") for p in files)

@@ -52,6 +52,8 @@ CUBE_STORE_STEP = Step.PREPARE
 
 
 def render(scope: Construct, environment: Environment) -> None:
+    if not environment.semantic.enabled:
+        return
     _cube_store(scope, environment)
     _cube(scope, environment)
 

@@ -61,6 +61,8 @@ def datasources(environment: Environment) -> dict:
 
 def render(scope: Construct, environment: Environment) -> None:
     settings = environment.observability.grafana
+    if not settings.enabled:
+        return
     namespace = environment.namespaces.platform
     image = environment.release.images.grafana
     identity = AppIdentity(name="grafana", instance=INSTANCE, component="dashboards",

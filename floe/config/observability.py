@@ -56,6 +56,8 @@ class PrometheusSettings(ServiceSettings):
 class GrafanaSettings(ServiceSettings):
     """Grafana, with Prometheus provisioned as its data source (one replica on a persistent volume)."""
 
+    enabled: bool = True
+    """False leaves dashboards to a Grafana outside the platform (Prometheus still runs)."""
     storage: Storage = Storage(size="5Gi")
     """The volume at ``/var/lib/grafana``: the SQLite database, sessions and plugins."""
     admin_secret: DnsSubdomain = "grafana-admin-credentials"

@@ -53,6 +53,8 @@ class CubeStoreSettings(StrictModel):
 class SemanticSettings(StrictModel):
     """The semantic tier: Cube over the lakehouse, started after the orchestrator."""
 
+    enabled: bool = True
+    """False renders no semantic layer (an installation that serves no metrics API)."""
     api: CubeApiSettings = CubeApiSettings()
     refresh_worker: ServiceSettings = ServiceSettings()
     """The one refresh worker: builds pre-aggregations on schedule (same image, ``CUBEJS_REFRESH_WORKER``)."""
