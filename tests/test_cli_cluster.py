@@ -12,8 +12,8 @@ from floe.cli import cluster as cluster_module
 from floe.cli import context, platform, runs
 from floe.cli.cluster import Cluster
 from floe.tiers import TIERS
-from tests import test_cli_support as support
-from tests.test_cli_support import CRONJOB, FakeCluster, floe, one_line_error, snapshot
+from tests import cli_support as support
+from tests.cli_support import CRONJOB, FakeCluster, floe, one_line_error, snapshot
 
 dev_render = support.dev_render
 workspace = support.workspace

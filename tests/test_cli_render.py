@@ -10,8 +10,8 @@ from floe import capacity
 from floe.cli import platform, review
 from floe.config import releases
 from floe.validation import Problem
-from tests import test_cli_support as support
-from tests.test_cli_support import floe, one_line_error, snapshot
+from tests import cli_support as support
+from tests.cli_support import floe, one_line_error, snapshot
 
 dev_render = support.dev_render
 workspace = support.workspace
