@@ -3,12 +3,13 @@
 import pytest
 import yaml
 
-from floe.components.otel_collector import HEALTH_PORT, config_checksum, go_memory_limit
+from floe.components.otel_collector import HEALTH_PORT, go_memory_limit
 from floe.components.prometheus import SCRAPE_TARGETS
 from floe.components.telemetry import COLLECTOR, OTLP_GRPC_PORT, OTLP_HTTP_PORT
 from floe.config.loader import load_environment
 from floe.config.resources import BUILTIN_PRESETS
 from floe.config.types import quantity_value
+from floe.constructs.config_files import config_checksum
 from floe.errors import FloeError
 from floe.tiers import SYNC_WAVE
 from tests.conftest import ENVIRONMENT_NAMES, containers, find, pod_spec

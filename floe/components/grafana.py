@@ -12,14 +12,7 @@ from floe.components.telemetry import collector_endpoint, otlp_env
 from floe.config.environment import Environment
 from floe.config.releases import image_tag
 from floe.constructs import env
-from floe.constructs.config_files import (
-    CHECKSUM_ANNOTATION,
-    config_checksum,
-    config_map,
-    config_mount,
-    config_text,
-    config_volume,
-)
+from floe.constructs.config_files import config_map, config_text
 from floe.constructs.container import Container, Port
 from floe.constructs.ingress import ServiceIngress
 from floe.constructs.kube import k8s
@@ -104,7 +97,7 @@ def render(scope: Construct, environment: Environment) -> None:
         # Database migrations run before the first answer: allow a slow first start.
         probes=Probes.http("http", "/api/health", "/api/health", startup=True),
         scratch=(TMP, ScratchPath("/var/log/grafana", size_limit="1Gi")),
-        mounts=(k8s.VolumeMount(name="data", mount_path=DATA_DIR), config_mount(DATASOURCES_DIR)),
+        mounts=(k8s.VolumeMount(name="data", mount_path=DATA_DIR), config.mount(DATASOURCES_DIR)),
     )
     PlatformService(
         scope, "grafana",
@@ -114,14 +107,14 @@ def render(scope: Construct, environment: Environment) -> None:
             replicas=1,
             # The ReadWriteOnce volume can be attached to one pod at a time.
             recreate=True,
-            pod_annotations={CHECKSUM_ANNOTATION: config_checksum(text)},
+            pod_annotations=config.annotations,
             pod=PodProps(
                 containers=(container,),
                 run_as=RUN_AS,
                 volumes=(
                     k8s.Volume(name="data",
                                persistent_volume_claim=k8s.PersistentVolumeClaimVolumeSource(claim_name=CLAIM)),
-                    config_volume(config),
+                    config.volume,
                 ),
             ),
         ),

@@ -14,14 +14,7 @@ from floe.config.releases import image_tag
 from floe.config.resources import Resources
 from floe.config.types import quantity_value
 from floe.constructs import env
-from floe.constructs.config_files import (
-    CHECKSUM_ANNOTATION,
-    config_checksum,
-    config_map,
-    config_mount,
-    config_text,
-    config_volume,
-)
+from floe.constructs.config_files import config_map, config_text
 from floe.constructs.container import Container, Port
 from floe.constructs.labels import AppIdentity
 from floe.constructs.pod import PodProps
@@ -121,7 +114,7 @@ def render(scope: Construct, environment: Environment) -> None:
         ),
         probes=Probes.http("health", "/", "/"),
         scratch=(),
-        mounts=(config_mount(CONFIG_DIR),),
+        mounts=(config.mount(CONFIG_DIR),),
     )
     PlatformService(
         scope, "otel-collector",
@@ -132,11 +125,11 @@ def render(scope: Construct, environment: Environment) -> None:
             autoscaling=settings.autoscaling,
             spread_across_nodes=environment.scheduling.spread_across_nodes,
             per_pod_dns=True,
-            pod_annotations={CHECKSUM_ANNOTATION: config_checksum(text)},
+            pod_annotations=config.annotations,
             pod=PodProps(
                 containers=(container,),
                 run_as=RUN_AS,
-                volumes=(config_volume(config),),
+                volumes=(config.volume,),
             ),
         ),
     )

@@ -19,7 +19,7 @@ from floe.config.environment import Environment
 from floe.config.releases import image_tag
 from floe.constructs import env
 from floe.constructs.bootstrap import BootstrapJob, BootstrapProps
-from floe.constructs.config_files import CHECKSUM_ANNOTATION, config_checksum, config_map, config_mount, config_volume
+from floe.constructs.config_files import config_map
 from floe.constructs.container import Container, Port
 from floe.constructs.ingress import ServiceIngress
 from floe.constructs.kube import k8s
@@ -112,7 +112,7 @@ def render(scope: Construct, environment: Environment) -> None:
         ports=(Port("api", API_PORT), Port("management", MANAGEMENT_PORT)),
         probes=Probes.http("management", "/q/health/live", "/q/health/ready", startup=True),
         mounts=(
-            config_mount(f"{APP_DIR}/config"),
+            config.mount(f"{APP_DIR}/config"),
             k8s.VolumeMount(name="token-broker", mount_path=TOKEN_BROKER_DIR, read_only=True),
             *database.ca_mounts(),
         ),
@@ -131,9 +131,9 @@ def render(scope: Construct, environment: Environment) -> None:
             autoscaling=settings.autoscaling,
             spread_across_nodes=environment.scheduling.spread_across_nodes,
             per_pod_dns=True,  # Prometheus scrapes each replica's /q/metrics
-            pod_annotations={CHECKSUM_ANNOTATION: config_checksum(properties)},
+            pod_annotations=config.annotations,
             pod=PodProps(containers=(server,), run_as=RUN_AS,
-                         volumes=(config_volume(config), token_broker, *database.ca_volumes())),
+                         volumes=(config.volume, token_broker, *database.ca_volumes())),
         ),
     )
     if settings.ingress:

@@ -15,14 +15,7 @@ from floe.components.dns import service_host
 from floe.components.otel_collector import EXPORTER_PORT, HEADLESS, TELEMETRY_PORT
 from floe.config.environment import Environment
 from floe.config.releases import image_tag
-from floe.constructs.config_files import (
-    CHECKSUM_ANNOTATION,
-    config_checksum,
-    config_map,
-    config_mount,
-    config_text,
-    config_volume,
-)
+from floe.constructs.config_files import config_map, config_text
 from floe.constructs.container import Container, Port
 from floe.constructs.kube import k8s
 from floe.constructs.labels import AppIdentity
@@ -113,7 +106,7 @@ def render(scope: Construct, environment: Environment) -> None:
         ),
         ports=(Port("http", PORT),),
         probes=Probes.http("http", "/-/healthy", "/-/ready", startup=True),
-        mounts=(k8s.VolumeMount(name="data", mount_path=DATA_DIR), config_mount(CONFIG_DIR)),
+        mounts=(k8s.VolumeMount(name="data", mount_path=DATA_DIR), config.mount(CONFIG_DIR)),
     )
     PlatformService(
         scope, "prometheus",
@@ -123,11 +116,11 @@ def render(scope: Construct, environment: Environment) -> None:
             kind=WorkloadKind.STATEFUL_SET,
             replicas=1,
             volume_claims=(VolumeClaim("data", settings.storage),),
-            pod_annotations={CHECKSUM_ANNOTATION: config_checksum(text)},
+            pod_annotations=config.annotations,
             pod=PodProps(
                 containers=(container,),
                 run_as=RUN_AS,
-                volumes=(config_volume(config),),
+                volumes=(config.volume,),
                 # Time to flush the head block; a killed Prometheus replays its WAL at the next start.
                 termination_grace_period_seconds=300,
             ),

@@ -5,6 +5,7 @@ the pod template does, since it changes the template whenever a file's text does
 """
 
 import hashlib
+from dataclasses import dataclass
 
 import yaml
 from constructs import Construct
@@ -35,15 +36,29 @@ def config_text(config: dict) -> str:
     return yaml.dump(config, Dumper=_PlainDumper, sort_keys=True)
 
 
-def config_map(scope: Construct, identity: AppIdentity, name: str, namespace: str, files: dict[str, str]) -> str:
-    """A ConfigMap of config files, synced before the servers that mount it; returns its name."""
+@dataclass(frozen=True)
+class ConfigFiles:
+    """A rendered ConfigMap of config files, and how a pod uses it."""
+
+    name: str
+    files: dict[str, str]
+
+    @property
+    def volume(self) -> k8s.Volume:
+        return k8s.Volume(name=CONFIG_VOLUME, config_map=k8s.ConfigMapVolumeSource(name=self.name))
+
+    def mount(self, path: str) -> k8s.VolumeMount:
+        """The files, read-only, at ``path``."""
+        return k8s.VolumeMount(name=CONFIG_VOLUME, mount_path=path, read_only=True)
+
+    @property
+    def annotations(self) -> dict[str, str]:
+        """The pod-template annotation that rolls the pods when a file changes."""
+        return {CHECKSUM_ANNOTATION: config_checksum(*self.files.values())}
+
+
+def config_map(scope: Construct, identity: AppIdentity, name: str, namespace: str,
+               files: dict[str, str]) -> ConfigFiles:
+    """A ConfigMap of config files, synced before the servers that mount it."""
     k8s.KubeConfigMap(scope, name, metadata=object_meta(identity, name, namespace, Step.PREPARE), data=files)
-    return name
-
-
-def config_volume(config_map_name: str) -> k8s.Volume:
-    return k8s.Volume(name=CONFIG_VOLUME, config_map=k8s.ConfigMapVolumeSource(name=config_map_name))
-
-
-def config_mount(path: str) -> k8s.VolumeMount:
-    return k8s.VolumeMount(name=CONFIG_VOLUME, mount_path=path, read_only=True)
+    return ConfigFiles(name, files)
