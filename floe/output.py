@@ -55,22 +55,39 @@ def tree_files(environment: str, folders: Mapping[str, list[Mapping]]) -> dict[s
 
 
 def write_tree(target: Path, files: Mapping[str, str]) -> None:
-    """Replace ``target`` with exactly ``files``: stale files vanish, and a failure leaves it untouched."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-new-", dir=target.parent))
+    """Replace ``target`` with exactly ``files``: stale files vanish, and a failure leaves it untouched.
+
+    A folder that cannot be written (read-only, full disk) is a :class:`FloeError` naming it, with no
+    scratch folder left behind.
+    """
+    staging = retired = None
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-new-", dir=target.parent))
         for relative, content in sorted(files.items()):
             path = staging / relative
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(content, encoding="utf-8")
         staging.chmod(0o755)
-        retired = None
         if target.exists():
             retired = Path(tempfile.mkdtemp(prefix=f".{target.name}-old-", dir=target.parent))
             target.rename(retired / target.name)
+        _swap_in(staging, target, retired)
+        staging = None
+    except OSError as error:
+        raise FloeError(f"cannot write {target}: {error.strerror or error} ({error.filename or target}); make it "
+                        "writable (or free space) and render again; nothing was changed") from None
+    finally:
+        for scratch in (staging, retired):
+            if scratch:
+                shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _swap_in(staging: Path, target: Path, retired: Path | None) -> None:
+    """Rename the new tree into place; if that fails, the old tree goes back where it was."""
+    try:
         staging.rename(target)
-        if retired:
-            shutil.rmtree(retired)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+    except OSError:
+        if retired and (retired / target.name).exists():
+            (retired / target.name).rename(target)
         raise

@@ -9,6 +9,8 @@ import os
 import sys
 from pathlib import Path
 
+from rich.console import Console
+
 from floe.config.environment import Environment
 from floe.config.loader import ENVIRONMENTS_DIR, load_environments
 from floe.errors import FloeError
@@ -85,11 +87,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--environments", type=Path, default=ENVIRONMENTS_DIR,
                         help="directory of environment files (default: environments)")
     args = parser.parse_args(argv)
+    before = rendered_environments(args.outdir)
     try:
-        rendered = synthesize(args.outdir, args.names, args.environments)
+        # A spinner on a terminal only: Rich stays silent when stderr is a pipe or a file.
+        with Console(stderr=True).status("rendering…"):
+            rendered = synthesize(args.outdir, args.names, args.environments)
     except FloeError as error:
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code
     for name, files in rendered.items():
         print(f"{name}: {len(files)} files → {args.outdir / name}, {args.outdir / GITOPS_DIR / name}")
+    for name in sorted(before - set(rendered)) if not args.names else ():
+        print(f"{name}: removed {args.outdir / name} and {args.outdir / GITOPS_DIR / name} "
+              f"(no {args.environments / name}.yaml any more)")
     return 0
+
+
+def rendered_environments(outdir: Path) -> set[str]:
+    """The environments a rendered tree holds (its folders other than the GitOps wiring)."""
+    if not outdir.is_dir():
+        return set()
+    return {path.name for path in outdir.iterdir() if path.is_dir() and path.name != GITOPS_DIR
+            and not path.name.startswith(".")}

@@ -3,12 +3,11 @@
 kubeconform is used when it is on PATH; otherwise the strict schemas that ``kubernetes-validate``
 ships are used in-process. Either way the schemas are local files: nothing is fetched. Custom
 resources (Argo CD, Argo Rollouts, Flux, External Secrets) are checked against their published CRDs
-with :func:`validate_custom_resources`.
+(vendored in ``floe/crds/``) with :func:`validate_custom_resources`.
 """
 
 import functools
 import json
-import os
 import shutil
 import subprocess
 from collections.abc import Iterable
@@ -88,8 +87,8 @@ def _kubeconform(objects: list[tuple[str, dict]], version: str) -> list[Problem]
     return problems
 
 
-CRDS_DIR = Path(os.environ.get("FLOE_CRDS_DIR", Path(__file__).resolve().parent.parent.parent / "shared" / "crds"))
-"""The published CRDs of the custom resources the platform renders (``../shared/crds``)."""
+CRDS_DIR = Path(__file__).resolve().parent / "crds"
+"""The published CRDs of the custom resources the platform renders, vendored with their provenance."""
 
 
 def _strict(schema: dict) -> dict:
@@ -111,7 +110,8 @@ def crd_schemas(directory: Path = CRDS_DIR) -> dict[tuple[str, str], dict]:
     """(apiVersion, kind) → strict JSON schema, from every CRD file in ``directory``."""
     schemas = {}
     for path in sorted(directory.glob("*.yaml")):
-        for crd in yaml.safe_load_all(path.read_text(encoding="utf-8")):
+        # libyaml's loader: the pure-Python one takes seconds over these large files.
+        for crd in yaml.load_all(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader):
             if not crd or crd.get("kind") != "CustomResourceDefinition":
                 continue
             group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]

@@ -46,7 +46,9 @@ def test_deploy_dry_run_prints_the_plan_and_writes_nothing(workspace: Path, monk
     assert snapshot(workspace) == before
     assert "Deployment/polaris" in result.stdout and "Job/polaris-bootstrap" in result.stdout
     assert "StatefulSet/postgres" not in result.stdout
-    assert "outside catalog changed too" in result.stdout
+    assert "no changes in catalog (catalog)" in result.stdout
+    assert "note: the render would also change 4 files outside catalog; they would be written" in result.stdout
+    assert "wrote" not in result.stdout
 
 
 def test_deploy_refuses_invalid_objects_and_leaves_dist(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -65,7 +67,7 @@ def test_deploy_refuses_invalid_objects_and_leaves_dist(workspace: Path, monkeyp
     (["platform", "deploy", "--env", "dev", "--component", "warehouse"], None, "unknown component 'warehouse'"),
     (["platform", "deploy", "--env", "dev", "--apply", "--dry-run"], None, "exclude each other"),
     (["platform", "upgrade", "--version", "9.9.9", "--env", "dev"], None, "'9.9.9' is not in the release catalogue"),
-    (["diff", "--env", "dev", "--against", "no-such-ref"], None, "--against takes a commit"),
+    (["diff", "--env", "dev", "--against", "no-such-ref"], None, "--against no-such-ref: "),
     (["platform", "status", "--env", "nope", "--offline"], None, "no such environment file"),
 ])
 def test_bad_input_changes_nothing(workspace: Path, args: list[str], edit, message: str) -> None:
@@ -174,7 +176,9 @@ def test_diff_against_a_git_ref(workspace: Path) -> None:
     (workspace / "dist/dev/10-storage/service-minio.yaml").unlink()  # the working tree no longer matters
     result = floe(workspace, "diff", "--env", "dev", "--against", "HEAD")
     assert result.exit_code == 0, result.output
-    assert "at HEAD matches" in result.stdout
+    assert "as committed at HEAD\nno drift: they match" in result.stdout
+    one_line_error(floe(workspace, "diff", "--env", "dev", "--against", "nosuchref"), 2,
+                   "--against nosuchref: not a commit, branch or tag of the repository at")
 
 
 def test_immutable_changes_cover_every_refused_field() -> None:
@@ -222,7 +226,10 @@ def test_validate_lists_every_policy_failure(workspace: Path, monkeypatch: pytes
     assert result.exit_code == 1
     for text in ("image 'docker.io/apache/polaris:latest' is not pinned", "env ADMIN_PASSWORD holds a literal value",
                  "no readinessProbe", "allowPrivilegeEscalation must be false", "a Secret object must never",
-                 "dev.yaml:", "policy: looks like a URL with a password", "6 problems"):
+                 "dev.yaml:", "policy: looks like a URL with a password",
+                 "dist/dev/20-catalog/deployment-polaris.yaml: drift: stale: differs from a fresh render",
+                 "dist/dev/20-catalog/secret-leak.yaml: drift: stale: a fresh render no longer has this file",
+                 "12 problems"):
         assert text in result.stdout, result.stdout
 
 

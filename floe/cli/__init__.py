@@ -1,45 +1,22 @@
-"""The ``floe`` command: the platform's lifecycle (ADR-0019) and the reviewer's tools.
+"""The ``floe`` command: the platform's lifecycle and the reviewer's tools.
 
 Exit codes: 0 ok, 1 drift or a validation failure, 2 a usage or input error, 3 a cluster error.
 Errors are one sentence and what to do, never a traceback (``FLOE_DEBUG=1`` shows one for bugs).
 """
 
-import os
+from importlib import metadata
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from typer.core import TyperGroup
 
 from floe.cli import platform, review, runs
-from floe.cli.context import err_console, settings
+from floe.cli.command import FloeGroup
+from floe.cli.context import console, settings
 from floe.config.loader import ENVIRONMENTS_DIR
-from floe.errors import FloeError
 from floe.synth import DEFAULT_OUTDIR
 
-INTERNAL_ERROR = 70
-
-
-class FloeGroup(TyperGroup):
-    """Maps the errors a user can cause to one line on stderr and an exit code."""
-
-    def invoke(self, ctx: typer.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except FloeError as error:
-            err_console().print(f"error: {error}", markup=False, soft_wrap=True)
-            raise typer.Exit(error.exit_code) from None
-        except (typer.Exit, typer.Abort, typer.TyperException):
-            raise
-        except KeyboardInterrupt:
-            raise typer.Exit(130) from None
-        except Exception as error:
-            if os.environ.get("FLOE_DEBUG"):
-                raise
-            err_console().print(f"error: internal error ({type(error).__name__}: {error}); this is a bug in floe: "
-                                "rerun with FLOE_DEBUG=1 and report the traceback", markup=False, soft_wrap=True)
-            raise typer.Exit(INTERNAL_ERROR) from None
-
+PACKAGE = "floe-platform-manifests"
 
 app = typer.Typer(
     cls=FloeGroup, name="floe", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -51,13 +28,24 @@ app = typer.Typer(
 )
 
 
+def _version(value: bool) -> None:
+    if value:
+        from floe.config.releases import known_versions
+
+        console().print(f"floe {metadata.version(PACKAGE)} (platform releases: {', '.join(known_versions())})",
+                        markup=False)
+        raise typer.Exit()
+
+
 @app.callback()
 def root(
-    environments: Annotated[Path, typer.Option(envvar="FLOE_ENVIRONMENTS", help="Folder of environment files.")]
-    = ENVIRONMENTS_DIR,
-    dist: Annotated[Path, typer.Option(envvar="FLOE_DIST", help="The rendered tree.")] = DEFAULT_OUTDIR,
-    context: Annotated[str | None, typer.Option(envvar="FLOE_KUBE_CONTEXT",
+    environments: Annotated[Path, typer.Option(envvar="FLOE_ENVIRONMENTS", metavar="DIR",
+                                               help="Folder of environment files.")] = ENVIRONMENTS_DIR,
+    dist: Annotated[Path, typer.Option(envvar="FLOE_DIST", metavar="DIR", help="The rendered tree.")] = DEFAULT_OUTDIR,
+    context: Annotated[str | None, typer.Option(envvar="FLOE_KUBE_CONTEXT", metavar="NAME",
                                                 help="kubeconfig context (default: the current one).")] = None,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print floe's version and the platform releases it knows.")] = False,
 ) -> None:
     settings.environments, settings.dist, settings.context = environments, dist, context
 

@@ -1,14 +1,19 @@
-"""What changed between two renders: per-file summaries, field-level detail, and the changes
-Kubernetes refuses to make in place (which would make a GitOps sync, or a rolling upgrade, fail).
+"""What changed between two renders: per-file summaries, field-level detail, and the change guard.
+
+The guard (:func:`refused_in_place`) finds the changes Kubernetes refuses to make in place, which
+would make a GitOps sync (or a direct apply) fail. ``floe diff`` shows them, ``floe platform
+deploy`` and ``floe platform upgrade`` refuse them unless told the objects will be recreated: all
+three call the same function, so what one flags the others flag.
 """
 
+import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import yaml
 from deepdiff import DeepDiff
 
-from floe.cli.tree import is_hook
+from floe.cli.tree import KUSTOMIZATION, describe, is_hook
 from floe.config.types import quantity_decimal
 
 
@@ -20,6 +25,9 @@ class FileChanges:
 
     def __bool__(self) -> bool:
         return bool(self.added or self.changed or self.removed)
+
+    def __len__(self) -> int:
+        return len(self.added) + len(self.changed) + len(self.removed)
 
 
 def compare_files(old: Mapping[str, str], new: Mapping[str, str]) -> FileChanges:
@@ -44,35 +52,74 @@ def by_folder(changes: FileChanges) -> dict[str, FileChanges]:
     return dict(sorted(folders.items()))
 
 
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+# -- field-level detail -------------------------------------------------------------------------------------
+
+
+class _Named(str):
+    """A list item's ``name``, standing for its position: Kubernetes lists (containers, env, ports,
+    volumes) are keyed by name, so an insertion shows as one item added, not every later one changed."""
+
+
+def _keyed(value: object) -> object:
+    if isinstance(value, Mapping):
+        return {key: _keyed(item) for key, item in value.items()}
+    if isinstance(value, list):
+        names = [item.get("name") for item in value if isinstance(item, Mapping)]
+        if len(names) == len(value) and all(isinstance(n, str) for n in names) and len(set(names)) == len(names):
+            return {_Named(item["name"]): _keyed(item) for item in value}
+        return [_keyed(item) for item in value]
+    return value
+
+
 def _dotted(parts: list) -> str:
     text = ""
     for part in parts:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or "(object)"
+        text += f"[{part}]" if isinstance(part, int | _Named) else (f".{part}" if text else str(part))
+    return text or "(file)"
+
+
+def _order(parts: list) -> tuple:
+    """Document order: keys by name, list indexes by number (``[2]`` before ``[10]``)."""
+    return tuple((0, part, "") if isinstance(part, int) else (1, 0, str(part)) for part in parts)
 
 
 def _short(value: object, limit: int = 100) -> str:
-    if isinstance(value, str) and "\n" in value:
-        return f"<{value.count(chr(10)) + 1} lines of text>"
-    text = yaml.safe_dump(value, default_flow_style=True, width=10_000).strip().removesuffix("...").strip() \
-        if not isinstance(value, str) else repr(value)
+    text = repr(value) if isinstance(value, str) else \
+        yaml.safe_dump(value, default_flow_style=True, width=10_000).strip().removesuffix("...").strip()
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
+def text_changes(old: str, new: str) -> list[str]:
+    """The changed lines of a text (a config file, ``capacity.md``), as ``-old`` and ``+new``."""
+    lines = difflib.unified_diff(old.splitlines(), new.splitlines(), lineterm="", n=0)
+    return [line for line in lines if not line.startswith(("---", "+++", "@@"))]
+
+
 def field_changes(old: object, new: object) -> list[str]:
-    """One line per changed field: ``path: old → new``, ``path: added …``, ``path: removed …``."""
-    diff = DeepDiff(old, new, view="tree", verbose_level=2)
-    lines = []
+    """What changed, in document order: ``path: old → new``, ``path: added …``, ``path: removed …``;
+    a multi-line text as its changed lines under its path."""
+    diff = DeepDiff(_keyed(old), _keyed(new), view="tree", verbose_level=2)
+    found = []
     for report, levels in diff.items():
         for level in levels:
-            path = _dotted(level.path(output_format="list"))
+            parts = level.path(output_format="list")
+            path = _dotted(parts)
             if report.endswith("_added"):
-                lines.append(f"{path}: added {_short(level.t2)}")
+                found.append((parts, [f"{path}: added {_short(level.t2)}"]))
             elif report.endswith("_removed"):
-                lines.append(f"{path}: removed {_short(level.t1)}")
+                found.append((parts, [f"{path}: removed {_short(level.t1)}"]))
+            elif isinstance(level.t1, str) and isinstance(level.t2, str) and "\n" in level.t1 + level.t2:
+                found.append((parts, [f"{path}:", *(f"  {line}" for line in text_changes(level.t1, level.t2))]))
             else:
-                lines.append(f"{path}: {_short(level.t1)} → {_short(level.t2)}")
-    return sorted(lines)
+                found.append((parts, [f"{path}: {_short(level.t1)} → {_short(level.t2)}"]))
+    return [line for _, lines in sorted(found, key=lambda item: _order(item[0])) for line in lines]
+
+
+# -- the change guard ---------------------------------------------------------------------------------------
 
 
 def _at(obj: Mapping | None, *path: str) -> object:
@@ -107,3 +154,45 @@ def immutable_changes(old: Mapping, new: Mapping) -> list[str]:
                                                                                                    "template"):
         problems.append("spec.template changed on a Job that is not a sync hook (a Job's pod template is immutable)")
     return problems
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """One change Kubernetes refuses to make in place: the file (in the new tree), the object, why."""
+
+    path: str
+    what: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.what}: {self.problem}"
+
+
+def load_object(text: str) -> object:
+    """A file's parsed content, or its text when it is not YAML (``capacity.md``)."""
+    try:
+        return yaml.load(text, Loader=yaml.CSafeLoader)
+    except yaml.YAMLError:
+        return text
+
+
+def _objects(files: Mapping[str, str]) -> dict[tuple, tuple[str, dict]]:
+    """(kind, namespace, name) → (path, object): an object keeps its identity when it moves to another file."""
+    found = {}
+    for path, text in files.items():
+        obj = load_object(text) if path.endswith(".yaml") and not path.endswith(KUSTOMIZATION) else None
+        if isinstance(obj, dict) and "kind" in obj:
+            meta = obj.get("metadata") or {}
+            found[(obj["kind"], meta.get("namespace"), meta.get("name"))] = (path, obj)
+    return found
+
+
+def refused_in_place(old: Mapping[str, str], new: Mapping[str, str]) -> list[Refusal]:
+    """Every change from the ``old`` tree to the ``new`` one (path → text) that Kubernetes refuses in place."""
+    changed = {path for path in new if old.get(path) != new[path]}
+    before = _objects({path: text for path, text in old.items() if new.get(path) != text})
+    refusals = []
+    for key, (path, obj) in sorted(_objects({p: new[p] for p in changed}).items(), key=lambda item: item[1][0]):
+        if key in before:
+            refusals += [Refusal(path, describe(obj), problem) for problem in immutable_changes(before[key][1], obj)]
+    return refusals

@@ -7,6 +7,8 @@ API's own (camelCase) form, exactly as the same object would be read from ``dist
 
 import contextlib
 import os
+import sys
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -53,10 +55,25 @@ def connect(context: str | None = None) -> "Cluster":
     except (ConfigException, ValueError, OSError) as error:
         raise ClusterError(f"the Kubernetes configuration cannot be used: {error}; "
                            "check KUBECONFIG and the context (kubectl config get-contexts)") from None
+    if not configuration.verify_ssl:
+        _warn_unverified(paths, context)
     configuration.retries = 0
     cluster = Cluster(client.ApiClient(configuration))
     cluster.ping()
     return cluster
+
+
+def _warn_unverified(paths: list[Path], context: str | None) -> None:
+    """Say once, in floe's words, what urllib3 would otherwise repeat as a raw warning on every request."""
+    import urllib3
+    from kubernetes import config
+
+    warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
+    if context is None:
+        _, active = config.list_kube_config_contexts(config_file=os.pathsep.join(str(p) for p in paths))
+        context = active["name"]
+    print(f"warning: context {context} skips TLS verification (insecure-skip-tls-verify): the API server's identity "
+          "is not checked", file=sys.stderr)
 
 
 class Cluster:

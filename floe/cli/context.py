@@ -4,7 +4,9 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
+import typer
 from rich.console import Console
 
 from floe.cli.cluster import Cluster, connect
@@ -35,7 +37,17 @@ def err_console() -> Console:
 
 
 def environment_names() -> list[str]:
-    return [path.stem for path in environment_files(settings.environments)]
+    """Every environment of the environments folder; none at all is a mistake, not an empty result."""
+    names = [path.stem for path in environment_files(settings.environments)]
+    if not names:
+        raise FloeError(f"{settings.environments}: no environment files (<name>.yaml); run floe from the "
+                        "repository's root or point --environments at the folder")
+    return names
+
+
+def checked_names(env: str | None) -> list[str]:
+    """The named environment (which must exist) or all of them."""
+    return [one_environment(env).name] if env else environment_names()
 
 
 def one_environment(name: str | None) -> Environment:
@@ -49,5 +61,10 @@ def one_environment(name: str | None) -> Environment:
     return load_environment(settings.environments / f"{name}.yaml")
 
 
-def cluster() -> Cluster:
-    return connect(settings.context)
+ContextOption = Annotated[str | None, typer.Option(
+    "--context", metavar="NAME", help="kubeconfig context (default: the current one, or floe's own --context).")]
+
+
+def cluster(context: str | None = None) -> Cluster:
+    """The cluster of ``context``, else of the root ``--context``, else the current kubeconfig context."""
+    return connect(context or settings.context)

@@ -1,65 +1,110 @@
 """``floe platform``: the long-lived services (Layer 3): deploy, upgrade, status, logs."""
 
+from dataclasses import dataclass
 from typing import Annotated
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from floe.cli.apply import apply_plan, explain
-from floe.cli.changes import STATEFULSET_IMMUTABLE, by_folder, compare_files, immutable_changes
-from floe.cli.context import cluster, console, err_console, one_environment, settings
+from floe.cli.changes import FileChanges, by_folder, compare_files, plural, refused_in_place
+from floe.cli.command import FloeCommand, FloeGroup
+from floe.cli.context import ContextOption, cluster, console, err_console, one_environment, settings
 from floe.cli.envfile import set_top_level, write_atomically
 from floe.cli.logs import print_logs, since_seconds
 from floe.cli.readiness import WORKLOADS, readiness
 from floe.cli.render import promote, render_scratch, schema_problems
 from floe.cli.tree import describe, environment_files, parse, plan, wave
 from floe.config.releases import image_tag, known_versions, release
+from floe.constructs.labels import TIER, Layer
 from floe.errors import FloeError
 from floe.synth import render
 from floe.tiers import TIERS, Tier
 
-app = typer.Typer(no_args_is_help=True, rich_markup_mode="markdown",
+app = typer.Typer(cls=FloeGroup, no_args_is_help=True, rich_markup_mode="markdown",
                   help="The platform services (Layer 3): deploy, upgrade, status, logs.")
 
-EnvOption = Annotated[str | None, typer.Option("--env", "-e", help="Environment name (default: $FLOE_ENV, or the "
-                                                                  "only one).")]
+EnvOption = Annotated[str | None, typer.Option("--env", "-e", metavar="NAME",
+                                               help="Environment name (default: $FLOE_ENV, or the only one).")]
 SEED_COMPONENTS = [tier.name for tier in TIERS if tier.seed_component]
+AllowRecreate = Annotated[bool, typer.Option(
+    "--allow-recreate", help="Write the render even though it changes fields Kubernetes refuses to change in place "
+                             "(you delete and recreate those objects, or migrate them, as part of the change).")]
 
 
-def seed_tier(name: str) -> Tier:
+@dataclass(frozen=True)
+class Target:
+    """What ``--component`` names: one of the seed's tiers, or one component of the registry."""
+
+    name: str
+    tier: Tier
+    selector: str
+    """Label selector of its pods."""
+    layer: Layer = Layer.PLATFORM_SERVICES
+
+
+def target(name: str) -> Target:
     for tier in TIERS:
         if tier.name == name and tier.seed_component:
-            return tier
-    raise FloeError(f"unknown component {name!r}; components: {', '.join(SEED_COMPONENTS)}")
+            return Target(name, tier, f"{TIER}={tier.name}")
+    from floe.registry import COMPONENTS  # starts the jsii bridge: only for a component's name
+
+    for component in COMPONENTS:
+        if component.name == name:
+            selector = ",".join(f"{key}={value}" for key, value in sorted(component.pod_selector.items()))
+            return Target(name, component.tier, selector, component.layer)
+    raise FloeError(f"unknown component {name!r}; tiers: {', '.join(SEED_COMPONENTS)}; components: "
+                    f"{', '.join(c.name for c in COMPONENTS)}")
+
+
+def guard(old: dict[str, str], new: dict[str, str], allow_recreate: bool) -> None:
+    """Refuse, before anything is written, what Kubernetes refuses to change in place (as `floe diff` shows it)."""
+    refusals = refused_in_place(old, new)
+    if not refusals or allow_recreate:
+        return
+    out = err_console()
+    for refusal in refusals:
+        out.print(f"!! REFUSED IN PLACE: {refusal.path}: {refusal}", markup=False, soft_wrap=True)
+    listed = "; ".join(map(str, refusals))
+    raise FloeError(f"{plural(len(refusals), 'change')} Kubernetes refuses to make in place ({listed}); "
+                    "nothing was written: plan the migration (delete and recreate, or move the data), then rerun "
+                    "with --allow-recreate")
 
 
 # -- deploy -----------------------------------------------------------------------------------------------
 
 
-@app.command(epilog="Examples: `floe platform deploy` (render every environment) · "
+@app.command(cls=FloeCommand,
+             epilog="Examples: `floe platform deploy` (render every environment) · "
                     "`floe platform deploy --env dev --component catalog` · "
-                    "`floe platform deploy --env dev --dry-run` · "
+                    "`floe platform deploy --env dev --component polaris --dry-run` · "
                     "`floe platform deploy --env dev --apply --timeout 900`")
 def deploy(
-    env: Annotated[str | None, typer.Option("--env", "-e", help="Render only this environment.")] = None,
-    component: Annotated[str | None, typer.Option(help=f"Limit the summary and the apply to one component: "
-                                                       f"{', '.join(SEED_COMPONENTS)}.")] = None,
+    env: Annotated[str | None, typer.Option("--env", "-e", metavar="NAME",
+                                            help="Render only this environment.")] = None,
+    component: Annotated[str | None, typer.Option(
+        metavar="NAME", help=f"Limit the summary and the apply to one tier ({', '.join(SEED_COMPONENTS)}) or to the "
+                             "tier of one component (polaris, dagster, minio, ...).")] = None,
     apply: Annotated[bool, typer.Option("--apply", help="Also apply to the cluster, tier by tier, waiting for each "
                                                         "(for clusters without a GitOps engine).")] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Render and print the apply plan; write nothing, "
-                                                            "touch no cluster.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Render, check and print what would change and the "
+                                                            "apply plan; write nothing, touch no cluster.")] = False,
     timeout: Annotated[int, typer.Option(help="Seconds each tier may take to become Ready.", min=1)] = 600,
+    allow_recreate: AllowRecreate = False,
+    context: ContextOption = None,
 ) -> None:
     """Render, validate and write `dist/`, with a summary per tier of what changed.
 
-    The render is checked before anything is written: a mistake leaves `dist/` as it was. With --component the whole
-    environment is still rendered and written (so `dist/` stays consistent); the summary and the apply are
-    limited to that component's tier.
+    The render is checked before anything is written: a schema problem, or a change Kubernetes refuses to make in
+    place (the same guard as `floe diff`), leaves `dist/` as it was. With --component the whole environment is
+    still rendered and written (so `dist/` stays consistent); the summary and the apply are limited to that tier.
     """
-    tier = seed_tier(component) if component else None
+    scope = target(component) if component else None
     if apply and dry_run:
         raise FloeError("--apply and --dry-run exclude each other: --dry-run prints what --apply would do")
     names = [one_environment(env).name] if env or apply or dry_run else None
+    live = cluster(context) if apply else None  # fail in seconds, before rendering, when there is no cluster
     out = console()
     with err_console().status("rendering and validating…"):
         files = render_scratch(names)
@@ -68,35 +113,47 @@ def deploy(
     if problems:
         for problem in problems:
             out.print(str(problem), markup=False, soft_wrap=True)
-        out.print(f"[red]{len(problems)} validation problems; dist/ was not changed[/]")
+        out.print(f"[red]{plural(len(problems), 'validation problem')}; {settings.dist}/ was not changed[/]")
         raise typer.Exit(1)
     previous = environment_files(settings.dist, names)
+    guard(previous, files, allow_recreate)
     changes = compare_files(previous, files)
-    folders = by_folder(changes)
-    if tier:
-        scope = [f"{name}/{tier.folder}" for name in names or sorted({p.split('/')[0] for p in files})]
-        elsewhere = sum(len(c.added) + len(c.changed) + len(c.removed) for f, c in folders.items() if f not in scope)
-        folders = {folder: found for folder, found in folders.items() if folder in scope}
-    out.print(_summary(folders, changes_total=bool(changes)))
-    if tier and elsewhere:
-        out.print(f"note: {elsewhere} files outside {component} changed too; they are written with it so that "
-                  "dist/ always matches the environment files")
-    if not dry_run:
+    _report(out, changes, names or sorted({p.split("/")[0] for p in files}), scope, dry_run)
+    if changes and not dry_run:
         promote(files, names)
-        out.print(f"wrote {settings.dist}" + (f" for {', '.join(names)}" if names else ""))
+        out.print(f"wrote {settings.dist}/" + (f" for {', '.join(names)}" if names else ""), markup=False)
     if not (apply or dry_run):
         return
-    steps = plan(objects, names[0], [tier] if tier else TIERS)
+    steps = plan(objects, names[0], [scope.tier] if scope else TIERS)
     if dry_run:
         out.print(_plan_table(steps))
         return
-    apply_plan(cluster(), steps, timeout, lambda line: out.print(line, markup=False))
+    apply_plan(live, steps, timeout, lambda line: out.print(line, markup=False))
 
 
-def _summary(folders: dict, changes_total: bool) -> Table | str:
-    if not changes_total or not folders:
-        return "no changes: dist/ already matches the render"
-    table = Table(title="changes against dist/")
+def _report(out: Console, changes: FileChanges, names: list[str], scope: Target | None, dry_run: bool) -> None:
+    """What the render changes in ``dist/``, per folder (only the scope's tier with --component)."""
+    if not changes:
+        out.print(f"no changes: {settings.dist}/ already matches the render; nothing to write", markup=False)
+        return
+    folders = by_folder(changes)
+    verb = "would also change" if dry_run else "also changes"
+    if scope:
+        inside = [f"{name}/{scope.tier.folder}" for name in names]
+        elsewhere = sum(len(found) for folder, found in folders.items() if folder not in inside)
+        folders = {folder: found for folder, found in folders.items() if folder in inside}
+        if not folders:
+            out.print(f"no changes in {scope.tier.name} ({scope.name})", markup=False)
+        if elsewhere:
+            out.print(f"note: the render {verb} {plural(elsewhere, 'file')} outside {scope.tier.name}; "
+                      f"{'they would be' if dry_run else 'they are'} written with it so that {settings.dist}/ always "
+                      "matches the environment files", markup=False)
+    if folders:
+        out.print(_summary(folders, f"{'dry run: ' if dry_run else ''}changes against {settings.dist}/"))
+
+
+def _summary(folders: dict[str, FileChanges], title: str) -> Table:
+    table = Table(title=title)
     for column in ("folder", "added", "changed", "removed", "objects"):
         table.add_column(column, justify="right" if column in ("added", "changed", "removed") else "left")
     for folder, found in folders.items():
@@ -128,19 +185,22 @@ def _major(reference: str) -> str:
     return image_tag(reference).split(".")[0].split("-")[0]
 
 
-@app.command(epilog="Examples: `floe platform upgrade --version 1.1.0 --env staging` · "
+@app.command(cls=FloeCommand,
+             epilog="Examples: `floe platform upgrade --version 1.1.0 --env staging` · "
                     "`floe platform upgrade --version 1.0.0 --env dev --allow-downgrade`")
 def upgrade(
-    version: Annotated[str, typer.Option("--version", help="Platform version from floe/releases.yaml.")],
+    version: Annotated[str, typer.Option("--version", metavar="VERSION",
+                                         help="Platform version from floe/releases.yaml.")],
     env: EnvOption = None,
     allow_downgrade: Annotated[bool, typer.Option("--allow-downgrade",
                                                   help="Accept a version older than the current one.")] = False,
+    allow_recreate: AllowRecreate = False,
 ) -> None:
     """Move an environment to another platform version: edit its file (comments and layout kept), re-render its `dist/`
     folders, and show exactly which images change.
 
     Refused, with nothing written: an unknown version, a downgrade without --allow-downgrade, a PostgreSQL major
-    version change, and any change to a StatefulSet field Kubernetes cannot update in place.
+    version change, and any change Kubernetes cannot make in place (the same guard as `floe diff` and `deploy`).
     """
     environment = one_environment(env)
     current = environment.platform_version
@@ -159,27 +219,20 @@ def upgrade(
         raise FloeError(f"PostgreSQL {image_tag(old_pg)} → {image_tag(new_pg)} changes the major version, which a "
                         "rolling update cannot do (the data directory needs pg_upgrade or a dump and restore); "
                         "migrate the databases first, then upgrade")
-    target = environment.model_copy(update={"platform_version": version})
-    with err_console().status("rendering both versions…"):
-        before, after = parse(render(environment)), parse(render(target))
-    refused = [f"{describe(new)}: {problem}" for path, new in after.items()
-               if new["kind"] == "StatefulSet" and path in before
-               for problem in immutable_changes(_only(before[path]), _only(new))]
-    if refused:
-        raise FloeError(f"the upgrade to {version} would change StatefulSet fields Kubernetes cannot update in place "
-                        f"({'; '.join(refused)}); plan a migration (delete the StatefulSet with --cascade=orphan, "
-                        "then sync) before upgrading")
-    images = _image_changes(before, after)
+    with err_console().status(f"rendering {environment.name} at {version}…"):
+        after = render(environment.model_copy(update={"platform_version": version}))
+        before = environment_files(settings.dist, [environment.name]) or render(environment)
+    guard(before, after, allow_recreate)
     path = settings.environments / f"{environment.name}.yaml"
     original = path.read_text(encoding="utf-8")
     write_atomically(path, set_top_level(original, "platform_version", version))
     try:
-        with err_console().status("re-rendering dist/…"):
-            promote(render_scratch([environment.name]), [environment.name])
+        promote(after, [environment.name])
     except BaseException:
         write_atomically(path, original)
         raise
     out.print(f"{environment.name}: platform version {current} → {version} ({path})")
+    images = _image_changes(parse(before), parse(after))
     if not images:
         out.print("no image changes")
         return
@@ -189,11 +242,6 @@ def upgrade(
     for row in images:
         table.add_row(*row)
     out.print(table)
-
-
-def _only(obj: dict) -> dict:
-    """A StatefulSet reduced to its immutable fields (the rest may change in a rolling update)."""
-    return {"kind": obj["kind"], "spec": {name: obj["spec"].get(name) for name in STATEFULSET_IMMUTABLE}}
 
 
 def _images(obj: dict) -> dict[str, str]:
@@ -219,11 +267,12 @@ def _image_changes(before: dict[str, dict], after: dict[str, dict]) -> list[tupl
 # -- status -----------------------------------------------------------------------------------------------
 
 
-@app.command(epilog="Examples: `floe platform status --env prod` · "
-                    "`floe platform status --env prod --offline`")
+@app.command(cls=FloeCommand, epilog="Examples: `floe platform status --env prod` · "
+                                     "`floe platform status --env prod --offline`")
 def status(
     env: EnvOption = None,
     offline: Annotated[bool, typer.Option("--offline", help="Show the planned order from dist/; no cluster.")] = False,
+    context: ContextOption = None,
 ) -> None:
     """Each component in startup order: desired and ready replicas, rollout state, and why anything is not Ready.
 
@@ -238,7 +287,7 @@ def status(
     if offline:
         out.print(_offline(objects, environment.name))
         return
-    live = cluster()
+    live = cluster(context)
     table = Table(title=f"{environment.name}: platform status")
     for column in ("tier", "workload", "desired", "ready", "state", "reason"):
         table.add_column(column, justify="right" if column in ("desired", "ready") else "left")
@@ -282,19 +331,22 @@ def _offline(objects: dict[str, dict], name: str) -> Table:
 # -- logs -------------------------------------------------------------------------------------------------
 
 
-@app.command(epilog="Examples: `floe platform logs orchestrator --env prod` · "
-                    "`floe platform logs catalog --follow --since 10m`")
+@app.command(cls=FloeCommand, epilog="Examples: `floe platform logs orchestrator --env prod` · "
+                                     "`floe platform logs polaris --follow --since 10m`")
 def logs(
-    component: Annotated[str, typer.Argument(help=f"One of: {', '.join(SEED_COMPONENTS)}.")],
+    component: Annotated[str, typer.Argument(metavar="COMPONENT", help=f"A tier ({', '.join(SEED_COMPONENTS)}) or "
+                                                                       "a component (polaris, dagster, minio, ...).")],
     env: EnvOption = None,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep streaming new lines.")] = False,
-    since: Annotated[str | None, typer.Option(help="Only lines newer than this: 30s, 10m, 2h, 1d.")] = None,
+    since: Annotated[str | None, typer.Option(metavar="AGE", help="Only lines newer than this: 30s, 10m, 2h, "
+                                                                  "1d.")] = None,
+    context: ContextOption = None,
 ) -> None:
-    """The logs of a component's pods (label floe.dev/tier), each line prefixed with pod and container."""
-    tier = seed_tier(component)
+    """The logs of a tier's or a component's pods, each line prefixed with pod and container."""
+    scope = target(component)
     seconds = since_seconds(since)
     environment = one_environment(env)
-    namespace = environment.namespaces.platform
-    print_logs(cluster(), namespace, f"floe.dev/tier={tier.name}",
-               f"no pods of {tier.name} in namespace {namespace}; is it deployed? "
+    namespace = environment.namespaces.jobs if scope.layer == Layer.PIPELINE_JOBS else environment.namespaces.platform
+    print_logs(cluster(context), namespace, scope.selector,
+               f"no pods of {scope.name} in namespace {namespace}; is it deployed? "
                f"(floe platform status --env {environment.name})", follow=follow, since=seconds)

@@ -13,10 +13,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from floe.cli.cluster import ClusterError
-from floe.cli.context import cluster, console, err_console, one_environment, settings
+from floe.cli.cluster import Cluster, ClusterError
+from floe.cli.command import FloeCommand
+from floe.cli.context import ContextOption, cluster, console, err_console, one_environment, settings
 from floe.cli.logs import print_logs
 from floe.cli.readiness import job_state, pod_problem, terminated_reason
+from floe.cli.render import render_scratch
 from floe.cli.tree import environment_files, parse
 from floe.errors import FloeError
 from floe.jobs import JOB_TYPE_LABEL, JOB_TYPES, PRODUCT_LABEL, RUN_ID_LABEL, RUN_ID_LENGTH, run_name, template_name
@@ -25,8 +27,8 @@ from floe.output import to_yaml
 INSTANTIATE = "cronjob.kubernetes.io/instantiate"
 _RUN_ID = re.compile(rf"^[0-9a-f]{{{RUN_ID_LENGTH}}}$")
 
-EnvOption = Annotated[str | None, typer.Option("--env", "-e", help="Environment name (default: $FLOE_ENV, or the "
-                                                                  "only one).")]
+EnvOption = Annotated[str | None, typer.Option("--env", "-e", metavar="NAME",
+                                               help="Environment name (default: $FLOE_ENV, or the only one).")]
 
 
 def new_run_id() -> str:
@@ -66,11 +68,14 @@ def check_run_id(run_id: str) -> str:
 
 
 def run(
-    job_type: Annotated[str, typer.Argument(help=f"One of: {', '.join(JOB_TYPES)}.")],
-    product: Annotated[str, typer.Option("--product", "-p", help="Data product (environments/<env>.yaml).")],
+    job_type: Annotated[str, typer.Argument(metavar="JOB_TYPE", help=f"One of: {', '.join(JOB_TYPES)}.")],
+    product: Annotated[str, typer.Option("--product", "-p", metavar="NAME",
+                                         help="A data product of the environment (its data_products list).")],
     env: EnvOption = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the Job instead of creating it "
-                                                            "(template from dist/ when rendered there).")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the Job instead of creating it; no cluster "
+                                                            "(the template from dist/, else from a fresh "
+                                                            "render).")] = False,
+    context: ContextOption = None,
 ) -> None:
     """Start a run: create a Job from the product's job template with a fresh run id, and print the id."""
     if job_type not in JOB_TYPES:
@@ -83,10 +88,11 @@ def run(
     namespace, name = environment.namespaces.jobs, template_name(product, job_type)
     run_id = new_run_id()
     if dry_run:
-        cronjob = _rendered_template(environment.name, namespace, name) or _live_template(namespace, name)
-        console().print(to_yaml(job_from_cronjob(cronjob, run_id)), markup=False, end="")
+        cronjob = _rendered_template(environment.name, namespace, name)
+        # Never wrapped: the output is YAML for `kubectl create -f -`.
+        console().print(to_yaml(job_from_cronjob(cronjob, run_id)), markup=False, end="", soft_wrap=True)
         return
-    live = cluster()
+    live = cluster(context)
     cronjob = _live_template(namespace, name, live)
     job = live.create_job(namespace, job_from_cronjob(cronjob, run_id))
     err_console().print(f"created Job {namespace}/{job['metadata']['name']}; follow it with: "
@@ -94,14 +100,18 @@ def run(
     console().print(run_id, markup=False)
 
 
-def _rendered_template(environment: str, namespace: str, name: str) -> dict | None:
-    objects = parse(environment_files(settings.dist, [environment]))
-    return next((o for o in objects.values() if o["kind"] == "CronJob" and o["metadata"]["name"] == name
-                 and o["metadata"].get("namespace") == namespace), None)
+def _rendered_template(environment: str, namespace: str, name: str) -> dict:
+    """The job template as ``dist/`` holds it, or as a fresh render gives it when ``dist/`` does not."""
+    files = environment_files(settings.dist, [environment])
+    if not files:
+        with err_console().status(f"{settings.dist}/{environment} is not rendered: rendering it…"):
+            files = render_scratch([environment])
+    return next(o for o in parse(files).values() if o["kind"] == "CronJob" and o["metadata"]["name"] == name
+                and o["metadata"].get("namespace") == namespace)
 
 
-def _live_template(namespace: str, name: str, live=None) -> dict:
-    cronjob = (live or cluster()).read_cronjob(namespace, name)
+def _live_template(namespace: str, name: str, live: Cluster) -> dict:
+    cronjob = live.read_cronjob(namespace, name)
     if cronjob is None:
         raise ClusterError(f"the job template CronJob {namespace}/{name} is not in the cluster; sync the "
                            "environment (Argo CD or Flux) or run floe platform deploy --apply first")
@@ -146,16 +156,18 @@ def exit_reason(job: dict, pods: list[dict]) -> str:
 
 
 def status(
-    run_id: Annotated[str | None, typer.Option("--run-id", help="One run (as `floe run` printed it).")] = None,
+    run_id: Annotated[str | None, typer.Option("--run-id", metavar="ID",
+                                               help="One run (as `floe run` printed it).")] = None,
     env: EnvOption = None,
     limit: Annotated[int, typer.Option(help="How many recent runs to list.", min=1)] = 20,
+    context: ContextOption = None,
 ) -> None:
     """Recent runs, newest first; or one run's state, start, duration and exit reason."""
     if run_id:
         check_run_id(run_id)
     environment = one_environment(env)
     namespace = environment.namespaces.jobs
-    live = cluster()
+    live = cluster(context)
     now = datetime.now(UTC)
     out = console()
     if run_id:
@@ -190,23 +202,24 @@ def status(
 
 
 def logs(
-    run_id: Annotated[str, typer.Option("--run-id", help="The run (as `floe run` printed it).")],
+    run_id: Annotated[str, typer.Option("--run-id", metavar="ID", help="The run (as `floe run` printed it).")],
     env: EnvOption = None,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep streaming until the run ends.")] = False,
+    context: ContextOption = None,
 ) -> None:
     """A run's pod logs, each line prefixed with pod and container."""
     check_run_id(run_id)
     environment = one_environment(env)
     namespace = environment.namespaces.jobs
-    print_logs(cluster(), namespace, f"{RUN_ID_LABEL}={run_id}",
+    print_logs(cluster(context), namespace, f"{RUN_ID_LABEL}={run_id}",
                f"no pods for run {run_id} in namespace {namespace}: it may not have started yet, or its "
                "Job was cleaned up; see: floe status --run-id " + run_id, follow=follow)
 
 
 def register(app: typer.Typer) -> None:
-    app.command("run", epilog="Examples: `floe run dbt-run --product sales --env prod` · "
+    app.command("run", cls=FloeCommand, epilog="Examples: `floe run dbt-run --product sales --env prod` · "
                               "`floe run quality-check --product sales --env dev --dry-run`")(run)
-    app.command("status", epilog="Examples: `floe status --env prod` · "
+    app.command("status", cls=FloeCommand, epilog="Examples: `floe status --env prod` · "
                                  "`floe status --run-id 3f9a1c2b --env prod`")(status)
-    app.command("logs", epilog="Examples: `floe logs --run-id 3f9a1c2b --env prod --follow`")(logs)
+    app.command("logs", cls=FloeCommand, epilog="Examples: `floe logs --run-id 3f9a1c2b --env prod --follow`")(logs)
 

@@ -1,7 +1,7 @@
 """An Argo Rollouts blue-green ``Rollout``: a Deployment's pods, upgraded beside the running version.
 
 Rendered as a plain :class:`cdk8s.ApiObject` whose keys follow the Rollout CRD
-(``/work/shared/crds/argoproj.io_rollouts.yaml``, argoproj/argo-rollouts @ 9f8d111d8f8e). A typed
+(``floe/crds/argoproj.io_rollouts.yaml``, argoproj/argo-rollouts @ 9f8d111d8f8e). A typed
 binding from ``cdk8s import`` of that CRD was tried and not used: its pod template is a separate
 generated type that refuses the ``k8s.PodTemplateSpec`` every other workload uses, and its
 serializer drops int-or-string fields (probe ports) from an already rendered template.
