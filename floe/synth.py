@@ -93,11 +93,12 @@ def main(argv: list[str] | None = None) -> int:
         with Console(stderr=True).status("rendering…"):
             rendered = synthesize(args.outdir, args.names, args.environments)
     except FloeError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print("\n".join(f"error: {line}" for line in str(error).splitlines()), file=sys.stderr)
         return error.exit_code
     for name, files in rendered.items():
         print(f"{name}: {len(files)} files → {args.outdir / name}, {args.outdir / GITOPS_DIR / name}")
-    for name in sorted(before - set(rendered)) if not args.names else ():
+    removed = set() if args.names else before - set(rendered)
+    for name in sorted(removed):
         print(f"{name}: removed {args.outdir / name} and {args.outdir / GITOPS_DIR / name} "
               f"(no {args.environments / name}.yaml any more)")
     return 0

@@ -19,8 +19,7 @@ CASES = {
     ),
     "wrong type": (
         GOOD + "storage:\n  minio:\n    replicas: many\n",
-        r"qa.yaml:6: storage.minio.replicas: Input should be a valid integer, unable to parse string as an "
-        r"integer (got 'many')",
+        r"qa.yaml:6: storage.minio.replicas: expected a whole number (got 'many')",
     ),
     "invalid quantity": (
         GOOD + "storage:\n  minio:\n    storage:\n      size: 500mi\n",
@@ -37,11 +36,13 @@ CASES = {
     ),
     "malformed YAML": (
         GOOD + "storage:\n  minio: [unclosed\n",
-        r"qa.yaml:6:1: malformed YAML: expected ',' or ']'",
+        r"qa.yaml:6:1: malformed YAML: expected ',' or ']', but found the end of the file "
+        r"(in the [ ] list that starts at line 5)",
     ),
     "duplicate product": (
         GOOD + "data_products:\n" + PRODUCT + PRODUCT,
-        r"qa.yaml:4: data_products: data product names must be unique; repeated: sales",
+        r"qa.yaml:9: data_products.1.name: 'sales' already names data_products.0; "
+        r"each data product needs its own name",
     ),
     "invalid cron": (
         GOOD + "data_products:\n" + PRODUCT + "    schedules: {dbt_run: '61 * * * *'}\n",
@@ -49,11 +50,11 @@ CASES = {
     ),
     "unknown compute": (
         GOOD + "data_products:\n" + PRODUCT + "    compute: spark\n",
-        r"data_products.0.compute: unknown compute 'spark'; known: duckdb",
+        r"qa.yaml:9: data_products.0.compute: unknown compute 'spark'; known: duckdb",
     ),
     "unknown quality engine": (
         GOOD + "data_products:\n" + PRODUCT + "    quality: {engine: deequ}\n",
-        r"qa.yaml:9: data_products.0.quality.engine: Input should be 'dbt-tests', 'soda-core' or "
+        r"qa.yaml:9: data_products.0.quality.engine: 'deequ' is not one of 'dbt-tests', 'soda-core' or "
         r"'great-expectations'",
     ),
     "request above limit": (
@@ -64,6 +65,46 @@ CASES = {
     "missing version": (
         "storage: {}\n",
         r"qa.yaml: platform_version: required field is missing",
+    ),
+    "not UTF-8": (
+        (GOOD + "storage:\n  minio:\n    credentials_secret: caf\u00e9\n").encode("latin-1"),
+        r"qa.yaml:6: not UTF-8 text (byte 0xe9); save the file as UTF-8",
+    ),
+    "duplicate key": (
+        GOOD + "storage:\n  minio:\n    replicas: 4\n    storage: {size: 1Gi}\n    replicas: 6\n",
+        r"qa.yaml:8: storage.minio.replicas: duplicate key (first set at line 6)",
+    ),
+    "negative replicas": (
+        GOOD + "storage:\n  minio:\n    replicas: -3\n",
+        r"qa.yaml:6: storage.minio.replicas: must be at least 1 (got -3)",
+    ),
+    "no pods in the jobs quota": (
+        GOOD + "jobs:\n  quota:\n    pods: 0\n",
+        r"qa.yaml:6: jobs.quota.pods: must be at least 1 (got 0)",
+    ),
+    "product name too long": (
+        GOOD + "data_products:\n" + PRODUCT.replace("sales", "s" * 40, 1),
+        rf"qa.yaml:5: data_products.0.name: '{'s' * 40}' is 40 characters; a data product name has at most 38 "
+        r"(its job template <name>-quality-check must fit the 52 characters Kubernetes allows a CronJob name)",
+    ),
+    "unknown preset": (
+        GOOD + "storage:\n  minio:\n    resources: hugh\n",
+        r"qa.yaml:6: storage.minio.resources: unknown resource preset 'hugh'; "
+        r"known presets: job-burst, large, service, small",
+    ),
+    "run the jobs quota never admits": (
+        GOOD + "data_products:\n" + PRODUCT + "jobs:\n  max_container: {cpu: 2, memory: 8Gi}\n",
+        r"qa.yaml:5: data_products.0: a sales job needs cpu 4000m, more than jobs.max_container.cpu 2 allows: "
+        r"no run could ever start",
+    ),
+    "a value where settings belong": (
+        GOOD + "orchestrator:\n  webserver: 3\n",
+        r"qa.yaml:5: orchestrator.webserver: expected a mapping of settings (got 3)",
+    ),
+    "mis-indented key": (
+        GOOD + "storage:\n  minio:\n    replicas: 4\n   buckets: [floe-warehouse]\n",
+        r"qa.yaml:7:4: malformed YAML: this key is indented differently from the keys before it; "
+        r"the keys of one mapping start in the same column",
     ),
 }
 
@@ -88,7 +129,7 @@ def workspace(tmp_path: Path) -> tuple[Path, Path]:
 def test_bad_environment_is_refused_cleanly(case: str, workspace: tuple[Path, Path]) -> None:
     environments, outdir = workspace
     text, expected = CASES[case]
-    (environments / "qa.yaml").write_text(text)
+    (environments / "qa.yaml").write_bytes(text if isinstance(text, bytes) else text.encode())
     before = tree(outdir)
     result = run_main("--environments", str(environments), "--outdir", str(outdir))
     assert result.returncode == 2, result.stderr
@@ -114,6 +155,8 @@ def test_every_error_of_a_file_is_reported_at_once(workspace: tuple[Path, Path])
     result = run_main("--environments", str(environments), "--outdir", str(outdir))
     assert "storage.minio.replicaz: unknown field" in result.stderr
     assert "storage.minio.buckets.0: 'A' is not an S3 bucket name" in result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 2 and all(line.startswith(f"error: {environments / 'qa.yaml'}:") for line in lines)
 
 
 def test_a_good_render_of_one_environment_succeeds(workspace: tuple[Path, Path]) -> None:
@@ -123,3 +166,27 @@ def test_a_good_render_of_one_environment_succeeds(workspace: tuple[Path, Path])
     assert not (outdir / "dev" / "previous.yaml").exists()
     assert (outdir / "dev" / "10-storage" / "statefulset-minio.yaml").exists()
     assert "end-of-life" not in result.stdout + result.stderr
+
+
+def test_environment_file_with_another_extension_is_refused(workspace: tuple[Path, Path]) -> None:
+    """Skipping it would render every environment but that one, and delete its tree from dist/."""
+    environments, outdir = workspace
+    (environments / "dev.yaml").rename(environments / "dev.yml")
+    (environments / "qa.YAML").write_text(GOOD)
+    before = tree(outdir)
+    result = run_main("--environments", str(environments), "--outdir", str(outdir))
+    assert result.returncode == 2, result.stderr
+    assert f"{environments / 'dev.yml'}: environment files end in .yaml; rename it to dev.yaml" in result.stderr
+    assert f"{environments / 'qa.YAML'}: environment files end in .yaml; rename it to qa.yaml" in result.stderr
+    assert tree(outdir) == before
+
+
+def test_missing_environments_folder_is_refused(tmp_path: Path, workspace: tuple[Path, Path]) -> None:
+    _, outdir = workspace
+    before = tree(outdir)
+    result = run_main("--environments", str(tmp_path / "nowhere"), "--outdir", str(outdir))
+    assert result.returncode == 2
+    assert (f"{tmp_path / 'nowhere'}: no such folder; run from the repository root, or name the folder of "
+            "environment files with --environments") in result.stderr
+    assert "Traceback" not in result.stderr
+    assert tree(outdir) == before

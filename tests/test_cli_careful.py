@@ -302,3 +302,15 @@ def test_every_readme_section_a_file_points_to_exists() -> None:
         if path.suffix in {".py", ".yaml"} and "imports" not in path.parts:
             for reference in re.findall(r'README, "([^"]+)"', path.read_text()):
                 assert reference in sections, f"{path}: README has no section {reference!r}"
+
+
+def test_a_full_render_says_which_environments_it_removed(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    (tmp_path / "environments").mkdir()
+    (tmp_path / "environments" / "dev.yaml").write_text((support.ROOT / "environments" / "dev.yaml").read_text())
+    for folder in ("dist/qa/10-storage", "dist/gitops/qa"):
+        (tmp_path / folder).mkdir(parents=True)
+    code = synth.main(["--outdir", str(tmp_path / "dist"), "--environments", str(tmp_path / "environments")])
+    assert code == 0
+    assert f"qa: removed {tmp_path / 'dist' / 'qa'} and {tmp_path / 'dist' / 'gitops' / 'qa'} (no " \
+           f"{tmp_path / 'environments' / 'qa'}.yaml any more)" in capsys.readouterr().out
+    assert sorted(p.name for p in (tmp_path / "dist").iterdir()) == ["dev", "gitops"]

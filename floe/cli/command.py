@@ -39,7 +39,8 @@ class FloeGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except FloeError as error:
-            err_console().print(f"error: {error}", markup=False, soft_wrap=True)
+            for line in str(error).splitlines():
+                err_console().print(f"error: {line}", markup=False, soft_wrap=True)
             raise typer.Exit(error.exit_code) from None
         except (typer.Exit, typer.Abort, typer.TyperException):
             raise

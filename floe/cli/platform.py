@@ -285,7 +285,9 @@ def status(
                         f"run: floe platform deploy --env {environment.name}")
     out = console()
     if offline:
-        out.print(_offline(objects, environment.name))
+        with err_console().status("reading the registry…"):
+            table = _offline(objects, environment.name)
+        out.print(table)
         return
     live = cluster(context)
     table = Table(title=f"{environment.name}: platform status")

@@ -5,11 +5,11 @@ from typing import Annotated, Self
 
 from pydantic import AfterValidator, Field, model_validator
 
-from floe.config.base import StrictModel
+from floe.config.base import FieldError, StrictModel
 from floe.config.resources import ResourceChoice
 from floe.config.types import DnsSubdomain, Port, Quantity
 
-Replicas = Annotated[int, Field(ge=1, le=100)]
+Replicas = Annotated[int, Field(strict=True, ge=1, le=100)]
 
 
 class Storage(StrictModel):
@@ -33,15 +33,14 @@ class Autoscaling(StrictModel):
 
     min_replicas: Replicas = 2
     max_replicas: Replicas = 5
-    target_cpu_utilization: Annotated[int, Field(ge=10, le=100)] = 75
+    target_cpu_utilization: Annotated[int, Field(strict=True, ge=10, le=100)] = 75
     """Average CPU use, in percent of the request, the autoscaler aims for."""
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
         if self.min_replicas > self.max_replicas:
-            raise ValueError(
-                f"min_replicas {self.min_replicas} exceeds max_replicas {self.max_replicas}"
-            )
+            raise FieldError((self.first_set("max_replicas", "min_replicas"),),
+                             f"min_replicas {self.min_replicas} exceeds max_replicas {self.max_replicas}")
         return self
 
 
@@ -50,7 +49,7 @@ class BlueGreen(StrictModel):
 
     auto_promote: bool = False
     """Switch traffic to the new version once it is ready, without a person promoting it."""
-    scale_down_delay_seconds: Annotated[int, Field(ge=0)] = 30
+    scale_down_delay_seconds: Annotated[int, Field(strict=True, ge=0)] = 30
     """How long the old version keeps running after the switch, for a fast rollback."""
 
 

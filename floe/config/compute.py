@@ -21,7 +21,7 @@ class DuckDBCompute(StrictModel):
     type: Literal["duckdb"]
     resources: ResourceChoice = "job-burst"
     """The pod is the engine: ADR-0019's burst resources by default."""
-    memory_share: Annotated[float, Field(gt=0, le=0.9)] = 0.75
+    memory_share: Annotated[float, Field(strict=True, gt=0, le=0.9)] = 0.75
     """Share of the memory limit DuckDB may use (``FLOE_DUCKDB_MEMORY_LIMIT``); the rest is Python's."""
 
 

@@ -9,7 +9,7 @@ from typing import Self
 from pydantic import Field, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from floe.config.base import StrictModel
+from floe.config.base import FieldError, StrictModel
 from floe.config.catalog import CatalogSettings
 from floe.config.compute import DEFAULT_COMPUTE, Compute
 from floe.config.gitops import GitOpsSettings
@@ -35,9 +35,8 @@ class Namespaces(StrictModel):
     @model_validator(mode="after")
     def _distinct(self) -> Self:
         if self.platform == self.jobs:
-            raise ValueError(
-                f"platform and jobs are both {self.platform!r}: the two layers need separate namespaces"
-            )
+            raise FieldError((self.first_set("jobs", "platform"),),
+                             f"platform and jobs are both {self.platform!r}: the two layers need separate namespaces")
         return self
 
 
@@ -94,31 +93,34 @@ class Environment(StrictModel):
         presets = self.presets
         for path, choice in _resource_choices(self):
             if isinstance(choice, str) and choice not in presets:
-                raise ValueError(
-                    f"{path}: unknown resource preset {choice!r}; known presets: {', '.join(sorted(presets))}"
-                )
+                raise FieldError(path, f"unknown resource preset {choice!r}; "
+                                       f"known presets: {', '.join(sorted(presets))}")
         return self
 
     @model_validator(mode="after")
     def _buckets_created(self) -> Self:
+        """Points at the bucket field if the file sets it, else at the bucket list that lost its default."""
         buckets = self.storage.minio.buckets
-        for field, bucket in (("catalog.polaris.warehouse_bucket", self.catalog.polaris.warehouse_bucket),
-                              ("semantic.cube_store.bucket", self.semantic.cube_store.bucket)):
-            if bucket not in buckets:
-                raise ValueError(
-                    f"{field} {bucket!r} is not one of storage.minio.buckets "
-                    f"({', '.join(buckets)}): the bootstrap step only creates those"
-                )
+        for settings, path in ((self.catalog.polaris, ("catalog", "polaris", "warehouse_bucket")),
+                               (self.semantic.cube_store, ("semantic", "cube_store", "bucket"))):
+            field, bucket = ".".join(path), getattr(settings, path[-1])
+            if bucket in buckets:
+                continue
+            if path[-1] in settings.model_fields_set:
+                raise FieldError(path, f"{field} {bucket!r} is not one of storage.minio.buckets "
+                                       f"({', '.join(buckets)}): the bootstrap step only creates those")
+            raise FieldError(("storage", "minio", "buckets"),
+                             f"lacks {bucket!r}, the default of {field}: list it, or set {field} to one of these")
         return self
 
     @model_validator(mode="after")
     def _products_fit(self) -> Self:
         quota, largest = self.jobs.quota, self.jobs.max_container
         for index, product in enumerate(self.data_products):
-            where = f"data_products.{index}"
+            where = ("data_products", index)
             if product.compute not in self.engines:
-                raise ValueError(f"{where}.compute: unknown compute {product.compute!r}; "
-                                 f"known: {', '.join(sorted(self.engines))}")
+                raise FieldError((*where, "compute"), f"unknown compute {product.compute!r}; "
+                                                      f"known: {', '.join(sorted(self.engines))}")
             resources = self.job_resources(product)
             for side, ceiling, name in ((resources.requests, quota.requests, "jobs.quota.requests"),
                                         (resources.limits, quota.limits, "jobs.quota.limits"),
@@ -126,8 +128,8 @@ class Environment(StrictModel):
                 for resource in ("cpu", "memory"):
                     wanted, allowed = getattr(side, resource), getattr(ceiling, resource)
                     if quantity_value(wanted) > quantity_value(allowed):
-                        raise ValueError(f"{where}: a {product.name} job needs {resource} {wanted}, more than "
-                                         f"{name}.{resource} {allowed} allows: no run could ever start")
+                        raise FieldError(where, f"a {product.name} job needs {resource} {wanted}, more than "
+                                                f"{name}.{resource} {allowed} allows: no run could ever start")
         return self
 
     def job_resources(self, product: DataProduct) -> Resources:
@@ -155,19 +157,20 @@ class Environment(StrictModel):
         return self.presets[choice] if isinstance(choice, str) else choice
 
 
-def _resource_choices(model: StrictModel, prefix: str = "") -> list[tuple[str, ResourceChoice]]:
-    """Every ``resources`` field in the tree, with its dotted path, so unknown presets are found anywhere."""
-    found: list[tuple[str, ResourceChoice]] = []
+def _resource_choices(model: StrictModel, prefix: tuple[str | int, ...] = ()
+                      ) -> list[tuple[tuple[str | int, ...], ResourceChoice]]:
+    """Every ``resources`` field in the tree, with its path, so unknown presets are found anywhere."""
+    found: list[tuple[tuple[str | int, ...], ResourceChoice]] = []
     for field in type(model).model_fields:
         value = getattr(model, field)
-        path = f"{prefix}{field}"
+        path = (*prefix, field)
         if field == "resources":
             found.append((path, value))
         elif isinstance(value, StrictModel):
-            found.extend(_resource_choices(value, f"{path}."))
+            found.extend(_resource_choices(value, path))
         elif isinstance(value, tuple | dict):
             items = value.items() if isinstance(value, dict) else enumerate(value)
             for key, item in items:
                 if isinstance(item, StrictModel):
-                    found.extend(_resource_choices(item, f"{path}.{key}."))
+                    found.extend(_resource_choices(item, (*path, key)))
     return found

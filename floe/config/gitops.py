@@ -25,9 +25,9 @@ class ArgoSync(StrictModel):
 class ArgoRetry(StrictModel):
     """How a failed sync is retried, with exponential backoff."""
 
-    limit: Annotated[int, Field(ge=0, le=20)] = 5
+    limit: Annotated[int, Field(strict=True, ge=0, le=20)] = 5
     backoff: Duration = "10s"
-    factor: Annotated[int, Field(ge=1, le=10)] = 2
+    factor: Annotated[int, Field(strict=True, ge=1, le=10)] = 2
     max_backoff: Duration = "3m"
 
 

@@ -14,21 +14,21 @@ class JobsQuota(StrictModel):
 
     requests: ComputeAmounts = ComputeAmounts(cpu="16", memory="64Gi")
     limits: ComputeAmounts = ComputeAmounts(cpu="64", memory="256Gi")
-    pods: Annotated[int, Field(ge=1)] = 40
-    jobs: Annotated[int, Field(ge=1)] = 200
+    pods: Annotated[int, Field(strict=True, ge=1)] = 40
+    jobs: Annotated[int, Field(strict=True, ge=1)] = 200
     """Job objects, finished ones included until their TTL removes them."""
 
 
 class JobsSettings(StrictModel):
     service_account: DnsLabel = "floe-job-runner"
     """Identity of every run pod (templates and orchestrator runs); it carries no API token."""
-    active_deadline_seconds: Annotated[int, Field(ge=60)] = 4 * 60 * 60
+    active_deadline_seconds: Annotated[int, Field(strict=True, ge=60)] = 4 * 60 * 60
     """Longest a run may take before Kubernetes stops it, so a hung run cannot hold resources."""
     quota: JobsQuota = JobsQuota()
     max_container: ComputeAmounts = ComputeAmounts(cpu="8", memory="32Gi")
     """LimitRange maximum of one container's limits in the jobs namespace."""
-    run_as_user: Annotated[int, Field(ge=1)] = 1000
-    """Non-root UID (and GID) product images are built to run as."""
+    run_as_user: Annotated[int, Field(strict=True, ge=1, le=2**31 - 1)] = 1000
+    """Non-root UID (and GID) product images are built to run as (Kubernetes allows up to 2147483647)."""
     catalog_credentials_secret: DnsSubdomain = "floe-jobs-catalog-credentials"
     """Secret in the jobs namespace with keys ``client-id`` and ``client-secret``: the Polaris
     principal jobs use."""

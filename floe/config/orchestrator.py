@@ -28,6 +28,6 @@ class OrchestratorSettings(StrictModel):
     """The single scheduler and run-queue daemon (always one replica)."""
     code_locations: ServiceSettings = ServiceSettings()
     """Resources of each data product's code location (one gRPC server per product)."""
-    max_concurrent_runs: Annotated[int, Field(ge=1, le=1000)] = 10
+    max_concurrent_runs: Annotated[int, Field(strict=True, ge=1, le=1000)] = 10
     """Runs executing at once; further runs wait in the queue."""
 

@@ -8,12 +8,13 @@ quality checks), all in the product's image.
 from typing import Annotated, Literal, Self
 
 from croniter import croniter
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
-from floe.config.base import StrictModel
+from floe.config.base import FieldError, StrictModel
 from floe.config.releases import Image
 from floe.config.resources import ResourceChoice
 from floe.config.types import DnsLabel
+from floe.jobs import JOB_TYPES, TEMPLATE_NAME_LIMIT
 
 PythonModule = Annotated[
     str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$", max_length=200)
@@ -32,6 +33,25 @@ def _cron(value: str) -> str:
 
 
 Cron = Annotated[str, AfterValidator(_cron)]
+
+_LONGEST_JOB_TYPE = max(JOB_TYPES, key=len)
+PRODUCT_NAME_LIMIT = TEMPLATE_NAME_LIMIT - len(f"-{_LONGEST_JOB_TYPE}")
+"""38: the longest name whose longest job template (``<name>-quality-check``) fits a CronJob name."""
+
+
+def _fits_template_names(value: object) -> object:
+    """Checked before the DNS-label rule, whose own limit (63) would mislead."""
+    if isinstance(value, str) and len(value) > PRODUCT_NAME_LIMIT:
+        raise ValueError(
+            f"{value!r} is {len(value)} characters; a data product name has at most {PRODUCT_NAME_LIMIT} "
+            f"(its job template <name>-{_LONGEST_JOB_TYPE} must fit the {TEMPLATE_NAME_LIMIT} characters "
+            "Kubernetes allows a CronJob name)"
+        )
+    return value
+
+
+ProductName = Annotated[DnsLabel, BeforeValidator(_fits_template_names),
+                        Field(json_schema_extra={"maxLength": PRODUCT_NAME_LIMIT})]
 
 
 class Schedules(StrictModel):
@@ -83,14 +103,14 @@ class Quality(StrictModel):
         needed = {"soda-core": ("contract", "data_source"), "great-expectations": ("checkpoint",)}
         missing = [name for name in needed.get(self.engine, ()) if getattr(self, name) is None]
         if missing:
-            raise ValueError(f"engine {self.engine} needs {' and '.join(missing)}")
+            raise FieldError(("engine",), f"{self.engine} needs {' and '.join(missing)} set as well")
         return self
 
 
 class DataProduct(StrictModel):
     """One data product: its image, its pipeline and the compute it runs on."""
 
-    name: Annotated[DnsLabel, Field(max_length=38)]
+    name: ProductName
     """Unique name, at most 38 characters: its longest job template, ``<name>-quality-check``, must fit
     the 52 characters Kubernetes allows a CronJob."""
     image: Image
@@ -109,10 +129,13 @@ class DataProduct(StrictModel):
 
 
 def _unique_names(products: tuple[DataProduct, ...]) -> tuple[DataProduct, ...]:
-    names = [product.name for product in products]
-    repeated = sorted({name for name in names if names.count(name) > 1})
-    if repeated:
-        raise ValueError(f"data product names must be unique; repeated: {', '.join(repeated)}")
+    """Points at the second product of a name: the one to rename."""
+    first: dict[str, int] = {}
+    for index, product in enumerate(products):
+        if product.name in first:
+            raise FieldError((index, "name"), f"{product.name!r} already names data_products.{first[product.name]}; "
+                                              "each data product needs its own name")
+        first[product.name] = index
     return products
 
 

@@ -2,10 +2,10 @@
 
 from typing import Annotated, Literal, Self
 
-from pydantic import Discriminator, Field, Tag, model_validator
+from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
-from floe.config.base import StrictModel
-from floe.config.common import Egress, ServiceSettings, Storage
+from floe.config.base import FieldError, StrictModel
+from floe.config.common import Egress, Replicas, ServiceSettings, Storage
 from floe.config.types import BucketName, DnsLabel, DnsSubdomain, Port
 
 PostgresIdentifier = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$")]
@@ -14,7 +14,7 @@ PostgresIdentifier = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$")]
 class MinioSettings(ServiceSettings):
     """MinIO, the platform's S3-compatible object store (a StatefulSet)."""
 
-    replicas: int = 1
+    replicas: Replicas = 1
     """1 runs a single server; 4 or more run distributed erasure-coded mode (one drive each).
     Fixed for the life of the data: MinIO refuses a changed erasure set (grow by adding a pool)."""
     storage: Storage = Storage(size="20Gi")
@@ -24,16 +24,26 @@ class MinioSettings(ServiceSettings):
     credentials_secret: DnsSubdomain = "minio-root-credentials"
     """Secret with keys ``root-user`` and ``root-password``; never rendered, only referenced."""
 
-    @model_validator(mode="after")
-    def _erasure_set(self) -> Self:
-        if 1 < self.replicas < 4:
+    @field_validator("replicas")
+    @classmethod
+    def _erasure_set(cls, replicas: int) -> int:
+        """MinIO refuses to start otherwise: its erasure sets hold 2 to 16 drives and must divide the drive count."""
+        if 1 < replicas < 4:
             raise ValueError(
-                f"replicas is {self.replicas}: MinIO runs either 1 server or at least 4 "
-                "(distributed mode needs 4 or more drives)"
+                f"MinIO runs either 1 server or at least 4 (distributed mode needs 4 or more drives); got {replicas}"
             )
-        if len(set(self.buckets)) != len(self.buckets):
-            raise ValueError(f"buckets lists a bucket twice: {list(self.buckets)}")
-        return self
+        if replicas > 16 and not any(replicas % size == 0 for size in range(2, 17)):
+            raise ValueError(f"MinIO splits its drives into equal erasure sets of 2 to 16, and {replicas} servers "
+                             "(one drive each) cannot be split so: use a count with a divisor from 2 to 16")
+        return replicas
+
+    @field_validator("buckets")
+    @classmethod
+    def _once_each(cls, buckets: tuple[str, ...]) -> tuple[str, ...]:
+        for index, bucket in enumerate(buckets):
+            if bucket in buckets[:index]:
+                raise FieldError((index,), f"{bucket!r} is listed twice; list each bucket once")
+        return buckets
 
 
 class InClusterPostgres(ServiceSettings):
@@ -68,8 +78,8 @@ class ExternalPostgres(StrictModel):
     @model_validator(mode="after")
     def _verifiable(self) -> Self:
         if self.ssl_mode.startswith("verify") and self.ca_secret is None:
-            raise ValueError(f"ssl_mode {self.ssl_mode} verifies the server against a CA: set ca_secret, "
-                             "or use ssl_mode require")
+            raise FieldError(("ca_secret",), f"ssl_mode {self.ssl_mode} verifies the server against a CA: "
+                                             "set ca_secret, or use ssl_mode require")
         return self
 
 

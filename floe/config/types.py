@@ -100,4 +100,4 @@ def _number_as_text(value: object) -> object:
 Quantity = Annotated[str, BeforeValidator(_number_as_text), AfterValidator(_quantity),
                      Field(json_schema_extra={"pattern": _QUANTITY.pattern})]
 BucketName = Annotated[str, AfterValidator(_bucket), _schema(_BUCKET, 63)]
-Port = Annotated[int, Field(ge=1, le=65535)]
+Port = Annotated[int, Field(strict=True, ge=1, le=65535)]
