@@ -235,7 +235,7 @@ GITOPS = {"repository": "https://git.example.org/floe.git"}
 
 
 def test_data_product_names_are_unique() -> None:
-    with pytest.raises(ValidationError, match="repeated: sales"):
+    with pytest.raises(ValidationError, match="'sales' already names data_products.0"):
         Environment(name="x", platform_version="1.0.0", gitops=GITOPS,
                     data_products=[PRODUCT, {**PRODUCT, "module": "other"}])
 

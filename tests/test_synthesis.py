@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from floe.errors import FloeError
 from floe.output import write_tree
 from floe.synth import synthesize
 from tests.conftest import DIST, ENVIRONMENT_NAMES, ROOT, tree
@@ -57,7 +58,7 @@ def test_write_tree_removes_stale_files_and_leaves_no_staging(tmp_path: Path) ->
 def test_write_tree_failure_keeps_the_previous_tree(tmp_path: Path) -> None:
     target = tmp_path / "out"
     write_tree(target, {"one.yaml": "1\n"})
-    with pytest.raises(OSError):
+    with pytest.raises(FloeError, match="cannot write .*out: File exists"):
         # A file and a folder of the same name: writing fails midway.
         write_tree(target, {"x/y.yaml": "y\n", "x": "clash\n"})
     assert tree(target) == {"one.yaml": b"1\n"}

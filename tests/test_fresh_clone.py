@@ -1,0 +1,157 @@
+"""The README's commands work in a clone that has nothing beside it, as a user's clone has.
+
+CI's checkout has reference material beside it, so a path reaching outside the repository would work there
+and nowhere else. The clone here is the working tree as it is (committed in a new repository, for
+the commands that read git) alone in a temporary folder; it borrows this checkout's .venv and
+node_modules (a fresh set-up takes minutes), and PYTHONPATH makes its own floe package the one run.
+"""
+
+import contextlib
+import importlib.util
+import os
+import shutil
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from tests.conftest import ROOT, tree
+
+FLOE = "from floe.cli import main; main()"  # what the `floe` console script runs (pyproject.toml)
+
+
+def git(folder: Path, *arguments: str) -> str:
+    return subprocess.run(["git", *arguments], cwd=folder, capture_output=True, text=True, check=True).stdout
+
+
+def copy_working_tree(target: Path) -> None:
+    """Tracked and untracked-but-not-ignored files as they are now (a file deleted meanwhile is skipped)."""
+    listing = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                             cwd=ROOT, capture_output=True, check=True).stdout
+    for name in map(os.fsdecode, filter(None, listing.split(b"\0"))):
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            shutil.copy2(ROOT / name, target / name, follow_symlinks=False)
+
+
+def bootstrap_of(clone: Path) -> ModuleType:
+    """The clone's scripts/bootstrap.py as a module (scripts/ is no package)."""
+    spec = importlib.util.spec_from_file_location("bootstrap_of_clone", clone / "scripts" / "bootstrap.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("alone") / "floe"
+    copy_working_tree(root)
+    git(root, "init", "--quiet")
+    git(root, "add", "--all")
+    git(root, "-c", "user.name=floe tests", "-c", "user.email=tests@floe.invalid", "-c", "commit.gpgsign=false",
+        "commit", "--quiet", "--no-verify", "--message", "the working tree")
+    for name in (".venv", "node_modules"):
+        (root / name).symlink_to(ROOT / name)
+    with (root / ".git" / "info" / "exclude").open("a") as exclude:
+        exclude.write(".venv\nnode_modules\n")  # .gitignore's `.venv/` matches a folder, not a link
+    # The set-up step that makes an activated venv quiet (a no-op when `bootstrap.py test` ran set-up).
+    bootstrap_of(root).quiet_activation()
+    return root
+
+
+def commands(clone: Path, synth_output: Path) -> dict[str, list[str]]:
+    python = str(clone / ".venv" / "bin" / "python")
+    return {
+        "import floe": [python, "-c", "import floe; print(floe.__file__)"],
+        "validate": [python, "-c", FLOE, "validate"],
+        "deploy": [python, "-c", FLOE, "platform", "deploy", "--env", "dev", "--dry-run"],
+        "diff": [python, "-c", FLOE, "diff"],
+        "capacity": [python, "-c", FLOE, "capacity", "--env", "dev"],
+        "import_crds": [python, "scripts/import_crds.py", "--check"],
+        # The README's line; --output keeps the CLI from deleting dist/ while the others read it.
+        "synth": ["bash", "-c", '. .venv/bin/activate && npx cdk8s synth --output "$1"', "bash", str(synth_output)],
+    }
+
+
+@pytest.fixture(scope="module")
+def synth_output(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("synth") / "dist"
+
+
+@pytest.fixture(scope="module")
+def results(clone: Path, synth_output: Path) -> dict[str, subprocess.CompletedProcess]:
+    """Every command at once (none writes to the clone): about 25 s on two cores, not 50 s in turn.
+
+    The environment is a user's shell: without what `bootstrap.py test` exports to turn upgrade checks
+    off (the activation script must do it), without FLOE_ options, and with the clone first on sys.path.
+    """
+    exported = bootstrap_of(clone).NO_UPGRADE_CHECKS
+    env = {name: value for name, value in os.environ.items() if name not in exported and not name.startswith("FLOE_")}
+    env["PYTHONPATH"] = str(clone)
+    argvs = commands(clone, synth_output)
+    with ThreadPoolExecutor(max_workers=len(argvs)) as pool:
+        started = {name: pool.submit(subprocess.run, argv, cwd=clone, env=env, capture_output=True, text=True,
+                                     stdin=subprocess.DEVNULL, timeout=300)
+                   for name, argv in argvs.items()}
+    return {name: future.result() for name, future in started.items()}
+
+
+def assert_clean(result: subprocess.CompletedProcess) -> None:
+    """Exit 0 with no traceback and no error line: what a user reads as 'it worked'."""
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "Traceback" not in output, output
+    assert "error:" not in output.lower(), output
+
+
+def test_the_clone_runs_its_own_floe_package(results, clone: Path) -> None:
+    assert_clean(results["import floe"])
+    assert Path(results["import floe"].stdout.strip()) == clone / "floe" / "__init__.py"
+
+
+@pytest.mark.parametrize(("command", "says"), [
+    ("validate", "pass"),
+    ("deploy", "apply plan"),
+    ("diff", "no drift"),
+    ("capacity", "quota"),
+])
+def test_a_floe_command_succeeds(results, command: str, says: str) -> None:
+    assert_clean(results[command])
+    assert says in results[command].stdout
+
+
+def test_the_committed_bindings_match_the_vendored_crds(results) -> None:
+    assert_clean(results["import_crds"])
+
+
+def test_npx_cdk8s_synth_in_the_activated_venv_is_quiet_and_gives_dist(results, clone: Path, synth_output) -> None:
+    assert_clean(results["synth"])
+    assert "new version" not in results["synth"].stderr
+    fresh, committed = tree(synth_output), tree(clone / "dist")
+    differing = sorted(path for path in fresh.keys() | committed.keys() if fresh.get(path) != committed.get(path))
+    assert not differing, "`cdk8s synth` differs from dist/:\n" + "\n".join(differing)
+
+
+def test_the_commands_leave_the_clone_as_committed(results, clone: Path) -> None:
+    """Nothing rewrites a tracked file: not dist/, not cdk8s.yaml (which `cdk8s import` likes to extend)."""
+    assert git(clone, "status", "--porcelain") == ""
+
+
+def test_ci_runs_the_readme_test_command_in_a_clone_of_this_commit_with_nothing_beside_it(tmp_path: Path) -> None:
+    """.ci/run with a stand-in python3 that records where and how it ran."""
+    stand_in = tmp_path / "bin" / "python3"
+    stand_in.parent.mkdir()
+    stand_in.write_text('#!/bin/sh\n{ pwd; echo "$@"; ls -A ..; git rev-parse HEAD; } > "$RECORD"\nexit 7\n')
+    stand_in.chmod(0o755)
+    env = {**os.environ, "PATH": f"{stand_in.parent}{os.pathsep}{os.environ['PATH']}",
+           "RECORD": str(tmp_path / "record")}
+    result = subprocess.run(["bash", str(ROOT / ".ci" / "run")], cwd=tmp_path, env=env, capture_output=True,
+                            text=True, stdin=subprocess.DEVNULL, timeout=120)
+    assert result.returncode == 7, f"CI must fail with the test command's exit code\n{result.stderr}"
+    where, arguments, *beside, commit = (tmp_path / "record").read_text().splitlines()
+    assert arguments == "scripts/bootstrap.py test"
+    assert beside == [Path(where).name], "the clone's folder holds the clone and nothing else"
+    assert commit == git(ROOT, "rev-parse", "HEAD").strip()
+    assert not Path(where).exists(), "the clone is removed afterwards"
