@@ -1,6 +1,7 @@
 """One environment → one cdk8s App: a Chart per tier in startup order, then its GitOps wiring.
 
-Returns the rendered objects grouped by the folder (relative to ``dist/``) each belongs in.
+Returns the rendered objects grouped by the folder (relative to ``dist/``) each belongs in: a tier's
+objects by step (``<env>/<NN-tier>/<wave>-<step>``), which Flux applies one after the other.
 """
 
 import cdk8s
@@ -9,7 +10,7 @@ from floe.config.environment import Environment
 from floe.gitops import argocd, flux
 from floe.registry import COMPONENTS
 from floe.security import network_policies
-from floe.tiers import FOUNDATION, TIERS
+from floe.tiers import FOUNDATION, TIERS, sync_steps
 
 
 def render_objects(environment: Environment) -> dict[str, list[dict]]:
@@ -26,13 +27,15 @@ def render_objects(environment: Environment) -> dict[str, list[dict]]:
     platform = [obj for objects in tiers.values() for obj in objects]
 
     gitops = f"gitops/{environment.name}"
-    apps, root, flux_chart = (cdk8s.Chart(app, f"{environment.name}-{part}") for part in ("apps", "root", "flux"))
+    apps, root, settings = (cdk8s.Chart(app, f"{environment.name}-{part}") for part in ("apps", "root", "settings"))
     argocd.render(apps, environment, platform)
     argocd.render_root(root, environment)
-    flux.render(flux_chart, environment, tiers)
+    argocd.render_settings(settings, environment)
+    steps = sync_steps(tiers)
     return {
-        **{f"{environment.name}/{tier.folder}": objects for tier, objects in tiers.items()},
+        **{f"{environment.name}/{step.folder}": objects for step, objects in steps.items()},
         f"{gitops}/argocd/apps": apps.to_json(),
         f"{gitops}/argocd": root.to_json(),
-        f"{gitops}/flux": flux_chart.to_json(),
+        f"{gitops}/argocd/settings": settings.to_json(),
+        **{f"{gitops}/{folder}": objects for folder, objects in flux.render(app, environment, steps).items()},
     }

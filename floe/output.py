@@ -1,8 +1,8 @@
 """Rendered objects → files: one object per file, stable names, sorted keys, written atomically.
 
-``dist/<env>/<NN-tier>/<kind>-<name>.yaml``: the path alone says which environment, when in
-the sync (the tier's first wave) and what object. A tree is rendered beside its target and
-swapped in whole, so an error never leaves a half-written ``dist/`` behind.
+``dist/<env>/<NN-tier>/<wave>-<step>/<kind>-<name>.yaml``: the path alone says which environment,
+when in the sync (the tier, and the wave of its step) and what object. A tree is rendered beside
+its target and swapped in whole, so an error never leaves a half-written ``dist/`` behind.
 """
 
 import shutil

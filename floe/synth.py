@@ -25,14 +25,12 @@ def render(environment: Environment) -> dict[str, str]:
     """Every file of one environment, keyed by its path relative to ``dist/``."""
     from floe.app import render_objects  # starts the jsii bridge: only once the input is known good
     from floe.capacity import capacity_report
-    from floe.gitops.kustomize import FILE, kustomization
+    from floe.gitops.kustomize import kustomizations
 
     folders = render_objects(environment)
     files = tree_files(environment.name, folders)
     synced = [folder for folder in folders if folder.startswith(f"{environment.name}/")]
-    for folder in synced:
-        names = [path.rsplit("/", 1)[1] for path in files if path.rsplit("/", 1)[0] == folder]
-        files[f"{folder}/{FILE}"] = kustomization(environment.name, names)
+    files |= kustomizations(environment.name, synced, list(files))
     # Beside the manifests, so a pull request shows how its change moves the cluster's capacity.
     files[f"{environment.name}/{CAPACITY_FILE}"] = capacity_report(obj for f in synced for obj in folders[f])
     return files

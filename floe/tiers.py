@@ -5,6 +5,8 @@ direct apply are all derived from :data:`TIERS`. Each tier owns ten waves so tha
 steps (a schema migration before its servers, a bootstrap Job after them) fit between tiers.
 """
 
+from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -49,6 +51,56 @@ JOBS = Tier("jobs", 60, "pipeline job templates (Layer 4), once every service th
             seed_component=False)
 
 TIERS: tuple[Tier, ...] = (FOUNDATION, STORAGE, CATALOG, OBSERVABILITY, ORCHESTRATOR, SEMANTIC, JOBS)
+FINAL_WAVE = JOBS.wave + 10
+"""The sync wave after every tier, for objects whose health says nothing about whether the platform
+works and would only hold the waves after them: an autoscaler (Degraded in Argo CD until the metrics
+server has samples) and an Ingress (Progressing until its load balancer has an address)."""
+
+
+FINAL = "final"
+"""The name of the step that holds a tier's objects of :data:`FINAL_WAVE`."""
+
+
+@dataclass(frozen=True)
+class SyncStep:
+    """One step of one tier: what Flux applies together, then waits for, before the next step.
+
+    Argo CD gets the same order from the waves; Flux has none, so each step is a folder of its own
+    (``<NN-tier>/<wave>-<step>``) with a Kustomization of its own: a server never starts before its
+    migration has finished, nor a bootstrap Job before its server is Ready.
+    """
+
+    tier: Tier
+    wave: int
+
+    def __post_init__(self) -> None:
+        if self.wave != FINAL_WAVE and self.wave - self.tier.wave not in {step.value for step in Step}:
+            raise ValueError(f"wave {self.wave} is no step of tier {self.tier.name} (waves "
+                             f"{', '.join(str(self.tier.wave_of(step)) for step in Step)}) nor the final "
+                             f"wave {FINAL_WAVE}")
+
+    @property
+    def name(self) -> str:
+        return FINAL if self.wave == FINAL_WAVE else Step(self.wave - self.tier.wave).name.lower()
+
+    @property
+    def folder(self) -> str:
+        """The step's folder in ``dist/<env>/``, inside its tier's: ``20-catalog/21-serve``."""
+        return f"{self.tier.folder}/{self.wave:02d}-{self.name}"
+
+
+def sync_steps(tiers: Mapping[Tier, list[dict]]) -> dict[SyncStep, list[dict]]:
+    """The objects of each tier grouped by step, steps in startup order: tier by tier, wave by wave
+    (a tier's final step after its other steps, before the next tier)."""
+    steps: dict[SyncStep, list[dict]] = defaultdict(list)
+    for tier, objects in tiers.items():
+        for obj in objects:
+            try:
+                step = SyncStep(tier, int(obj["metadata"]["annotations"][SYNC_WAVE]))
+            except ValueError as error:
+                raise ValueError(f"{obj['kind']}/{obj['metadata']['name']}: {error}") from None
+            steps[step].append(obj)
+    return dict(sorted(steps.items(), key=lambda item: (TIERS.index(item[0].tier), item[0].wave)))
 
 
 def tier_named(name: str) -> Tier:

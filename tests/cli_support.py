@@ -36,6 +36,13 @@ def floe(workspace: Path, *args: str, env: dict | None = None):
                                str(workspace / "dist"), *args], env=env)
 
 
+def edit(path: Path, old: str, new: str) -> None:
+    """Replace the first ``old`` in a file, which must be there (a test editing nothing proves nothing)."""
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
 def snapshot(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 

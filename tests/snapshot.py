@@ -27,7 +27,7 @@ class DistSnapshotExtension(SingleFileSnapshotExtension):
 
     @classmethod
     def get_snapshot_name(cls, *, test_location, index=0) -> str:
-        # The index is the file's path under dist/, e.g. "dev/10-storage/statefulset-minio.yaml".
+        # The index is the file's path under dist/, e.g. "dev/10-storage/11-serve/statefulset-minio.yaml".
         return str(index)
 
     def read_snapshot_collection(self, *, snapshot_location: str) -> SnapshotCollection:

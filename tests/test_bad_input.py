@@ -164,7 +164,7 @@ def test_a_good_render_of_one_environment_succeeds(workspace: tuple[Path, Path])
     result = run_main("--environments", str(environments), "--outdir", str(outdir), "--env", "dev")
     assert result.returncode == 0, result.stderr
     assert not (outdir / "dev" / "previous.yaml").exists()
-    assert (outdir / "dev" / "10-storage" / "statefulset-minio.yaml").exists()
+    assert (outdir / "dev" / "10-storage" / "11-serve" / "statefulset-minio.yaml").exists()
     assert "end-of-life" not in result.stdout + result.stderr
 
 

@@ -15,17 +15,11 @@ from floe.cli import app, context, platform, runs
 from floe.cli import cluster as cluster_module
 from floe.cli.changes import field_changes, text_changes
 from tests import cli_support as support
-from tests.cli_support import FakeCluster, floe, one_line_error, snapshot
+from tests.cli_support import FakeCluster, edit, floe, one_line_error, snapshot
 
 dev_render = support.dev_render
 workspace = support.workspace
-MINIO = "dist/dev/10-storage/statefulset-minio.yaml"
-
-
-def _edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert old in text
-    path.write_text(text.replace(old, new, 1))
+MINIO = "dist/dev/10-storage/11-serve/statefulset-minio.yaml"
 
 
 @pytest.fixture
@@ -39,12 +33,12 @@ def no_schema_check(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize("size", ["10Gi", "2Gi"])
 def test_deploy_refuses_what_kubernetes_refuses_in_place(workspace: Path, no_schema_check: None, size: str) -> None:
-    _edit(workspace / "environments" / "dev.yaml", "size: 5Gi", f"size: {size}")
+    edit(workspace / "environments" / "dev.yaml", "size: 5Gi", f"size: {size}")
     before = snapshot(workspace / "dist")
     result = floe(workspace, "platform", "deploy", "--env", "dev")
     one_line_error(result, 2, "1 change Kubernetes refuses to make in place "
                               "(StatefulSet/minio (floe-platform): spec.volumeClaimTemplates changed)")
-    assert "!! REFUSED IN PLACE: dev/10-storage/statefulset-minio.yaml" in result.stderr
+    assert "!! REFUSED IN PLACE: dev/10-storage/11-serve/statefulset-minio.yaml" in result.stderr
     assert snapshot(workspace / "dist") == before
     shown = floe(workspace, "diff", "--env", "dev")
     assert shown.exit_code == 1
@@ -54,37 +48,32 @@ def test_deploy_refuses_what_kubernetes_refuses_in_place(workspace: Path, no_sch
     assert f"storage: {size}" in (workspace / MINIO).read_text()
 
 
-def test_upgrade_uses_the_same_guard(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    real_render = platform.render
+def test_claim_templates_as_the_api_server_stores_them_are_no_change() -> None:
+    from floe.cli.changes import immutable_changes
 
-    def render(environment):
-        files = real_render(environment)
-        if environment.platform_version == "1.1.0":
-            files["dev/10-storage/" + MINIO.rsplit("/", 1)[1]] = files[MINIO.removeprefix("dist/")].replace(
-                "storage: 5Gi", "storage: 9Gi")
-        return files
-
-    monkeypatch.setattr(platform, "render", render)
-    before = snapshot(workspace)
-    one_line_error(floe(workspace, "platform", "upgrade", "--version", "1.1.0", "--env", "dev"), 2,
-                   "StatefulSet/minio (floe-platform): spec.volumeClaimTemplates changed")
-    assert snapshot(workspace) == before
+    claim = {"metadata": {"name": "data"}, "spec": {"resources": {"requests": {"storage": "5Gi"}}}}
+    stored = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", **claim}
+    old = {"kind": "StatefulSet", "metadata": {"name": "minio"}, "spec": {"volumeClaimTemplates": [claim]}}
+    assert immutable_changes(old, {**old, "spec": {"volumeClaimTemplates": [stored]}}) == []
+    bigger = {**stored, "spec": {"resources": {"requests": {"storage": "9Gi"}}}}
+    assert immutable_changes(old, {**old, "spec": {"volumeClaimTemplates": [bigger]}}) == [
+        "spec.volumeClaimTemplates changed"]
 
 
 # -- validate and capacity check something, or fail ------------------------------------------------------------
 
 
 def test_validate_refuses_a_mistake_in_an_environment_file(workspace: Path) -> None:
-    _edit(workspace / "environments" / "dev.yaml", "  minio:\n", "  minoi:\n")
+    edit(workspace / "environments" / "dev.yaml", "  minio:\n", "  minoi:\n")
     one_line_error(floe(workspace, "validate"), 2, "dev.yaml:7: storage.minoi: unknown field")
 
 
 def test_validate_fails_on_a_stale_dist(workspace: Path) -> None:
-    _edit(workspace / "environments" / "dev.yaml", "max_concurrent_runs: 2", "max_concurrent_runs: 3")
+    edit(workspace / "environments" / "dev.yaml", "max_concurrent_runs: 2", "max_concurrent_runs: 3")
     result = floe(workspace, "validate", "--env", "dev")
     assert result.exit_code == 1, result.output
-    assert "dist/dev/40-orchestrator/configmap-dagster-instance.yaml: drift: stale: differs from a fresh render" \
-        in result.stdout
+    assert ("dist/dev/40-orchestrator/40-prepare/configmap-dagster-instance.yaml: drift: stale: differs from a "
+            "fresh render") in result.stdout
     assert "is not what the environment files render" in result.stdout
 
 
@@ -149,7 +138,7 @@ def test_a_failed_swap_puts_the_old_tree_back(tmp_path: Path, monkeypatch: pytes
 
 def test_deploy_reports_an_unwritable_dist_in_one_line(workspace: Path, no_schema_check: None,
                                                         read_only_dist: None) -> None:
-    _edit(workspace / "environments" / "dev.yaml", "max_concurrent_runs: 2", "max_concurrent_runs: 3")
+    edit(workspace / "environments" / "dev.yaml", "max_concurrent_runs: 2", "max_concurrent_runs: 3")
     one_line_error(floe(workspace, "platform", "deploy"), 2, "cannot write")
     assert not [p for p in workspace.iterdir() if p.name.startswith(".dist")]
 
@@ -239,7 +228,7 @@ def test_a_text_file_shows_its_changed_lines() -> None:
 
 
 def test_diff_counts_in_words(workspace: Path) -> None:
-    _edit(workspace / "dist/dev/10-storage/statefulset-postgres-dagster.yaml",
+    edit(workspace / "dist/dev/10-storage/11-serve/statefulset-postgres-dagster.yaml",
           "serviceName: postgres-dagster-headless", "serviceName: postgres-old")
     result = floe(workspace, "diff", "--env", "dev")
     assert "WARNING: 1 change Kubernetes will refuse" in result.stdout
@@ -253,12 +242,12 @@ def test_after_a_re_render_diff_compares_with_the_committed_tree(workspace: Path
     git("init", "-q")
     git("add", ".")
     git("-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-qm", "render")
-    _edit(workspace / "environments" / "dev.yaml", "max_concurrent_runs: 2", "max_concurrent_runs: 3")
+    edit(workspace / "environments" / "dev.yaml", "max_concurrent_runs: 2", "max_concurrent_runs: 3")
     assert floe(workspace, "platform", "deploy", "--env", "dev").exit_code == 0  # the README's order: render first
     result = floe(workspace, "diff", "--env", "dev")
     assert result.exit_code == 1, result.output
     assert "as committed at HEAD (the working tree's" in result.stdout
-    assert "~ dev/40-orchestrator/configmap-dagster-instance.yaml (changed)" in result.stdout
+    assert "~ dev/40-orchestrator/40-prepare/configmap-dagster-instance.yaml (changed)" in result.stdout
     assert "max_concurrent_runs: 3" in result.stdout
 
 

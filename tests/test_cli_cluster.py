@@ -65,8 +65,8 @@ def test_run_id_is_eight_lowercase_hex() -> None:
 def test_run_dry_run_prints_the_job_from_dist_without_a_cluster(workspace: Path, fake) -> None:
     cluster = fake(FakeCluster())
     template = dict(CRONJOB, metadata={k: v for k, v in CRONJOB["metadata"].items() if k != "uid"})
-    (workspace / "dist" / "dev" / "60-jobs").mkdir(exist_ok=True)
-    (workspace / "dist" / "dev" / "60-jobs" / "cronjob-sales-dbt-run.yaml").write_text(yaml.safe_dump(template))
+    (workspace / "dist" / "dev" / "60-jobs" / "61-serve" / "cronjob-sales-dbt-run.yaml").write_text(
+        yaml.safe_dump(template))
     result = floe(workspace, "run", "dbt-run", "--product", "sales", "--env", "dev", "--dry-run")
     assert result.exit_code == 0, result.output
     job = yaml.safe_load(result.stdout)
@@ -201,7 +201,7 @@ def test_platform_status_reports_replicas_and_reasons(workspace: Path, fake) -> 
                                                           "app.kubernetes.io/name": "polaris"}},
            "status": {"containerStatuses": [{"name": "polaris", "state": {"waiting": {"reason": "CrashLoopBackOff"}},
                                              "lastState": {"terminated": {"reason": "OOMKilled", "exitCode": 137}}}]}}
-    polaris = yaml.safe_load((workspace / "dist/dev/20-catalog/deployment-polaris.yaml").read_text())
+    polaris = yaml.safe_load((workspace / "dist/dev/20-catalog/21-serve/deployment-polaris.yaml").read_text())
     cluster = fake(FakeCluster([polaris], pods=[pod], ready_after=10**6))
     result = floe(workspace, "platform", "status", "--env", "dev")
     assert result.exit_code == 0, result.output

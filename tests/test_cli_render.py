@@ -11,22 +11,16 @@ from floe.cli import platform, review
 from floe.config import releases
 from floe.validation import Problem
 from tests import cli_support as support
-from tests.cli_support import floe, one_line_error, snapshot
+from tests.cli_support import edit, floe, one_line_error, snapshot
 
 dev_render = support.dev_render
 workspace = support.workspace
 
 
-def _edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert old in text
-    path.write_text(text.replace(old, new, 1))
-
-
 def test_deploy_writes_dist_and_summarises_per_tier(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    config = workspace / "dist/dev/40-orchestrator/configmap-dagster-instance.yaml"
+    config = workspace / "dist/dev/40-orchestrator/40-prepare/configmap-dagster-instance.yaml"
     before = config.read_text()
-    _edit(workspace / "environments" / "dev.yaml", "max_concurrent_runs: 2", "max_concurrent_runs: 3")
+    edit(workspace / "environments" / "dev.yaml", "max_concurrent_runs: 2", "max_concurrent_runs: 3")
     result = floe(workspace, "platform", "deploy", "--env", "dev")
     assert result.exit_code == 0, result.output
     assert "dev/40-orchestrator" in result.stdout and "~configmap-dagster-instance.yaml" in result.stdout
@@ -39,7 +33,7 @@ def test_deploy_writes_dist_and_summarises_per_tier(workspace: Path, monkeypatch
 
 def test_deploy_dry_run_prints_the_plan_and_writes_nothing(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(platform, "schema_problems", lambda objects: [])
-    _edit(workspace / "environments" / "dev.yaml", "max_concurrent_runs: 2", "max_concurrent_runs: 3")
+    edit(workspace / "environments" / "dev.yaml", "max_concurrent_runs: 2", "max_concurrent_runs: 3")
     before = snapshot(workspace)
     result = floe(workspace, "platform", "deploy", "--env", "dev", "--component", "catalog", "--dry-run")
     assert result.exit_code == 0, result.output
@@ -54,7 +48,7 @@ def test_deploy_dry_run_prints_the_plan_and_writes_nothing(workspace: Path, monk
 def test_deploy_refuses_invalid_objects_and_leaves_dist(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(platform, "schema_problems", lambda objects: [Problem("dist/dev/x.yaml", "Kubernetes 1.30.0",
                                                                               "spec.bogus: unknown field")])
-    _edit(workspace / "environments" / "dev.yaml", "max_concurrent_runs: 2", "max_concurrent_runs: 3")
+    edit(workspace / "environments" / "dev.yaml", "max_concurrent_runs: 2", "max_concurrent_runs: 3")
     before = snapshot(workspace / "dist")
     result = floe(workspace, "platform", "deploy", "--env", "dev")
     assert result.exit_code == 1
@@ -62,7 +56,7 @@ def test_deploy_refuses_invalid_objects_and_leaves_dist(workspace: Path, monkeyp
     assert snapshot(workspace / "dist") == before
 
 
-@pytest.mark.parametrize(("args", "edit", "message"), [
+@pytest.mark.parametrize(("args", "change", "message"), [
     (["platform", "deploy", "--env", "dev"], ("resources: small\n", "resourcez: small\n"), "unknown field"),
     (["platform", "deploy", "--env", "dev", "--component", "warehouse"], None, "unknown component 'warehouse'"),
     (["platform", "deploy", "--env", "dev", "--apply", "--dry-run"], None, "exclude each other"),
@@ -70,9 +64,9 @@ def test_deploy_refuses_invalid_objects_and_leaves_dist(workspace: Path, monkeyp
     (["diff", "--env", "dev", "--against", "no-such-ref"], None, "--against no-such-ref: "),
     (["platform", "status", "--env", "nope", "--offline"], None, "no such environment file"),
 ])
-def test_bad_input_changes_nothing(workspace: Path, args: list[str], edit, message: str) -> None:
-    if edit:
-        _edit(workspace / "environments" / "dev.yaml", *edit)
+def test_bad_input_changes_nothing(workspace: Path, args: list[str], change, message: str) -> None:
+    if change:
+        edit(workspace / "environments" / "dev.yaml", *change)
     before = snapshot(workspace)
     one_line_error(floe(workspace, *args), 2, message)
     assert snapshot(workspace) == before
@@ -106,7 +100,7 @@ def test_upgrade_edits_only_the_version_and_shows_image_changes(workspace: Path,
     assert env_file.read_text() == original.replace('platform_version: "1.0.0"', 'platform_version: "1.1.0"')
     assert "docker.io/apache/polaris:1.8.0" in result.stdout and "docker.io/apache/polaris:1.9.0" in result.stdout
     assert "Deployment/polaris" in result.stdout and "postgres" not in result.stdout.split("image changes")[1]
-    assert "polaris:1.9.0" in (workspace / "dist/dev/20-catalog/deployment-polaris.yaml").read_text()
+    assert "polaris:1.9.0" in (workspace / "dist/dev/20-catalog/21-serve/deployment-polaris.yaml").read_text()
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -120,7 +114,7 @@ def test_upgrade_refusals_write_nothing(workspace: Path, catalogue: None, args: 
 
 
 def test_downgrade_needs_the_flag(workspace: Path, catalogue: None) -> None:
-    _edit(workspace / "environments" / "dev.yaml", '"1.0.0"', '"1.1.0"')
+    edit(workspace / "environments" / "dev.yaml", '"1.0.0"', '"1.1.0"')
     before = snapshot(workspace)
     one_line_error(floe(workspace, "platform", "upgrade", "--version", "1.0.0", "--env", "dev"), 2,
                    "pass --allow-downgrade")
@@ -134,7 +128,7 @@ def test_upgrade_refuses_an_immutable_statefulset_change(workspace: Path, catalo
     def render(environment):
         files = real_render(environment)
         if environment.platform_version == "1.1.0":
-            path = "dev/10-storage/statefulset-postgres-dagster.yaml"
+            path = "dev/10-storage/11-serve/statefulset-postgres-dagster.yaml"
             files[path] = files[path].replace("serviceName: postgres-dagster-headless", "serviceName: other")
         return files
 
@@ -152,14 +146,14 @@ def test_diff_is_clean_after_a_render_and_loud_on_drift(workspace: Path) -> None
     clean = floe(workspace, "diff", "--env", "dev")
     assert clean.exit_code == 0, clean.output
     assert "no drift" in clean.stdout
-    _edit(workspace / "dist/dev/20-catalog/deployment-polaris.yaml", "replicas: 1", "replicas: 3")
-    _edit(workspace / "dist/dev/10-storage/statefulset-postgres-dagster.yaml",
+    edit(workspace / "dist/dev/20-catalog/21-serve/deployment-polaris.yaml", "replicas: 1", "replicas: 3")
+    edit(workspace / "dist/dev/10-storage/11-serve/statefulset-postgres-dagster.yaml",
           "serviceName: postgres-dagster-headless", "serviceName: postgres-old")
-    (workspace / "dist/dev/10-storage/service-minio.yaml").unlink()
+    (workspace / "dist/dev/10-storage/11-serve/service-minio.yaml").unlink()
     drift = floe(workspace, "diff", "--env", "dev")
     assert drift.exit_code == 1, drift.output
     out = drift.stdout
-    assert "+ dev/10-storage/service-minio.yaml (added)" in out
+    assert "+ dev/10-storage/11-serve/service-minio.yaml (added)" in out
     assert "spec.replicas: 3 → 1" in out
     assert "spec.serviceName: 'postgres-old' → 'postgres-dagster-headless'" in out
     assert "REFUSED IN PLACE: spec.serviceName changed" in out
@@ -173,7 +167,7 @@ def test_diff_against_a_git_ref(workspace: Path) -> None:
     git("init", "-q")
     git("add", "dist")
     git("-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-qm", "render")
-    (workspace / "dist/dev/10-storage/service-minio.yaml").unlink()  # the working tree no longer matters
+    (workspace / "dist/dev/10-storage/11-serve/service-minio.yaml").unlink()  # the working tree no longer matters
     result = floe(workspace, "diff", "--env", "dev", "--against", "HEAD")
     assert result.exit_code == 0, result.output
     assert "as committed at HEAD\nno drift: they match" in result.stdout
@@ -210,7 +204,7 @@ def test_validate_passes_on_a_fresh_render(workspace: Path) -> None:
 
 def test_validate_lists_every_policy_failure(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(review, "schema_problems", lambda objects: [])
-    path = workspace / "dist/dev/20-catalog/deployment-polaris.yaml"
+    path = workspace / "dist/dev/20-catalog/21-serve/deployment-polaris.yaml"
     polaris = yaml.safe_load(path.read_text())
     container = polaris["spec"]["template"]["spec"]["containers"][0]
     container["image"] = "docker.io/apache/polaris:latest"
@@ -220,16 +214,16 @@ def test_validate_lists_every_policy_failure(workspace: Path, monkeypatch: pytes
     path.write_text(yaml.safe_dump(polaris))
     (workspace / "dist/dev/20-catalog/secret-leak.yaml").write_text(yaml.safe_dump(
         {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "leak", "namespace": "floe-platform"}}))
-    _edit(workspace / "environments" / "dev.yaml", "gitops:\n  repository: https://",
+    edit(workspace / "environments" / "dev.yaml", "gitops:\n  repository: https://",
           "gitops:\n  repository: https://deploy:s3cr3t@")
     result = floe(workspace, "validate", "--env", "dev")
     assert result.exit_code == 1
     for text in ("image 'docker.io/apache/polaris:latest' is not pinned", "env ADMIN_PASSWORD holds a literal value",
                  "no readinessProbe", "allowPrivilegeEscalation must be false", "a Secret object must never",
                  "dev.yaml:", "policy: looks like a URL with a password",
-                 "dist/dev/20-catalog/deployment-polaris.yaml: drift: stale: differs from a fresh render",
+                 "dist/dev/20-catalog/21-serve/deployment-polaris.yaml: drift: stale: differs from a fresh render",
                  "dist/dev/20-catalog/secret-leak.yaml: drift: stale: a fresh render no longer has this file",
-                 "12 problems"):
+                 "13 problems"):
         assert text in result.stdout, result.stdout
 
 

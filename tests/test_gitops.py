@@ -5,9 +5,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
 
-from floe.tiers import SYNC_WAVE, TIERS, Step, tier_named
+from floe.tiers import FINAL_WAVE, SYNC_WAVE, Step, tier_named
 from floe.validation import validate_custom_resources
 from tests.argo_order import sort_key, sync_order
 from tests.conftest import DIST, ENVIRONMENT_NAMES, ROOT, find, pod_spec, tree
@@ -17,6 +16,10 @@ SEED_ORDER = ["storage", "catalog", "observability", "orchestrator", "semantic"]
 
 def tier_of(obj: dict) -> str:
     return obj["metadata"]["labels"]["floe.dev/tier"]
+
+
+def wave_of(obj: dict) -> int:
+    return int(obj["metadata"]["annotations"][SYNC_WAVE])
 
 
 def position(ordered: list[dict]) -> dict[tuple[str, str], int]:
@@ -29,7 +32,8 @@ def workloads(objects) -> list[dict]:
 
 @pytest.mark.parametrize("environment", ENVIRONMENT_NAMES)
 def test_argo_syncs_every_tier_after_the_one_before(environment: str, rendered) -> None:
-    ordered = sync_order(list(rendered[environment].values()))
+    # Autoscalers and Ingresses sync after every tier (FINAL_WAVE): their health says nothing of the tier's.
+    ordered = [o for o in sync_order(list(rendered[environment].values())) if wave_of(o) != FINAL_WAVE]
     tiers = [tier_of(o) for o in ordered if tier_of(o) in SEED_ORDER]
     last_seen = [max(i for i, t in enumerate(tiers) if t == name) for name in SEED_ORDER if name in tiers]
     first_seen = [min(i for i, t in enumerate(tiers) if t == name) for name in SEED_ORDER if name in tiers]
@@ -114,32 +118,6 @@ def test_hooks_carry_a_delete_policy(environment: str, rendered) -> None:
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENT_NAMES)
-def test_flux_depends_on_chain_follows_the_tiers_without_cycles(environment: str, gitops) -> None:
-    kustomizations = {o["metadata"]["name"]: o for o in gitops[environment].values() if o["kind"] == "Kustomization"}
-    edges = {name: [d["name"] for d in o["spec"].get("dependsOn", [])] for name, o in kustomizations.items()}
-    order: list[str] = []
-    while len(order) < len(edges):  # Kahn's algorithm: no progress means a cycle
-        ready = sorted(n for n, deps in edges.items() if n not in order and all(d in order for d in deps))
-        assert ready, f"dependsOn cycle among {set(edges) - set(order)}"
-        order.extend(ready)
-    tiers = [name.removeprefix(f"floe-{environment}-") for name in order]
-    assert tiers == [t.name for t in TIERS if t.name in tiers]
-    assert tiers[:2] == ["foundation", "storage"]
-    for kustomization in kustomizations.values():
-        spec = kustomization["spec"]
-        assert spec["wait"] is True and spec["prune"] is True and spec["timeout"]
-        assert spec["sourceRef"] == {"kind": "GitRepository", "name": f"floe-{environment}"}
-
-
-@pytest.mark.parametrize("environment", ENVIRONMENT_NAMES)
-def test_each_tier_folder_builds_exactly_its_files(environment: str, fresh_dist: Path, gitops) -> None:
-    for kustomization in (o for o in gitops[environment].values() if o["kind"] == "Kustomization"):
-        folder = fresh_dist.parent / kustomization["spec"]["path"]
-        listed = yaml.safe_load((folder / "kustomization.yaml").read_text())["resources"]
-        assert listed == sorted(p.name for p in folder.glob("*.yaml") if p.name != "kustomization.yaml")
-
-
-@pytest.mark.parametrize("environment", ENVIRONMENT_NAMES)
 def test_argo_application_syncs_the_environment_folder(environment: str, gitops, rendered, environments) -> None:
     objects = gitops[environment]
     settings = environments[environment].gitops
@@ -161,13 +139,12 @@ def test_production_syncs_by_hand(gitops) -> None:
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENT_NAMES)
-def test_app_project_allows_exactly_what_the_platform_renders(environment: str, gitops, rendered,
-                                                               environments) -> None:
+def test_app_project_allows_what_the_platform_renders(environment: str, gitops, rendered, environments) -> None:
     project = find(gitops[environment], "AppProject", f"floe-{environment}")["spec"]
     allowed = {(k["group"], k["kind"]) for k in project["namespaceResourceWhitelist"]}
     allowed |= {(k["group"], k["kind"]) for k in project["clusterResourceWhitelist"]}
     rendered_kinds = {(o["apiVersion"].rpartition("/")[0], o["kind"]) for o in rendered[environment].values()}
-    assert allowed == rendered_kinds
+    assert allowed >= rendered_kinds
     assert project["sourceRepos"] == [environments[environment].gitops.repository]
     namespaces = environments[environment].namespaces
     assert sorted(d["namespace"] for d in project["destinations"]) == sorted([namespaces.platform, namespaces.jobs])
@@ -203,20 +180,6 @@ def test_cdk8s_synth_reproduces_the_committed_dist(tmp_path: Path) -> None:
     fresh, committed = tree(tmp_path / "dist"), tree(DIST)
     differing = sorted(p for p in set(fresh) | set(committed) if fresh.get(p) != committed.get(p))
     assert not differing, "dist/ differs from `cdk8s synth`; re-render and commit:\n" + "\n".join(differing)
-
-
-@pytest.mark.parametrize("environment", ENVIRONMENT_NAMES)
-def test_flux_judges_rollouts_by_their_phase(environment: str, gitops, rendered) -> None:
-    """kstatus cannot read a Rollout; a tier holding one must tell Flux how to judge it."""
-    for kustomization in (o for o in gitops[environment].values() if o["kind"] == "Kustomization"):
-        folder = kustomization["spec"]["path"].rsplit("/", 1)[1]
-        has_rollout = any(path.startswith(f"{folder}/") and obj["kind"] == "Rollout"
-                          for path, obj in rendered[environment].items())
-        exprs = kustomization["spec"].get("healthCheckExprs", [])
-        assert bool(exprs) == has_rollout
-        for expr in exprs:
-            assert (expr["apiVersion"], expr["kind"]) == ("argoproj.io/v1alpha1", "Rollout")
-            assert "Healthy" in expr["current"] and "Degraded" in expr["failed"]
 
 
 def test_runs_created_at_run_time_are_not_orphans(gitops) -> None:

@@ -7,6 +7,8 @@ import pytest
 from floe.validation import KUBERNETES_VERSIONS, validate
 from tests.conftest import ENVIRONMENT_NAMES
 
+MINIO = "10-storage/11-serve/statefulset-minio.yaml"
+
 
 @pytest.mark.parametrize("environment", ENVIRONMENT_NAMES)
 def test_every_object_validates_strictly(environment: str, rendered) -> None:
@@ -19,7 +21,7 @@ def test_supported_versions_span_1_30_to_1_35() -> None:
 
 
 def test_an_unknown_field_is_rejected(rendered) -> None:
-    minio = rendered["dev"]["10-storage/statefulset-minio.yaml"]
+    minio = rendered["dev"][MINIO]
     broken = {**minio, "spec": {**minio["spec"], "replicaz": 2}}
     problems = validate([("statefulset-minio.yaml", broken)])
     assert problems and all("replicaz" in p.message for p in problems)
@@ -27,7 +29,7 @@ def test_an_unknown_field_is_rejected(rendered) -> None:
 
 
 def test_a_wrong_type_is_rejected(rendered) -> None:
-    service = rendered["dev"]["10-storage/service-minio.yaml"]
+    service = rendered["dev"]["10-storage/11-serve/service-minio.yaml"]
     broken = {**service, "spec": {**service["spec"], "ports": "9000"}}
     assert validate([("service-minio.yaml", broken)])
 
@@ -45,10 +47,10 @@ def test_kubeconform_is_used_when_installed(rendered, tmp_path, monkeypatch) -> 
     )
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
-    problems = validate([("10-storage/statefulset-minio.yaml", rendered["dev"]["10-storage/statefulset-minio.yaml"])],
+    problems = validate([(MINIO, rendered["dev"][MINIO])],
                         versions=("1.30.0",))
     assert [(p.path, p.message) for p in problems] == [
-        ("10-storage/statefulset-minio.yaml", "additionalProperties replicaz not allowed")]
+        (MINIO, "additionalProperties replicaz not allowed")]
     args = (tmp_path / "args").read_text()
     assert "-strict" in args and "-kubernetes-version 1.30.0" in args
     assert "kubernetes-json-schema/{{ .NormalizedKubernetesVersion }}-local{{ .StrictSuffix }}" in args

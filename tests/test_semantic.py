@@ -230,7 +230,8 @@ def test_platform_service_renders_a_rollout_in_place_of_the_deployment() -> None
     assert ("Deployment", "web") not in blue_green
     rollout, deployment = blue_green[("Rollout", "web")], plain[("Deployment", "web")]
     assert rollout["apiVersion"] == "argoproj.io/v1alpha1"
-    assert rollout["metadata"] == deployment["metadata"]
+    assert rollout["metadata"] == {**deployment["metadata"], "annotations": {
+        **deployment["metadata"]["annotations"], "argocd.argoproj.io/sync-options": "SkipDryRunOnMissingResource=true"}}
     for key in ("replicas", "selector", "template", "revisionHistoryLimit"):
         assert rollout["spec"][key] == deployment["spec"][key], key
     assert rollout["spec"]["strategy"] == {"blueGreen": {

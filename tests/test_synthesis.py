@@ -44,7 +44,7 @@ def test_rendering_one_environment_leaves_the_others(tmp_path: Path) -> None:
     synthesize(outdir, ["dev"], environments_dir=ROOT / "environments")
     assert (outdir / "prod" / "keep.yaml").read_text() == "kept\n"
     assert not (outdir / "dev" / "stale.yaml").exists()
-    assert (outdir / "dev" / "10-storage" / "statefulset-minio.yaml").exists()
+    assert (outdir / "dev" / "10-storage" / "11-serve" / "statefulset-minio.yaml").exists()
 
 
 def test_write_tree_removes_stale_files_and_leaves_no_staging(tmp_path: Path) -> None:

@@ -133,13 +133,22 @@ def _at(obj: Mapping | None, *path: str) -> object:
 STATEFULSET_IMMUTABLE = ("selector", "volumeClaimTemplates", "serviceName", "podManagementPolicy")
 
 
+def _as_stored(field: str, value: object) -> object:
+    """A spec field as the API server stores it: it adds ``apiVersion`` and ``kind`` to each claim template,
+    so a render that writes them (or stops writing them) changes nothing in the cluster."""
+    if field == "volumeClaimTemplates" and isinstance(value, list):
+        return [{"apiVersion": "v1", "kind": "PersistentVolumeClaim", **template} for template in value]
+    return value
+
+
 def immutable_changes(old: Mapping, new: Mapping) -> list[str]:
     """Every change between two versions of one object that Kubernetes will refuse to make in place."""
     kind, problems = new["kind"], []
     if kind != old.get("kind"):
         return problems
     fields = {"Deployment": ("selector",), "StatefulSet": STATEFULSET_IMMUTABLE}.get(kind, ())
-    problems += [f"spec.{name} changed" for name in fields if _at(old, "spec", name) != _at(new, "spec", name)]
+    problems += [f"spec.{name} changed" for name in fields
+                 if _as_stored(name, _at(old, "spec", name)) != _as_stored(name, _at(new, "spec", name))]
     if kind == "Service" and _at(old, "spec", "clusterIP") != _at(new, "spec", "clusterIP"):
         problems.append(f"spec.clusterIP changed ({_at(old, 'spec', 'clusterIP')} → {_at(new, 'spec', 'clusterIP')})")
     if kind == "PersistentVolumeClaim":

@@ -17,12 +17,11 @@ from floe.constructs.container import Container, Port
 from floe.constructs.ingress import ServiceIngress
 from floe.constructs.kube import k8s
 from floe.constructs.labels import AppIdentity
-from floe.constructs.metadata import object_meta
 from floe.constructs.pod import PodProps
 from floe.constructs.probes import Probes
 from floe.constructs.security import TMP, RunAs, ScratchPath
 from floe.constructs.service import PlatformService, ServiceProps
-from floe.constructs.volumes import claim_spec
+from floe.constructs.volumes import standalone_claim
 from floe.tiers import OBSERVABILITY
 
 INSTANCE = "grafana"
@@ -62,14 +61,7 @@ def render(scope: Construct, environment: Environment) -> None:
                            version=image_tag(image), tier=OBSERVABILITY)
     text = config_text(datasources(environment))
     config = config_map(scope, identity, f"{INSTANCE}-datasources", namespace, {DATASOURCES_FILE: text})
-    # Rendered beside the Deployment, in the same wave: a claim is healthy only once bound, and a
-    # WaitForFirstConsumer class binds it only when the pod is scheduled, so an earlier wave would
-    # block the sync forever.
-    k8s.KubePersistentVolumeClaim(
-        scope, CLAIM,
-        metadata=object_meta(identity, CLAIM, namespace),
-        spec=claim_spec(settings.storage),
-    )
+    standalone_claim(scope, identity, CLAIM, namespace, settings.storage)
     ingress = settings.ingress
     root_url = ()
     if ingress:

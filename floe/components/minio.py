@@ -10,7 +10,7 @@ from floe.components.dns import service_host
 from floe.config.environment import Environment
 from floe.config.releases import image_tag
 from floe.constructs import env
-from floe.constructs.bootstrap import BootstrapJob, BootstrapProps
+from floe.constructs.bootstrap import BootstrapJob, BootstrapProps, wait_until
 from floe.constructs.container import Container, Port
 from floe.constructs.kube import k8s
 from floe.constructs.labels import AppIdentity
@@ -85,12 +85,8 @@ def render(scope: Construct, environment: Environment) -> None:
     # Idempotent: `mb --ignore-existing` keeps existing buckets, `anonymous set none` keeps them private.
     script = "\n".join((
         "set -eu",
-        "attempt=0",
-        'until mc alias set floe "$MINIO_ENDPOINT" "$MINIO_ROOT_USER" "$MINIO_ROOT_PASSWORD"; do',
-        "  attempt=$((attempt + 1))",
-        '  [ "$attempt" -lt 30 ] || { echo "MinIO did not answer at $MINIO_ENDPOINT" >&2; exit 1; }',
-        "  sleep 2",
-        "done",
+        wait_until('mc alias set floe "$MINIO_ENDPOINT" "$MINIO_ROOT_USER" "$MINIO_ROOT_PASSWORD"',
+                   "MinIO at $MINIO_ENDPOINT"),
         "for bucket in $BUCKETS; do",
         '  mc mb --ignore-existing "floe/$bucket"',
         '  mc anonymous set none "floe/$bucket"',

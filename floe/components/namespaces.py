@@ -2,6 +2,8 @@
 
 Every platform service passes the restricted standard (see ``floe.constructs.security``), so
 the platform namespace enforces it too: a pod that regresses is refused, not merely reported.
+Deleting a namespace deletes everything in it (claims, hand-made Secrets), so neither engine
+ever does (:data:`floe.constructs.metadata.PROTECTED`).
 """
 
 from constructs import Construct
@@ -9,7 +11,7 @@ from constructs import Construct
 from floe.config.environment import Environment
 from floe.constructs.kube import k8s
 from floe.constructs.labels import AppIdentity, Layer
-from floe.constructs.metadata import object_meta
+from floe.constructs.metadata import PROTECTED, object_meta
 from floe.tiers import FOUNDATION, Step
 
 POD_SECURITY = {
@@ -25,4 +27,5 @@ def render(scope: Construct, environment: Environment) -> None:
     for name, layer in layers.items():
         identity = AppIdentity(name="floe", instance=name, component="namespace",
                                version=environment.platform_version, tier=FOUNDATION, layer=layer)
-        k8s.KubeNamespace(scope, name, metadata=object_meta(identity, name, None, Step.PREPARE, labels=POD_SECURITY))
+        k8s.KubeNamespace(scope, name, metadata=object_meta(identity, name, None, Step.PREPARE, annotations=PROTECTED,
+                                                           labels=POD_SECURITY))

@@ -18,7 +18,7 @@ from floe.components.telemetry import otlp_env
 from floe.config.environment import Environment
 from floe.config.releases import image_tag
 from floe.constructs import env
-from floe.constructs.bootstrap import BootstrapJob, BootstrapProps
+from floe.constructs.bootstrap import BootstrapJob, BootstrapProps, wait_until
 from floe.constructs.config_files import config_map
 from floe.constructs.container import Container, Port
 from floe.constructs.ingress import ServiceIngress
@@ -204,15 +204,12 @@ def _bootstrap(scope: Construct, environment: Environment, database: Database) -
     script = "\n".join((
         "set -eu",
         'management="${CATALOG_URI%/catalog}/management/v1"',
-        "attempt=0",
-        "until token=$(curl --silent --show-error --fail -X POST \"$CATALOG_URI/v1/oauth/tokens\" \\",
-        '    -H "Polaris-Realm: $REALM" --user "$ROOT_CLIENT_ID:$ROOT_CLIENT_SECRET" \\',
-        "    -d grant_type=client_credentials -d scope=PRINCIPAL_ROLE:ALL \\",
-        """    | sed -n 's/.*"access_token" *: *"\\([^"]*\\)".*/\\1/p') && [ -n "$token" ]; do""",
-        "  attempt=$((attempt + 1))",
-        '  [ "$attempt" -lt 30 ] || { echo "no access token from $CATALOG_URI" >&2; exit 1; }',
-        "  sleep 2",
-        "done",
+        wait_until("\n".join((
+            'token=$(curl --silent --show-error --fail -X POST "$CATALOG_URI/v1/oauth/tokens" \\',
+            '    -H "Polaris-Realm: $REALM" --user "$ROOT_CLIENT_ID:$ROOT_CLIENT_SECRET" \\',
+            "    -d grant_type=client_credentials -d scope=PRINCIPAL_ROLE:ALL \\",
+            """    | sed -n 's/.*"access_token" *: *"\\([^"]*\\)".*/\\1/p') && [ -n "$token" ]""",
+        )), "an access token from $CATALOG_URI"),
         'api() { curl --silent --show-error -o /tmp/response -w "%{http_code}" -H "Polaris-Realm: $REALM" \\',
         '    -H "Authorization: Bearer $token" -H "Content-Type: application/json" "$@"; }',
         "# 409 Conflict: the catalog exists (or the grant is held) from an earlier sync.",

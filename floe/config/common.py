@@ -57,8 +57,10 @@ class Ingress(StrictModel):
     """Expose a UI or API outside the cluster."""
 
     host: DnsSubdomain
-    class_name: DnsSubdomain | None = None
-    """IngressClass to use; unset uses the cluster's default class."""
+    class_name: DnsSubdomain
+    """The IngressClass that serves it (``nginx`` for ingress-nginx). Required: without one, only a
+    class the cluster marks as default would serve it; with none, no controller ever gives it an
+    address and Argo CD counts it Progressing forever."""
     tls_secret: DnsSubdomain | None = None
     """Secret holding the TLS certificate for ``host``; unset serves plain HTTP."""
 

@@ -5,7 +5,7 @@ from typing import Annotated
 from pydantic import Field
 
 from floe.config.base import StrictModel
-from floe.config.types import DnsLabel
+from floe.config.types import DnsLabel, DnsSubdomain
 
 Duration = Annotated[str, Field(pattern=r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$", examples=["30s", "5m", "1h30m"])]
 """A Go duration, as both Argo CD and Flux read them."""
@@ -15,7 +15,8 @@ class ArgoSync(StrictModel):
     """The Application's sync policy."""
 
     automated: bool = True
-    """Sync on every commit; false leaves each sync to a person (the production default)."""
+    """Sync on every commit; false leaves each sync to a person (the production default). The root
+    app-of-apps follows it, so a commit changing the project or this policy waits for a person too."""
     prune: bool = True
     """With ``automated``: delete objects that left the rendered tree."""
     self_heal: bool = True
@@ -44,10 +45,15 @@ class FluxSettings(StrictModel):
     namespace: DnsLabel = "flux-system"
     """Namespace the source and kustomize controllers watch."""
     interval: Duration = "10m"
-    """How often each tier is reconciled against git."""
+    """How often each step (and the root) is reconciled against git."""
     timeout: Duration = "15m"
-    """How long a tier may take to become Ready before its dependents give up."""
+    """How long a step may take to become Ready before the steps after it give up."""
     retry_interval: Duration = "1m"
+    secret_ref: DnsSubdomain | None = None
+    """Secret in ``namespace`` holding the credentials of a private repository, which the
+    GitRepository names in ``secretRef`` (source-controller's keys: ``username`` and ``password``,
+    or ``bearerToken``, over https; ``identity`` and ``known_hosts`` over ssh). Created by hand before
+    the bootstrap, never rendered; unset for a repository anyone may read."""
 
 
 class GitOpsSettings(StrictModel):

@@ -20,6 +20,7 @@ from floe.tiers import Step
 ARGO_HOOK = "argocd.argoproj.io/hook"
 ARGO_HOOK_DELETE_POLICY = "argocd.argoproj.io/hook-delete-policy"
 FLUX_FORCE = "kustomize.toolkit.fluxcd.io/force"
+RETRY_SECONDS = 5
 
 
 @dataclass(frozen=True)
@@ -29,8 +30,25 @@ class BootstrapProps:
     pod: PodProps
     step: Step = Step.BOOTSTRAP
     backoff_limit: int = 4
-    """Retries inside one sync, for a server that is Ready but still settling."""
+    """Retries of a step that failed once its server answered (a request refused while the server
+    settles); waiting for the server itself is bounded by the deadline alone (:func:`wait_until`)."""
     active_deadline_seconds: int = 600
+    """How long the Job may run in all, waits and retries included."""
+
+
+def wait_until(condition: str, waiting_for: str) -> str:
+    """A shell loop that retries ``condition`` until it succeeds, with no count of its own.
+
+    Only the Job's ``activeDeadlineSeconds`` ends the wait: a server slow to become Ready (Flux
+    applies a tier at once, so the Job may start first) costs time, never a failed pod, and a
+    server that never answers fails the Job once, at its deadline.
+    """
+    return "\n".join((
+        f"until {condition}; do",
+        f'  echo "waiting for {waiting_for}" >&2',
+        f"  sleep {RETRY_SECONDS}",
+        "done",
+    ))
 
 
 class BootstrapJob(Construct):

@@ -1,24 +1,27 @@
-"""An Ingress exposing one Service port at a host, with optional TLS, from environment config."""
+"""An Ingress exposing one Service port at a host, with optional TLS, from environment config.
+
+It syncs in the final wave (:func:`floe.constructs.metadata.final_meta`): Argo CD counts an Ingress
+Progressing until its controller publishes an address, which says nothing about the platform.
+"""
 
 from constructs import Construct
 
 from floe.config.common import Ingress
 from floe.constructs.kube import k8s
 from floe.constructs.labels import AppIdentity
-from floe.constructs.metadata import object_meta
-from floe.tiers import Step
+from floe.constructs.metadata import final_meta
 
 
 class ServiceIngress(Construct):
     def __init__(self, scope: Construct, id: str, *, identity: AppIdentity, namespace: str, settings: Ingress,
-                 service: str, port: str, path: str = "/", step: Step = Step.SERVE) -> None:
+                 service: str, port: str, path: str = "/") -> None:
         super().__init__(scope, id)
         backend = k8s.IngressBackend(
             service=k8s.IngressServiceBackend(name=service, port=k8s.ServiceBackendPort(name=port))
         )
         k8s.KubeIngress(
             self, "ingress",
-            metadata=object_meta(identity, service, namespace, step),
+            metadata=final_meta(identity, service, namespace),
             spec=k8s.IngressSpec(
                 ingress_class_name=settings.class_name,
                 tls=[k8s.IngressTls(hosts=[settings.host], secret_name=settings.tls_secret)]

@@ -12,7 +12,7 @@ from constructs import Construct
 from floe.constructs.job_policy import JOB_POLICY
 from floe.constructs.kube import k8s
 from floe.constructs.labels import AppIdentity
-from floe.constructs.metadata import object_meta
+from floe.constructs.metadata import IGNORE_HEALTH, object_meta
 from floe.constructs.pod import PodProps, pod_spec
 from floe.tiers import Step
 
@@ -40,7 +40,10 @@ class JobTemplate(Construct):
         labels = {**props.identity.labels, **(props.labels or {})}
         k8s.KubeCronJob(
             self, "template",
-            metadata=object_meta(props.identity, props.name, props.namespace, Step.SERVE, labels=props.labels),
+            # A failed run is the data team's concern, not the platform's health (Argo CD >= 3.2 marks a
+            # CronJob whose last Job failed Degraded, which would turn the whole Application Degraded).
+            metadata=object_meta(props.identity, props.name, props.namespace, Step.SERVE, labels=props.labels,
+                                 annotations={IGNORE_HEALTH: "true"}),
             spec=k8s.CronJobSpec(
                 schedule=props.schedule or NEVER,
                 suspend=props.schedule is None,

@@ -5,6 +5,11 @@ Rendered as a plain :class:`cdk8s.ApiObject` whose keys follow the Rollout CRD
 binding from ``cdk8s import`` of that CRD was tried and not used: its pod template is a separate
 generated type that refuses the ``k8s.PodTemplateSpec`` every other workload uses, and its
 serializer drops int-or-string fields (probe ports) from an already rendered template.
+
+Argo CD dry-runs every object before it applies any; while the Rollout CRD is missing (Argo Rollouts
+installed by another Application, or not yet), that dry run fails the whole sync ("the server could
+not find the requested resource") unless the Rollout skips it (``SkipDryRunOnMissingResource``;
+the dry run still runs once the CRD exists).
 """
 
 from dataclasses import dataclass
@@ -13,9 +18,11 @@ import cdk8s
 from constructs import Construct
 
 from floe.constructs.kube import k8s
+from floe.constructs.metadata import ARGO_SYNC_OPTIONS
 
 API_VERSION = "argoproj.io/v1alpha1"
 KIND = "Rollout"
+SKIP_DRY_RUN = {ARGO_SYNC_OPTIONS: "SkipDryRunOnMissingResource=true"}
 
 
 @dataclass(frozen=True)
@@ -50,7 +57,7 @@ class BlueGreenRollout(Construct):
             kind=KIND,
             metadata=cdk8s.ApiObjectMetadata(
                 name=metadata.name, namespace=metadata.namespace,
-                labels=metadata.labels, annotations=metadata.annotations,
+                labels=metadata.labels, annotations={**metadata.annotations, **SKIP_DRY_RUN},
             ),
         )
         # manifest() renders the typed template exactly as a Deployment's would be rendered.

@@ -12,14 +12,14 @@ from enum import StrEnum
 from constructs import Construct
 
 from floe.config.common import Autoscaling, BlueGreen, Storage
-from floe.constructs.kube import int_or_string, k8s
+from floe.constructs.kube import int_or_string, k8s, plain_object
 from floe.constructs.labels import AppIdentity
-from floe.constructs.metadata import object_meta
+from floe.constructs.metadata import final_meta, object_meta
 from floe.constructs.pod import PodProps, pod_spec
 from floe.constructs.rollout import API_VERSION as ROLLOUT_API_VERSION
 from floe.constructs.rollout import KIND as ROLLOUT_KIND
 from floe.constructs.rollout import BlueGreenRollout, BlueGreenStrategy
-from floe.constructs.volumes import claim_spec
+from floe.constructs.volumes import claim_template
 from floe.tiers import Step
 
 
@@ -164,16 +164,7 @@ class PlatformService(Construct):
         )
 
     def _stateful_set(self, template: k8s.PodTemplateSpec, selector: k8s.LabelSelector, replicas: int | None) -> None:
-        claims = [
-            k8s.KubePersistentVolumeClaimProps(
-                # volumeClaimTemplates are immutable: only stable labels, never the version.
-                metadata=k8s.ObjectMeta(name=claim.name, labels=self.props.identity.selector),
-                spec=claim_spec(claim.storage),
-            )
-            for claim in self.props.volume_claims
-        ]
-        k8s.KubeStatefulSet(
-            self, "workload",
+        manifest = k8s.KubeStatefulSet.manifest(
             metadata=self._meta(self.name),
             spec=k8s.StatefulSetSpec(
                 replicas=replicas,
@@ -185,10 +176,17 @@ class PlatformService(Construct):
                 persistent_volume_claim_retention_policy=k8s.StatefulSetPersistentVolumeClaimRetentionPolicy(
                     when_deleted="Retain", when_scaled="Retain"
                 ),
-                volume_claim_templates=claims or None,
                 revision_history_limit=5,
             ),
         )
+        if self.props.volume_claims:
+            # volumeClaimTemplates are immutable: only stable labels, never the version.
+            manifest["spec"]["volumeClaimTemplates"] = [
+                claim_template(claim.name, self.props.identity.selector, claim.storage)
+                for claim in self.props.volume_claims
+            ]
+        # Plain, so that the claims keep the apiVersion and kind the typed spec would drop.
+        plain_object(self, "workload", manifest)
 
     def _services(self) -> None:
         ports = [
@@ -230,7 +228,8 @@ class PlatformService(Construct):
             api_version, kind = "apps/v1", self.props.kind.value
         k8s.KubeHorizontalPodAutoscalerV2(
             self, "autoscaler",
-            metadata=self._meta(self.name),
+            # Degraded in Argo CD until the metrics server has samples: after every tier.
+            metadata=final_meta(self.props.identity, self.name, self.props.namespace),
             spec=k8s.HorizontalPodAutoscalerSpecV2(
                 scale_target_ref=k8s.CrossVersionObjectReferenceV2(api_version=api_version, kind=kind, name=self.name),
                 min_replicas=autoscaling.min_replicas,
