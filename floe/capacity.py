@@ -13,10 +13,10 @@ from decimal import Decimal
 
 from floe.config.types import quantity_decimal
 from floe.constructs.labels import LAYER, TIER
+from floe.rendered import POD_KINDS, pod_spec
 from floe.tiers import TIERS
 
 RESOURCES = ("cpu", "memory")
-POD_KINDS = ("Deployment", "StatefulSet", "Rollout", "DaemonSet", "Job", "CronJob")
 
 
 @dataclass
@@ -38,13 +38,6 @@ class Usage:
 
 def _labels(obj: Mapping) -> Mapping:
     return obj["metadata"].get("labels") or {}
-
-
-def _pod_spec(obj: Mapping) -> Mapping:
-    spec = obj["spec"]
-    if obj["kind"] == "CronJob":
-        spec = spec["jobTemplate"]["spec"]
-    return spec["template"]["spec"]
 
 
 def _sum(containers: Iterable[Mapping], side: str, name: str) -> Decimal:
@@ -81,7 +74,7 @@ def usage_by_group(objects: Iterable[Mapping]) -> dict[tuple[str, str], Usage]:
         labels = _labels(obj)
         usage = Usage()
         if obj["kind"] in POD_KINDS:
-            spec = _pod_spec(obj)
+            spec = pod_spec(obj)
             usage.pods = _replicas(obj, autoscaled)
             for name in RESOURCES:
                 usage.requests[name] = _pod(spec, "requests", name) * usage.pods

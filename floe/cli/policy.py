@@ -12,10 +12,9 @@ from pathlib import Path
 from pydantic import TypeAdapter, ValidationError
 
 from floe.config.releases import Image
+from floe.rendered import LONG_LIVED_KINDS, POD_KINDS, pod_spec
 from floe.validation import Problem
 
-LONG_LIVED = ("Deployment", "StatefulSet", "Rollout", "DaemonSet")
-POD_KINDS = (*LONG_LIVED, "Job", "CronJob", "Pod")
 POLICY = "policy"
 CREDENTIAL_NAME = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|KEY", re.IGNORECASE)
 CREDENTIAL_TEXT = (
@@ -27,15 +26,6 @@ CREDENTIAL_TEXT = (
     (re.compile(r"[a-z][a-z0-9+.-]*://[^\s/:@'\"]+:(?!\$)[^\s/@'\"]+@"), "a URL with a password in it"),
 )
 _image = TypeAdapter(Image)
-
-
-def _pod_spec(obj: Mapping) -> Mapping:
-    spec = obj["spec"]
-    if obj["kind"] == "Pod":
-        return spec
-    if obj["kind"] == "CronJob":
-        spec = spec["jobTemplate"]["spec"]
-    return spec["template"]["spec"]
 
 
 def object_problems(objects: Iterable[tuple[str, Mapping]]) -> list[Problem]:
@@ -50,7 +40,7 @@ def object_problems(objects: Iterable[tuple[str, Mapping]]) -> list[Problem]:
 
 
 def pod_problems(obj: Mapping) -> list[str]:
-    spec = _pod_spec(obj)
+    spec = pod_spec(obj)
     pod_security = spec.get("securityContext") or {}
     found = [f"spec.{flag} is set: not allowed under the restricted Pod Security Standard"
              for flag in ("hostNetwork", "hostPID", "hostIPC") if spec.get(flag)]
@@ -58,7 +48,7 @@ def pod_problems(obj: Mapping) -> list[str]:
               for v in spec.get("volumes") or [] if "hostPath" in v]
     containers = [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]
     for container in containers:
-        found += _container_problems(container, pod_security, probed=obj["kind"] in LONG_LIVED
+        found += _container_problems(container, pod_security, probed=obj["kind"] in LONG_LIVED_KINDS
                                      and container in (spec.get("containers") or []))
     return found
 

@@ -120,7 +120,8 @@ def render(scope: Construct, environment: Environment) -> None:
     token_broker = k8s.Volume(
         name="token-broker",
         # Owner and group read only; the pod's fsGroup is the process's group.
-        secret=k8s.SecretVolumeSource(secret_name=settings.token_broker_secret, default_mode=0o440),
+        secret=k8s.SecretVolumeSource(secret_name=settings.token_broker_secret, default_mode=0o440,
+                                      items=[k8s.KeyToPath(key=key, path=key) for key in (PUBLIC_KEY, PRIVATE_KEY)]),
     )
     service = PlatformService(
         scope, "polaris",

@@ -57,7 +57,8 @@ class Database:
         """The CA certificate as a volume, for the pods of the database's clients (none without one)."""
         if not self.ca_secret:
             return ()
-        return (k8s.Volume(name=CA_VOLUME, secret=k8s.SecretVolumeSource(secret_name=self.ca_secret)),)
+        return (k8s.Volume(name=CA_VOLUME, secret=k8s.SecretVolumeSource(
+            secret_name=self.ca_secret, items=[k8s.KeyToPath(key=CA_KEY, path=CA_KEY)])),)
 
     def ca_mounts(self) -> tuple[k8s.VolumeMount, ...]:
         if not self.ca_secret:

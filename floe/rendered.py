@@ -1,0 +1,32 @@
+"""Reading rendered objects back: which kinds run pods, and where a pod's template lives in each.
+
+Capacity, the policy checks and the Secret inventory all read pods out of the rendered tree; this
+is the one place that knows how a Deployment, a CronJob or a bare Pod nests its pod spec.
+"""
+
+from collections.abc import Iterable, Iterator, Mapping
+
+LONG_LIVED_KINDS = ("Deployment", "StatefulSet", "Rollout", "DaemonSet")
+"""Kinds whose pods run until replaced: probed, and counted at their replicas."""
+POD_KINDS = (*LONG_LIVED_KINDS, "Job", "CronJob", "Pod")
+
+
+def pod_template(obj: Mapping) -> Mapping:
+    """The pod template (metadata and spec) of a workload; a bare Pod is its own template."""
+    if obj["kind"] == "Pod":
+        return obj
+    spec = obj["spec"]
+    if obj["kind"] == "CronJob":
+        spec = spec["jobTemplate"]["spec"]
+    return spec["template"]
+
+
+def pod_spec(obj: Mapping) -> Mapping:
+    return pod_template(obj)["spec"]
+
+
+def pod_specs(objects: Iterable[Mapping]) -> Iterator[tuple[Mapping, Mapping]]:
+    """(object, pod spec) for every object that runs pods."""
+    for obj in objects:
+        if obj.get("kind") in POD_KINDS and obj.get("spec"):
+            yield obj, pod_spec(obj)

@@ -1,0 +1,91 @@
+"""The inventory of Secrets: every Secret the rendered platform reads, with its keys and readers.
+
+Derived from the rendered objects, never listed by hand: a Secret that a workload starts to read
+is in the inventory as soon as it is rendered, and one no workload reads any more leaves it. The
+ExternalSecrets, ``floe secrets`` and ``floe platform doctor`` all read this one list. Besides the
+pods of the rendered workloads it covers the runs Dagster launches, whose pod template lives in
+the rendered ``dagster.yaml`` (the run launcher's ``run_k8s_config``), not in any workload.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+
+import yaml
+
+from floe.rendered import pod_specs
+
+TLS_KEYS = ("tls.crt", "tls.key")
+"""The keys of a ``kubernetes.io/tls`` Secret, which the ingress controller reads for an Ingress."""
+DAGSTER_INSTANCE_KEY = "dagster.yaml"
+K8S_RUN_LAUNCHER = "K8sRunLauncher"
+
+
+@dataclass(frozen=True)
+class SecretUse:
+    """One Secret, the keys its readers need, and who reads it (``Kind/name``)."""
+
+    namespace: str
+    name: str
+    keys: tuple[str, ...]
+    readers: tuple[str, ...]
+
+
+def inventory(objects: Iterable[Mapping]) -> list[SecretUse]:
+    """Every Secret the objects' pods read, by namespace and name."""
+    keys: dict[tuple[str, str], set[str]] = defaultdict(set)
+    readers: dict[tuple[str, str], set[str]] = defaultdict(set)
+    objects = list(objects)
+    for namespace, reader, spec in _pods(objects):
+        for name, key in _references(spec):
+            keys[namespace, name].add(key)
+            readers[namespace, name].add(reader)
+    for ingress in (obj for obj in objects if obj.get("kind") == "Ingress"):
+        for tls in ingress["spec"].get("tls") or []:
+            where = (ingress["metadata"]["namespace"], tls["secretName"])
+            keys[where].update(TLS_KEYS)
+            readers[where].add(f"Ingress/{ingress['metadata']['name']}")
+    return [SecretUse(namespace, name, tuple(sorted(keys[namespace, name])), tuple(sorted(readers[namespace, name])))
+            for namespace, name in sorted(keys)]
+
+
+def _pods(objects: list[Mapping]) -> Iterator[tuple[str, str, Mapping]]:
+    """(namespace, reader, pod spec) of every rendered workload and of the runs Dagster launches."""
+    for obj, spec in pod_specs(objects):
+        yield obj["metadata"]["namespace"], f"{obj['kind']}/{obj['metadata']['name']}", spec
+    for obj in objects:
+        launcher = _run_launcher(obj)
+        if launcher:
+            run = launcher.get("run_k8s_config") or {}
+            container = (run.get("container_config") or {})
+            spec = {"containers": [container], "volumes": (run.get("pod_spec_config") or {}).get("volumes") or []}
+            yield launcher["job_namespace"], f"runs launched by ConfigMap/{obj['metadata']['name']}", spec
+
+
+def _run_launcher(obj: Mapping) -> Mapping | None:
+    """The Kubernetes run launcher's config in a rendered Dagster instance ConfigMap, if this is one."""
+    if obj.get("kind") != "ConfigMap" or DAGSTER_INSTANCE_KEY not in (obj.get("data") or {}):
+        return None
+    launcher = (yaml.safe_load(obj["data"][DAGSTER_INSTANCE_KEY]) or {}).get("run_launcher") or {}
+    return launcher.get("config") if launcher.get("class") == K8S_RUN_LAUNCHER else None
+
+
+def _references(spec: Mapping) -> Iterator[tuple[str, str]]:
+    """(Secret, key) for each key a pod reads: env vars and Secret volumes (which must list their keys)."""
+    for container in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]:
+        for variable in container.get("env") or []:
+            ref = (variable.get("valueFrom") or {}).get("secretKeyRef")
+            if ref:
+                yield ref["name"], ref["key"]
+        for source in container.get("envFrom") or []:
+            if "secretRef" in source:
+                raise ValueError(f"container {container['name']} takes a whole Secret ({source['secretRef']['name']}) "
+                                 "as env: name each key with secretKeyRef so the inventory knows it")
+    for volume in spec.get("volumes") or []:
+        secret = volume.get("secret")
+        if secret:
+            if not secret.get("items"):
+                raise ValueError(f"volume {volume['name']} mounts all of Secret {secret['secretName']}: list its "
+                                 "keys (items) so the inventory knows them")
+            for item in secret["items"]:
+                yield secret["secretName"], item["key"]

@@ -1,0 +1,61 @@
+"""The inventory of Secrets is read off the rendered objects: complete by construction, never by hand."""
+
+import copy
+
+import pytest
+
+from floe.security.secrets import SecretUse, inventory
+from tests.conftest import find
+
+
+def test_dev_reads_exactly_these_secrets(rendered) -> None:
+    found = {(use.namespace, use.name): use.keys for use in inventory(rendered["dev"].values())}
+    assert found == {
+        ("floe-jobs", "floe-jobs-catalog-credentials"): ("client-id", "client-secret"),
+        ("floe-jobs", "floe-jobs-object-store-credentials"): ("root-password", "root-user"),
+        ("floe-jobs", "postgres-dagster-credentials"): ("password", "username"),
+        ("floe-platform", "cube-api-secret"): ("api-secret",),
+        ("floe-platform", "grafana-admin-credentials"): ("admin-password", "admin-user"),
+        ("floe-platform", "minio-root-credentials"): ("root-password", "root-user"),
+        ("floe-platform", "polaris-root-credentials"): ("client-id", "client-secret"),
+        ("floe-platform", "polaris-token-broker"): ("private.pem", "public.pem"),
+        ("floe-platform", "postgres-dagster-credentials"): ("password", "username"),
+        ("floe-platform", "postgres-polaris-credentials"): ("password", "username"),
+    }
+
+
+def test_runs_launched_by_dagster_count_as_readers(rendered) -> None:
+    """The run pods exist only in dagster.yaml's run_k8s_config; their database Secret (and, with an
+    external database, its CA) must exist in the jobs namespace too."""
+    uses = {(use.namespace, use.name): use for use in inventory(rendered["prod"].values())}
+    ca = uses["floe-jobs", "dagster-postgres-ca"]
+    assert ca == SecretUse("floe-jobs", "dagster-postgres-ca", ("ca.crt",),
+                           ("runs launched by ConfigMap/dagster-instance",))
+
+
+def test_readers_are_named(rendered) -> None:
+    uses = {(use.namespace, use.name): use for use in inventory(rendered["dev"].values())}
+    assert uses["floe-platform", "polaris-token-broker"].readers == ("Deployment/polaris",)
+    assert uses["floe-platform", "cube-api-secret"].readers == ("Deployment/cube", "Deployment/cube-refresh-worker")
+
+
+def test_an_ingress_tls_secret_is_inventoried() -> None:
+    ingress = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+               "metadata": {"name": "polaris", "namespace": "floe-platform"},
+               "spec": {"tls": [{"hosts": ["catalog.example.org"], "secretName": "catalog-tls"}]}}
+    assert inventory([ingress]) == [SecretUse("floe-platform", "catalog-tls", ("tls.crt", "tls.key"),
+                                              ("Ingress/polaris",))]
+
+
+@pytest.mark.parametrize("breakage", ["envFrom", "volume without items"])
+def test_a_secret_read_whole_is_refused(rendered, breakage: str) -> None:
+    """A whole-Secret read hides its keys: the inventory could not say what must exist."""
+    polaris = copy.deepcopy(find(rendered["dev"], "Deployment", "polaris"))
+    spec = polaris["spec"]["template"]["spec"]
+    if breakage == "envFrom":
+        spec["containers"][0]["envFrom"] = [{"secretRef": {"name": "polaris-extra"}}]
+    else:
+        volume = next(v for v in spec["volumes"] if "secret" in v)
+        del volume["secret"]["items"]
+    with pytest.raises(ValueError, match="inventory"):
+        inventory([polaris])
