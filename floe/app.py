@@ -9,7 +9,7 @@ import cdk8s
 from floe.config.environment import Environment
 from floe.gitops import argocd, flux
 from floe.registry import COMPONENTS
-from floe.security import network_policies
+from floe.security import external_secrets, network_policies
 from floe.tiers import FOUNDATION, TIERS, sync_steps
 
 
@@ -20,9 +20,14 @@ def render_objects(environment: Environment) -> dict[str, list[dict]]:
         component.render(charts[component.tier], environment)
     tiers = {tier: chart.to_json() for tier, chart in charts.items()}
     # Policies derive their ports from the rendered Services: render them once the rest exists.
+    rendered = [obj for objects in tiers.values() for obj in objects]
     policies = cdk8s.Chart(app, f"{environment.name}-network-policies")
-    network_policies.render(policies, environment, [obj for objects in tiers.values() for obj in objects])
-    tiers[FOUNDATION] += policies.to_json()
+    network_policies.render(policies, environment, rendered)
+    # With a secret store, every Secret the rendered pods read is fetched by an ExternalSecret that
+    # syncs in the foundation's first wave, before any reader.
+    secrets = cdk8s.Chart(app, f"{environment.name}-external-secrets")
+    external_secrets.render(secrets, environment, rendered)
+    tiers[FOUNDATION] += policies.to_json() + secrets.to_json()
     tiers = {tier: objects for tier, objects in tiers.items() if objects}
     platform = [obj for objects in tiers.values() for obj in objects]
 

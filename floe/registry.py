@@ -22,6 +22,7 @@ from floe.components import (
     otel_collector,
     polaris,
     postgres,
+    postgres_backup,
     prometheus,
 )
 from floe.config.common import Egress
@@ -62,6 +63,13 @@ def _instance(name: str) -> dict[str, str]:
     return {"app.kubernetes.io/instance": name}
 
 
+def _backup(consumer: str) -> Component:
+    """The backup pods of one instance: they dump their PostgreSQL and upload to MinIO's API."""
+    return Component(postgres_backup.instance_name(consumer), STORAGE, postgres_backup.renderer(consumer),
+                     depends_on=(postgres.instance_name(consumer), "minio:api"),
+                     selector=_instance(postgres_backup.instance_name(consumer)))
+
+
 COMPONENTS: tuple[Component, ...] = (
     Component("namespaces", FOUNDATION, namespaces.render),
     Component("jobs-namespace", FOUNDATION, jobs_namespace.render, depends_on=("namespaces",)),
@@ -70,6 +78,8 @@ COMPONENTS: tuple[Component, ...] = (
     Component("postgres-polaris", STORAGE, postgres.renderer("polaris"),
               selector=_instance(postgres.instance_name("polaris")), outside=postgres.egress_of("polaris")),
     Component("minio", STORAGE, minio.render),
+    _backup("dagster"),
+    _backup("polaris"),
     Component("polaris", CATALOG, polaris.render, depends_on=("postgres-polaris", "minio:api")),
     Component("otel-collector", OBSERVABILITY, otel_collector.render),
     # Prometheus scrapes the collector, MinIO and Polaris (prometheus.SCRAPE_TARGETS).

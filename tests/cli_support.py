@@ -79,13 +79,14 @@ class FakeCluster:
     """Records every call; objects become Ready as soon as they are applied (or after ``ready_after`` reads)."""
 
     def __init__(self, objects: list[dict] = (), pods: list[dict] = (), logs: dict | None = None,
-                 ready_after: int = 0) -> None:
+                 ready_after: int = 0, version: str = "v1.32.3") -> None:
         self.calls: list[tuple] = []
         self.store = {self.key(o): copy.deepcopy(o) for o in objects}
         self.pods = list(pods)
         self.logs = logs or {}
         self.ready_after = ready_after
         self.reads: dict[tuple, int] = {}
+        self.version = version
 
     @staticmethod
     def key(obj: dict) -> tuple:
@@ -135,6 +136,55 @@ class FakeCluster:
                  since_seconds: int | None = None):
         self.calls.append(("pod_logs", namespace, pod, container, follow, since_seconds))
         yield from self.logs.get((pod, container), [])
+
+    # -- preflight and Secrets: cluster-scoped objects are stored with namespace None
+
+    def server_version(self) -> dict:
+        self.calls.append(("server_version",))
+        major, minor = self.version.removeprefix("v").split(".")[:2]
+        return {"major": major, "minor": minor, "gitVersion": self.version}
+
+    def namespace_exists(self, name: str) -> bool:
+        self.calls.append(("namespace_exists", name))
+        return ("Namespace", None, name) in self.store
+
+    def crd_exists(self, name: str) -> bool:
+        self.calls.append(("crd_exists", name))
+        return ("CustomResourceDefinition", None, name) in self.store
+
+    def storage_classes(self) -> list[dict]:
+        self.calls.append(("storage_classes",))
+        return [copy.deepcopy(o) for k, o in self.store.items() if k[0] == "StorageClass"]
+
+    def ingress_classes(self) -> list[dict]:
+        self.calls.append(("ingress_classes",))
+        return [copy.deepcopy(o) for k, o in self.store.items() if k[0] == "IngressClass"]
+
+    def secret_keys(self, namespace: str, name: str) -> list[str] | None:
+        self.calls.append(("secret_keys", namespace, name))
+        found = self.store.get(("Secret", namespace, name))
+        return None if found is None else sorted({**(found.get("data") or {}), **(found.get("stringData") or {})})
+
+    def create_secret(self, namespace: str, name: str, values: dict[str, str], annotations: dict[str, str]) -> bool:
+        """Records key names only; the values are kept in the store, where a test may inspect them."""
+        self.calls.append(("create_secret", namespace, name, tuple(sorted(values))))
+        if ("Secret", namespace, name) in self.store:
+            return False
+        self.store["Secret", namespace, name] = {
+            "apiVersion": "v1", "kind": "Secret", "type": "Opaque", "stringData": dict(values),
+            "metadata": {"name": name, "namespace": namespace, "annotations": dict(annotations)}}
+        return True
+
+
+def secret(namespace: str, name: str, *keys: str) -> dict:
+    """A Secret with these keys (placeholder values)."""
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": namespace},
+            "data": {key: "c2VjcmV0" for key in keys}}
+
+
+def cluster_object(kind: str, name: str, **fields) -> dict:
+    """A cluster-scoped object of the kinds the preflight reads (Namespace, CRD, StorageClass, IngressClass)."""
+    return {"kind": kind, "metadata": {"name": name, **fields}}
 
 
 def _selects(selector: str, obj: dict) -> bool:

@@ -36,11 +36,12 @@ CROSS_FIELD = {
     ),
     "bucket set in the file": (
         GOOD + "semantic:\n  cube_store:\n    bucket: elsewhere\n",
-        "qa.yaml:6: semantic.cube_store.bucket 'elsewhere' is not one of storage.minio.buckets (floe-warehouse): "
+        "qa.yaml:6: semantic.cube_store.bucket 'elsewhere' is not one of storage.minio.buckets (floe-warehouse, "
+        "floe-backups): "
         "the bootstrap step only creates those",
     ),
     "bucket list without a default bucket": (
-        GOOD + "storage:\n  minio:\n    buckets: [lake]\n",
+        GOOD + "storage:\n  minio:\n    buckets: [lake, floe-backups]\n",
         "qa.yaml:6: storage.minio.buckets: lacks 'floe-warehouse', the default of catalog.polaris.warehouse_bucket: "
         "list it, or set catalog.polaris.warehouse_bucket to one of these",
     ),

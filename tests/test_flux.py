@@ -192,7 +192,7 @@ def test_rollout_health_compares_the_observed_generation(environment: str, gitop
     for kustomization in _step_kustomizations(environment, gitops[environment]).values():
         rollouts = [o for o in _step_objects(rendered[environment], kustomization, environment)
                     if o["kind"] == "Rollout"]
-        exprs = kustomization["spec"].get("healthCheckExprs", [])
+        exprs = [e for e in kustomization["spec"].get("healthCheckExprs", []) if e["kind"] == "Rollout"]
         assert bool(exprs) == bool(rollouts)
         for expr in exprs:
             assert (expr["apiVersion"], expr["kind"]) == ("argoproj.io/v1alpha1", "Rollout")
@@ -202,6 +202,20 @@ def test_rollout_health_compares_the_observed_generation(environment: str, gitop
             assert expr["failed"] == "status.phase == 'Degraded'"
     if environment == "prod":
         assert any(o["kind"] == "Rollout" for o in rendered[environment].values())
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENT_NAMES)
+def test_a_step_with_external_secrets_waits_until_they_are_written(environment: str, gitops, rendered) -> None:
+    """kstatus counts an ExternalSecret without status as Current: the step must ask for Ready itself."""
+    for kustomization in _step_kustomizations(environment, gitops[environment]).values():
+        secrets = [o for o in _step_objects(rendered[environment], kustomization, environment)
+                   if o["kind"] == "ExternalSecret"]
+        exprs = [e for e in kustomization["spec"].get("healthCheckExprs", []) if e["kind"] == "ExternalSecret"]
+        assert exprs == ([{"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+                           "current": "has(status.conditions) && status.conditions.exists(c, c.type == 'Ready' "
+                                      "&& c.status == 'True')"}] if secrets else [])
+    if environment == "prod":
+        assert any(o["kind"] == "ExternalSecret" for o in rendered[environment].values())
 
 
 # 4. Delete safety -----------------------------------------------------------------------------------

@@ -93,7 +93,8 @@ def _uses(workload: dict, obj: dict) -> bool:
         hard = [{**c, "env": [e for e in c.get("env", []) if not e["name"].startswith("OTEL_")]}
                 for c in spec.get("initContainers", []) + spec["containers"]]
         namespace = obj["metadata"]["namespace"]
-        return re.search(rf"\b{re.escape(name)}\.{re.escape(namespace)}\.svc\b", str(hard)) is not None
+        # A whole DNS label: `polaris.` must not match inside `postgres-polaris.`.
+        return re.search(rf"(?<![\w.-]){re.escape(name)}\.{re.escape(namespace)}\.svc\b", str(hard)) is not None
     return False
 
 

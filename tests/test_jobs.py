@@ -16,7 +16,9 @@ SECRET_NAMES = ("PASSWORD", "SECRET", "TOKEN", "ACCESS_KEY", "CLIENT_ID", "USER"
 
 
 def templates(objects: dict) -> dict[str, dict]:
-    return {o["metadata"]["name"]: o for o in objects.values() if o["kind"] == "CronJob"}
+    """The pipeline job templates: CronJobs of the jobs layer (the platform's backups are CronJobs too)."""
+    return {o["metadata"]["name"]: o for o in objects.values()
+            if o["kind"] == "CronJob" and o["metadata"]["labels"]["floe.dev/layer"] == "pipeline-jobs"}
 
 
 def job_pod(cronjob: dict) -> dict:
@@ -241,7 +243,10 @@ def test_platform_ingress_comes_only_from_declared_dependents(environment: str, 
                 and o["metadata"]["name"] == "allow-postgres-polaris"]
     for policy in postgres:
         dependents = [p for rule in policy["spec"]["ingress"] if rule.get("ports") for p in rule["from"]]
-        assert dependents == [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "polaris"}}}]
+        # Polaris, and the nightly backup of its database.
+        assert dependents == [
+            {"podSelector": {"matchLabels": {"app.kubernetes.io/instance": "postgres-polaris-backup"}}},
+            {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "polaris"}}}]
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENT_NAMES)

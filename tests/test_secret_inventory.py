@@ -19,6 +19,7 @@ def test_dev_reads_exactly_these_secrets(rendered) -> None:
         ("floe-platform", "minio-root-credentials"): ("root-password", "root-user"),
         ("floe-platform", "polaris-root-credentials"): ("client-id", "client-secret"),
         ("floe-platform", "polaris-token-broker"): ("private.pem", "public.pem"),
+        ("floe-platform", "postgres-backup-object-store-credentials"): ("access-key", "secret-key"),
         ("floe-platform", "postgres-dagster-credentials"): ("password", "username"),
         ("floe-platform", "postgres-polaris-credentials"): ("password", "username"),
     }

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from floe.cli import platform, review, runs
+from floe.cli import platform, review, runs, secrets
 from floe.cli.command import FloeGroup
 from floe.cli.context import console, settings
 from floe.config.loader import ENVIRONMENTS_DIR
@@ -51,6 +51,7 @@ def root(
 
 
 app.add_typer(platform.app, name="platform")
+app.add_typer(secrets.app, name="secrets")
 runs.register(app)
 review.register(app)
 

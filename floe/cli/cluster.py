@@ -122,9 +122,13 @@ class Cluster:
         return self._dynamic
 
     def ping(self) -> None:
+        self.server_version()
+
+    def server_version(self) -> dict:
+        """The API server's version: ``major``, ``minor`` and ``gitVersion`` (``v1.32.3+k3s1``)."""
         from kubernetes import client
 
-        self._call("reach the cluster", client.VersionApi(self.api_client).get_code)
+        return self._to_dict(self._call("reach the cluster", client.VersionApi(self.api_client).get_code))
 
     # -- generic objects ---------------------------------------------------------------------------------
 
@@ -170,20 +174,69 @@ class Cluster:
 
         self._call(f"delete {obj['kind']} {meta['name']}", remove)
 
+    # -- preflight: what must exist before a first sync ----------------------------------------------------
+
+    def namespace_exists(self, name: str) -> bool:
+        found = self._call(f"read Namespace {name}", _absent_is_none(self.core.read_namespace), name)
+        return found is not None
+
+    def crd_exists(self, name: str) -> bool:
+        """Whether the CustomResourceDefinition ``name`` (``rollouts.argoproj.io``) is installed."""
+        from kubernetes import client
+
+        read = client.ApiextensionsV1Api(self.api_client).read_custom_resource_definition
+        # The body (the whole OpenAPI schema) is not needed: only whether there is one.
+        found = self._call(f"read CustomResourceDefinition {name}", _absent_is_none(read), name,
+                           _preload_content=False)
+        if found is None:
+            return False
+        found.release_conn()
+        return True
+
+    def storage_classes(self) -> list[dict]:
+        from kubernetes import client
+
+        found = self._call("list StorageClasses", client.StorageV1Api(self.api_client).list_storage_class)
+        return [self._to_dict(item) for item in found.items]
+
+    def ingress_classes(self) -> list[dict]:
+        from kubernetes import client
+
+        found = self._call("list IngressClasses", client.NetworkingV1Api(self.api_client).list_ingress_class)
+        return [self._to_dict(item) for item in found.items]
+
+    # -- Secrets: key names in, values out only when floe creates one ------------------------------------
+
+    def secret_keys(self, namespace: str, name: str) -> list[str] | None:
+        """The key names of a Secret (None when it does not exist); its values are dropped unread."""
+        found = self._call(f"read Secret {namespace}/{name}", _absent_is_none(self.core.read_namespaced_secret),
+                           name, namespace)
+        return None if found is None else sorted(found.data or {})
+
+    def create_secret(self, namespace: str, name: str, values: dict[str, str], annotations: dict[str, str]) -> bool:
+        """Create an Opaque Secret; False, and nothing changed, when one of that name already exists."""
+        from kubernetes.client.exceptions import ApiException
+
+        body = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "stringData": values,
+                "metadata": {"name": name, "namespace": namespace, "annotations": annotations}}
+
+        def create(**kwargs: Any) -> bool:
+            try:
+                self.core.create_namespaced_secret(namespace, body, **kwargs)
+            except ApiException as error:
+                if error.status == 409:
+                    return False
+                raise
+            return True
+
+        # Only the names reach an error message: the body carries the values.
+        return self._call(f"create Secret {namespace}/{name}", create)
+
     # -- jobs and pods ----------------------------------------------------------------------------------
 
     def read_cronjob(self, namespace: str, name: str) -> dict | None:
-        from kubernetes.client.exceptions import ApiException
-
-        def read(**kwargs: Any) -> Any:
-            try:
-                return self.batch.read_namespaced_cron_job(name, namespace, **kwargs)
-            except ApiException as error:
-                if error.status == 404:
-                    return None
-                raise
-
-        found = self._call(f"read CronJob {namespace}/{name}", read)
+        found = self._call(f"read CronJob {namespace}/{name}", _absent_is_none(self.batch.read_namespaced_cron_job),
+                           name, namespace)
         return None if found is None else self._to_dict(found)
 
     def create_job(self, namespace: str, body: dict) -> dict:
@@ -215,6 +268,21 @@ class Cluster:
                 yield line.decode("utf-8", "replace")
         if buffer:
             yield buffer.decode("utf-8", "replace")
+
+
+def _absent_is_none(read: Callable[..., T]) -> Callable[..., T | None]:
+    """A read that answers None for an object the cluster does not have (404), instead of failing."""
+    from kubernetes.client.exceptions import ApiException
+
+    def absent_is_none(*args: Any, **kwargs: Any) -> T | None:
+        try:
+            return read(*args, **kwargs)
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+
+    return absent_is_none
 
 
 def _message(body: Any) -> str:

@@ -15,10 +15,12 @@ from floe.cli.envfile import set_top_level, write_atomically
 from floe.cli.logs import print_logs, since_seconds
 from floe.cli.readiness import WORKLOADS, readiness
 from floe.cli.render import promote, render_scratch, schema_problems
+from floe.cli.secrets import environment_objects
 from floe.cli.tree import describe, environment_files, parse, plan, wave
 from floe.config.releases import image_tag, known_versions, release
 from floe.constructs.labels import TIER, Layer
 from floe.errors import FloeError
+from floe.preflight import run as preflight
 from floe.synth import render
 from floe.tiers import TIERS, Tier
 
@@ -328,6 +330,36 @@ def _offline(objects: dict[str, dict], name: str) -> Table:
                           ", ".join(component.depends_on) if component and component.depends_on else "-",
                           str(len(members)) if first else "")
     return table
+
+
+# -- doctor -----------------------------------------------------------------------------------------------
+
+
+@app.command(cls=FloeCommand, epilog="Examples: `floe platform doctor --env prod` · "
+                                     "`floe platform doctor --env dev --context kind-floe`")
+def doctor(env: EnvOption = None, context: ContextOption = None) -> None:
+    """Preflight before a first sync: the cluster's version, the GitOps engine and its namespace, the CRDs, storage
+    and ingress classes the render names, and every Secret with its keys; each failure with its fix.
+
+    What is checked follows from the rendered objects (`dist/`, else a fresh render) and the environment's
+    settings. Exit 1 on any failure.
+    """
+    environment = one_environment(env)
+    objects = environment_objects(environment.name)
+    checks = preflight(environment, objects, cluster(context))
+    table = Table(title=f"{environment.name}: preflight")
+    for column in ("check", "result", "details / fix"):
+        table.add_column(column)
+    for check in checks:
+        table.add_row(check.name, "pass" if check.passed else "[red]FAIL[/]", check.detail)
+    out = console()
+    out.print(table)
+    failed = [check for check in checks if not check.passed]
+    if failed:
+        out.print(f"{plural(len(failed), 'check')} failed of {len(checks)}; fix them before the first sync",
+                  markup=False)
+        raise typer.Exit(1)
+    out.print(f"all {len(checks)} checks passed", markup=False)
 
 
 # -- logs -------------------------------------------------------------------------------------------------

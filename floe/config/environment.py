@@ -19,6 +19,7 @@ from floe.config.orchestrator import OrchestratorSettings
 from floe.config.products import DataProduct, DataProducts
 from floe.config.releases import Release, known_versions, release
 from floe.config.resources import BUILTIN_PRESETS, PresetName, ResourceChoice, Resources
+from floe.config.secrets import SecretsSettings
 from floe.config.semantic import SemanticSettings
 from floe.config.storage import StorageSettings
 from floe.config.types import DnsLabel, quantity_value
@@ -77,6 +78,8 @@ class Environment(StrictModel):
     jobs: JobsSettings = JobsSettings()
     """Layer 4: capacity, identity and deadline of pipeline runs."""
     network: NetworkSettings = NetworkSettings()
+    secrets: SecretsSettings = SecretsSettings()
+    """Where the platform's Secrets come from: the operator (default) or an External Secrets store."""
 
     @field_validator("platform_version")
     @classmethod

@@ -6,6 +6,8 @@ from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from floe.config.base import FieldError, StrictModel
 from floe.config.common import Egress, Replicas, ServiceSettings, Storage
+from floe.config.products import Cron
+from floe.config.resources import ResourceChoice
 from floe.config.types import BucketName, DnsLabel, DnsSubdomain, Port
 
 PostgresIdentifier = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$")]
@@ -19,7 +21,7 @@ class MinioSettings(ServiceSettings):
     Fixed for the life of the data: MinIO refuses a changed erasure set (grow by adding a pool)."""
     storage: Storage = Storage(size="20Gi")
     """The data volume of each replica."""
-    buckets: tuple[BucketName, ...] = ("floe-warehouse",)
+    buckets: tuple[BucketName, ...] = ("floe-warehouse", "floe-backups")
     """Buckets the bootstrap step creates (idempotently) once MinIO is Ready."""
     credentials_secret: DnsSubdomain = "minio-root-credentials"
     """Secret with keys ``root-user`` and ``root-password``; never rendered, only referenced."""
@@ -96,6 +98,27 @@ PostgresDatabase = Annotated[
 ]
 
 
+class PostgresBackup(StrictModel):
+    """A scheduled logical backup (``pg_dump``) of each in-cluster instance to the object store.
+
+    An external database is backed up by whoever runs it, never by the platform.
+    """
+
+    enabled: bool = True
+    schedule: Cron = "30 2 * * *"
+    """When each instance is dumped (cron, UTC): daily at 02:30 by default."""
+    retention_days: Annotated[int, Field(strict=True, ge=1)] = 7
+    """Dumps older than this are removed, each time a new dump has been uploaded (never otherwise)."""
+    bucket: BucketName = "floe-backups"
+    """Bucket holding the dumps, under ``postgres/<instance>/``; one of ``storage.minio.buckets``."""
+    credentials_secret: DnsSubdomain = "postgres-backup-object-store-credentials"
+    """Secret in the platform namespace with keys ``access-key`` and ``secret-key``: a MinIO user
+    allowed to list, write and delete objects in ``bucket`` (neither may contain ``:``)."""
+    resources: ResourceChoice = "small"
+    active_deadline_seconds: Annotated[int, Field(strict=True, ge=60)] = 60 * 60
+    """Longest a backup run may take, dump and upload together, before Kubernetes stops it."""
+
+
 class PostgresSettings(StrictModel):
     """One PostgreSQL database per stateful consumer, never shared between them."""
 
@@ -103,6 +126,14 @@ class PostgresSettings(StrictModel):
     """Run, event-log and schedule storage of the orchestrator."""
     polaris: PostgresDatabase = InClusterPostgres()
     """Metastore of the Iceberg catalog."""
+    backup: PostgresBackup = PostgresBackup()
+    """Backups of the in-cluster instances (external ones are their operator's to back up)."""
+
+    def backed_up(self) -> tuple[str, ...]:
+        """The consumers whose in-cluster instance gets a backup (none when backups are off)."""
+        if not self.backup.enabled:
+            return ()
+        return tuple(name for name in type(self).model_fields if isinstance(getattr(self, name), InClusterPostgres))
 
 
 class StorageSettings(StrictModel):
@@ -111,6 +142,20 @@ class StorageSettings(StrictModel):
     minio: MinioSettings = MinioSettings()
     postgres: PostgresSettings = PostgresSettings()
 
+    @model_validator(mode="after")
+    def _backup_bucket_created(self) -> Self:
+        """Points at the bucket field if the file sets it, else at the bucket list that lost its default."""
+        backup, buckets = self.postgres.backup, self.minio.buckets
+        if not self.postgres.backed_up() or backup.bucket in buckets:
+            return self
+        field = "storage.postgres.backup.bucket"
+        if "bucket" in backup.model_fields_set:
+            raise FieldError(("postgres", "backup", "bucket"), f"{field} {backup.bucket!r} is not one of "
+                             f"storage.minio.buckets ({', '.join(buckets)}): the bootstrap step only creates those")
+        raise FieldError(("minio", "buckets"), f"lacks {backup.bucket!r}, the default of {field}: list it, "
+                                               f"set {field} to one of these, or set storage.postgres.backup.enabled "
+                                               "false")
 
-__all__ = ["DnsLabel", "ExternalPostgres", "InClusterPostgres", "MinioSettings", "PostgresSettings",
-           "StorageSettings"]
+
+__all__ = ["DnsLabel", "ExternalPostgres", "InClusterPostgres", "MinioSettings", "PostgresBackup",
+           "PostgresSettings", "StorageSettings"]

@@ -135,9 +135,11 @@ def _project(scope: Construct, environment: Environment) -> None:
                                           for k in emittable_kinds(namespaced=True)],
             orphaned_resources=AppProjectSpecOrphanedResources(
                 warn=True,
-                # Runs are created at run time (the orchestrator, `floe run`), never rendered.
+                # Runs are created at run time (the orchestrator, `floe run`), never rendered; Secrets are
+                # made by the operator, `floe secrets init` or External Secrets, never rendered either.
                 ignore=[AppProjectSpecOrphanedResourcesIgnore(group="batch", kind="Job"),
-                        AppProjectSpecOrphanedResourcesIgnore(group="", kind="Pod")],
+                        AppProjectSpecOrphanedResourcesIgnore(group="", kind="Pod"),
+                        AppProjectSpecOrphanedResourcesIgnore(group="", kind="Secret")],
             ),
         ),
     )

@@ -83,6 +83,23 @@ rollout/sync.go: ``strconv.Itoa(int(Generation))``): without the comparison here
 previous spec would pass right after an apply. A Rollout paused for manual promotion stays in
 progress, holding the next steps until it is promoted, as under Argo CD."""
 
+EXTERNAL_SECRET_HEALTH = KustomizationSpecHealthCheckExprs(
+    api_version="external-secrets.io/v1", kind="ExternalSecret",
+    current="has(status.conditions) && status.conditions.exists(c, c.type == 'Ready' && c.status == 'True')",
+)
+"""kstatus counts an ExternalSecret with no status yet as Current, so without this a step would be Ready
+before the controller has written its Secrets and the next step's readers would start without them.
+Ready only once its ``Ready`` condition is True (the Secret is written), as Argo CD's health.lua for the
+kind says; until then, and on a store error, the step waits (to its timeout)."""
+HEALTH_CHECKS = {"Rollout": ROLLOUT_HEALTH, "ExternalSecret": EXTERNAL_SECRET_HEALTH}
+"""The custom kinds kstatus cannot judge, by kind."""
+
+
+def health_checks(objects: Sequence[Mapping]) -> list[KustomizationSpecHealthCheckExprs] | None:
+    """The CEL checks of the custom kinds a step applies (None when it applies none)."""
+    kinds = {obj["kind"] for obj in objects}
+    return [check for kind, check in sorted(HEALTH_CHECKS.items()) if kind in kinds] or None
+
 
 def source_name(environment: Environment) -> str:
     return f"floe-{environment.name}"
@@ -227,7 +244,7 @@ class _Flux:
             STEPS_FOLDER, name, self.path(f"{self.environment.name}/{step.folder}"), depends_on,
             wait=True, service_account_name=name,
             deletion_policy=KustomizationSpecDeletionPolicy.ORPHAN if holds_state(objects) else None,
-            health_check_exprs=[ROLLOUT_HEALTH] if any(o["kind"] == "Rollout" for o in objects) else None,
+            health_check_exprs=health_checks(objects),
         )
 
     def identity(self, name: str, objects: list[dict], by_name: bool) -> None:

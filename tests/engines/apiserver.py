@@ -39,9 +39,11 @@ scales its target to ``minReplicas`` and reports ``ScalingActive False / FailedG
 until its pods have been Ready for ``metrics_after`` seconds (metrics-server's first samples); an
 Ingress gets a load-balancer address only when an ingress controller is simulated; a blue-green
 Rollout reports ``observedGeneration`` as a string (argo-rollouts pkg/apis/rollouts/v1alpha1/types.go),
-goes Healthy on its first revision and pauses a later one when ``autoPromotionEnabled: false``.
+goes Healthy on its first revision and pauses a later one when ``autoPromotionEnabled: false``; an
+ExternalSecret writes its target Secret and turns Ready (the store holds every remote key).
 """
 
+import base64
 import copy
 import hashlib
 import itertools
@@ -515,6 +517,51 @@ def _rollout(cluster: Cluster, key: Key, obj: dict) -> None:
         status.pop("pauseConditions")
 
 
+def _external_secret(cluster: Cluster, key: Key, obj: dict) -> None:
+    """external-secrets (pkg/controllers/externalsecret/externalsecret_controller.go at cc5bfbc,
+    ``Reconcile``), with a store that answers and holds every remote key: the target Secret
+    (``spec.target.name``, else the ExternalSecret's name) gets one key per ``data`` entry; it is
+    created when missing and updated when present (an operator-made one is taken over) for the
+    creation policies Owner (the CRD's default), Orphan and CreateOrMerge, only updated for Merge,
+    left alone for None. Its labels and annotations are the template's when the target has one, else
+    the ExternalSecret's own (``setMetadata``); it gets an ownerReference to the ExternalSecret, and
+    so is garbage-collected with it, only with Owner (``applyOwnership``). Then ``Ready`` True,
+    reason SecretSynced (``markAsDone``). Deleting the ExternalSecret deletes nothing more: its
+    finalizer deletes the Secret only with ``deletionPolicy: Delete`` and only one it controls
+    (``cleanupManagedSecrets``), which the ownerReference already covers."""
+    spec = obj["spec"]
+    target = spec.get("target") or {"creationPolicy": "Owner", "deletionPolicy": "Retain"}
+    policy = target.get("creationPolicy", "Owner")
+    secret_key = ("", "Secret", key[2], target.get("name") or key[3])
+    live = cluster.get(secret_key)
+    data = {d["secretKey"]: base64.b64encode(f"{d['remoteRef']['key']}#{d['remoteRef'].get('property', '')}"
+                                             .encode()).decode() for d in spec.get("data", [])}
+    template = target.get("template")
+    meta = (template.get("metadata") or {}) if template is not None else obj["metadata"]
+    owner = [{"apiVersion": obj["apiVersion"], "kind": obj["kind"], "name": key[3], "uid": obj["metadata"]["uid"],
+              "controller": True, "blockOwnerDeletion": True}] if policy == "Owner" else []
+    if policy == "None" or (policy == "Merge" and live is None):
+        reason = "SecretMissing" if policy == "Merge" else "SecretSynced"
+    else:
+        if live is None:
+            cluster.apply({"apiVersion": "v1", "kind": "Secret", "type": (template or {}).get("type", "Opaque"),
+                           "metadata": {"name": secret_key[3], "namespace": key[2]}})
+            live = cluster.get(secret_key)
+        live["data"] = {**(live.get("data") or {} if policy in ("Merge", "CreateOrMerge") else {}), **data}
+        live["metadata"]["labels"] = {**(live["metadata"].get("labels") or {}), **(meta.get("labels") or {}),
+                                      "reconcile.external-secrets.io/managed": "true"}
+        live["metadata"]["annotations"] = {**(live["metadata"].get("annotations") or {}),
+                                           **(meta.get("annotations") or {})}
+        others = [r for r in live["metadata"].get("ownerReferences", []) if r["uid"] != obj["metadata"]["uid"]]
+        if others + owner:
+            live["metadata"]["ownerReferences"] = others + owner
+        else:
+            live["metadata"].pop("ownerReferences", None)
+        reason = "SecretSynced"
+    obj["status"] = {"refreshTime": timestamp(cluster.now), "syncedResourceVersion": obj["metadata"]["resourceVersion"],
+                     "conditions": [{"type": "Ready", "status": "True", "reason": reason}]}
+
+
 def _source(cluster: Cluster, key: Key, obj: dict) -> None:
     """source-controller: the GitRepository's artifact is fetched and Ready."""
     obj["status"] = {"observedGeneration": obj["metadata"]["generation"],
@@ -526,7 +573,7 @@ CONTROLLERS = {
     ("", "PersistentVolumeClaim"): _claim, ("batch", "Job"): _job,
     ("autoscaling", "HorizontalPodAutoscaler"): _hpa, ("networking.k8s.io", "Ingress"): _ingress,
     ("", "Service"): _service, ("batch", "CronJob"): _cronjob, ("argoproj.io", "Rollout"): _rollout,
-    ("source.toolkit.fluxcd.io", "GitRepository"): _source,
+    ("source.toolkit.fluxcd.io", "GitRepository"): _source, ("external-secrets.io", "ExternalSecret"): _external_secret,
 }
 
 
