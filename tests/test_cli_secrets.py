@@ -8,7 +8,6 @@ from unittest import mock
 
 import pytest
 
-from floe.cli import context
 from floe.cli.cluster import Cluster, ClusterError
 from floe.cli.tree import environment_files, parse
 from floe.config.secrets import SecretsSettings
@@ -28,6 +27,7 @@ from tests import cli_support as support
 from tests.cli_support import FakeCluster, cluster_object, edit, floe, one_line_error, secret
 
 dev_render = support.dev_render
+fake = support.connected
 workspace = support.workspace
 
 
@@ -40,14 +40,6 @@ def dev_secrets(workspace: Path) -> list[tuple[str, str, tuple[str, ...]]]:
 
 
 NAMESPACES = [cluster_object("Namespace", name) for name in ("floe-platform", "floe-jobs")]
-
-
-@pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch):
-    def install(cluster: FakeCluster) -> FakeCluster:
-        monkeypatch.setattr(context, "connect", lambda _context=None: cluster)
-        return cluster
-    return install
 
 
 def complete(workspace: Path, *, skip: tuple[str, ...] = (), without: dict[str, str] | None = None) -> list[dict]:

@@ -5,13 +5,13 @@ from pathlib import Path
 import pytest
 
 from floe import preflight
-from floe.cli import context
 from floe.preflight import Check
 from tests import cli_support as support
 from tests.cli_support import FakeCluster, cluster_object, floe
 from tests.test_cli_secrets import complete
 
 dev_render = support.dev_render
+fake = support.connected
 workspace = support.workspace
 
 DEFAULT = {"storageclass.kubernetes.io/is-default-class": "true"}
@@ -26,14 +26,6 @@ def ready_for_dev(*, default_class: bool = True, secrets: list[dict] = ()) -> Fa
     annotations = DEFAULT if default_class else {}
     return FakeCluster([*ARGO, cluster_object("Namespace", "argocd"),
                         cluster_object("StorageClass", "standard", annotations=annotations), *secrets])
-
-
-@pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch):
-    def install(cluster: FakeCluster) -> FakeCluster:
-        monkeypatch.setattr(context, "connect", lambda _context=None: cluster)
-        return cluster
-    return install
 
 
 def test_doctor_passes_on_a_ready_cluster(workspace: Path, fake) -> None:

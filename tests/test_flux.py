@@ -5,6 +5,7 @@ Each rule names the Flux source it relies on (fluxcd/kustomize-controller, fluxc
 fluxcd/cli-utils), so a reader can check the behaviour the test encodes.
 """
 
+import copy
 import shutil
 import subprocess
 from pathlib import Path
@@ -22,6 +23,8 @@ from floe.gitops.inventory import emittable_kinds, group_kind_of
 from floe.tiers import CATALOG, FINAL_WAVE, SYNC_WAVE, TIERS, Step, SyncStep, sync_steps, tier_named
 from floe.validation import CRDS_DIR, validate, validate_custom_resources
 from tests.conftest import ENVIRONMENT_NAMES, find, tree
+from tests.engines import source
+from tests.test_convergence import flux_run, not_ready
 
 STEP_NAMES = {step.value: step.name.lower() for step in Step}
 STATE_KINDS = ("Namespace", "PersistentVolumeClaim")
@@ -142,10 +145,14 @@ def test_a_wave_that_is_no_step_of_its_tier_is_refused() -> None:
 
 @pytest.mark.parametrize("environment", ENVIRONMENT_NAMES)
 def test_the_bootstrap_is_the_root_and_its_source(environment: str, gitops) -> None:
-    """`kubectl apply -f dist/gitops/<env>/flux/` applies the top of the folder only: the root and
-    its GitRepository. Everything else is reconciled from git by the root."""
+    """`kubectl apply -f dist/gitops/<env>/flux/` applies the top of the folder only: the root, its
+    GitRepository and the identity the root applies as (kustomize-controller impersonates it from the
+    first reconcile on, so it must exist before). Everything else is reconciled from git by the root."""
     top = sorted(path for path in gitops[environment] if path.startswith("flux/") and path.count("/") == 1)
-    assert top == [f"flux/gitrepository-floe-{environment}.yaml", f"flux/kustomization-floe-{environment}.yaml"]
+    assert top == [f"flux/{kind}-floe-{environment}.yaml" for kind in (
+        "clusterrole", "clusterrolebinding", "gitrepository", "kustomization", "role", "rolebinding", "serviceaccount")]
+    assert find(gitops[environment], "Kustomization", f"floe-{environment}")["spec"]["serviceAccountName"] == \
+        f"floe-{environment}"
     for path, obj in gitops[environment].items():
         if obj["kind"] == "Kustomization" and obj["metadata"]["name"] != f"floe-{environment}":
             assert path.startswith("flux/steps/"), path
@@ -271,16 +278,128 @@ def _authorizer(environment: str, gitops, environments) -> Authorizer:
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENT_NAMES)
-def test_every_step_applies_with_an_identity_of_its_own(environment: str, gitops, environments) -> None:
+def test_every_kustomization_applies_with_an_identity_of_its_own(environment: str, gitops, environments) -> None:
+    """The root, the access Kustomization and every step: none keeps kustomize-controller's own identity."""
     flux_namespace = environments[environment].gitops.flux.namespace
-    for name, kustomization in _step_kustomizations(environment, gitops[environment]).items():
+    kustomizations = _kustomizations(gitops[environment])
+    assert {f"floe-{environment}", f"floe-{environment}-access"} < set(kustomizations)
+    for name, kustomization in kustomizations.items():
         assert kustomization["spec"]["serviceAccountName"] == name
         account = find(gitops[environment], "ServiceAccount", name)
         assert account["metadata"]["namespace"] == flux_namespace == kustomization["metadata"]["namespace"]
         assert account["automountServiceAccountToken"] is False
-    # The wiring creates RBAC, which needs the controller's own identity.
-    for wiring in (f"floe-{environment}", f"floe-{environment}-access"):
-        assert "serviceAccountName" not in find(gitops[environment], "Kustomization", wiring)["spec"]
+
+
+def _wiring(environment: str) -> tuple[str, str]:
+    return f"floe-{environment}", f"floe-{environment}-access"
+
+
+def _applied_by(gitops_objects: dict[str, dict], account: str, environment: str) -> list[dict]:
+    """What the root (its folder, sub-folders included) or the access Kustomization (flux-access/) applies."""
+    folder = "flux/" if account == f"floe-{environment}" else "flux-access/"
+    return [o for path, o in gitops_objects.items() if path.startswith(folder)]
+
+
+def _granting_rights(rbac: "Authorizer", account: str, objects: list[dict]) -> list[str]:
+    """What Kubernetes escalation prevention would refuse ``account`` while it applies ``objects``:
+    escalate on each role, bind on the role of each binding, by name (the wiring holds no rule it grants)."""
+    missing = []
+    for obj in objects:
+        namespace = obj["metadata"].get("namespace")
+        if obj["kind"] in ("Role", "ClusterRole"):
+            verb, resource, name = "escalate", flux.resource_of(obj["kind"]), obj["metadata"]["name"]
+        elif obj["kind"] in ("RoleBinding", "ClusterRoleBinding"):
+            verb, resource, name = "bind", flux.resource_of(obj["roleRef"]["kind"]), obj["roleRef"]["name"]
+        else:
+            continue
+        if not rbac.allows(account, verb, flux.RBAC_GROUP, resource, namespace, name):
+            missing.append(f"{verb} {resource}/{name} in {namespace or 'the cluster'}")
+    return missing
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENT_NAMES)
+def test_the_wiring_may_apply_exactly_what_its_folder_holds(environment: str, gitops, environments) -> None:
+    """The root applies its folder (the GitRepository, the Kustomizations, the ServiceAccounts, the
+    foundation's ClusterRole and binding, the access identity and its own), the access Kustomization
+    the step Roles: each may create, get and patch exactly those names, in the namespace each lies in
+    (cluster-wide for the access identity, whose namespaces do not exist when the root applies it),
+    and every rule of theirs names its objects."""
+    rbac = _authorizer(environment, gitops, environments)
+    flux_namespace = environments[environment].gitops.flux.namespace
+    for account in _wiring(environment):
+        objects = _applied_by(gitops[environment], account, environment)
+        root = account == f"floe-{environment}"
+        expected = {(group_kind_of(o).group, flux.resource_of(o["kind"]), o["metadata"].get("namespace") if root
+                     else None, o["metadata"]["name"]) for o in objects}
+        for verb in ("create", "get", "patch"):
+            granted = {(group, resource, where, name) for where, rule in rbac.rules(account) if verb in rule["verbs"]
+                       for group in rule["apiGroups"] for resource in rule["resources"]
+                       for name in rule["resourceNames"]} if verb != "get" else None
+            if granted is not None:
+                assert granted == expected, (account, verb, granted ^ expected)
+            for group, resource, where, name in expected:
+                assert rbac.allows(account, verb, group, resource, where, name), (account, verb, resource, name)
+        steps = set(flux.every_step_name(environments[environment]))
+        for where, rule in rbac.rules(account):
+            assert rule.get("resourceNames"), (account, rule)
+            assert where in ((None, flux_namespace) if root else (None,)), (account, where)
+            assert set(rule["verbs"]) <= {"create", "get", "patch", "delete", "escalate", "bind"}, rule
+            if "delete" in rule["verbs"]:  # what it renders but never prunes, and what a step left behind
+                pruned = {o["metadata"]["name"] for o in objects if flux.resource_of(o["kind"]) in rule["resources"]
+                          and o["metadata"].get("annotations", {}).get(flux.FLUX_PRUNE) != "disabled"}
+                assert set(rule["resourceNames"]) <= pruned | steps, rule
+                assert not set(rule["resourceNames"]) & set(_wiring(environment)[:1 if root else 2]) - pruned, rule
+        cluster_wide = {name for where, rule in rbac.rules(account) if where is None for name in rule["resourceNames"]}
+        rendered = {o["metadata"]["name"] for o in objects if root is False or "namespace" not in o["metadata"]}
+        assert cluster_wide <= rendered | steps, (account, cluster_wide - rendered - steps)
+    # The bindings of the wiring's identities are rendered at the top of the root's folder or beside
+    # the access Kustomization, never among what the access Kustomization applies.
+    assert not [o for o in _applied_by(gitops[environment], _wiring(environment)[1], environment)
+                if o["metadata"]["name"] in _wiring(environment)]
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENT_NAMES)
+def test_the_wiring_grants_rights_by_escalate_and_bind_on_the_names_it_renders(environment: str, gitops,
+                                                                               environments) -> None:
+    """Kubernetes refuses to create or update a role with rights the account lacks, unless it may
+    ``escalate`` that role, and a binding to a role whose rights it lacks, unless it may ``bind`` that
+    role (pkg/registry/rbac/escalation_check.go). The wiring gets both, always by name; no step does."""
+    rbac = _authorizer(environment, gitops, environments)
+    for account in _wiring(environment):
+        assert not _granting_rights(rbac, account, _applied_by(gitops[environment], account, environment))
+    for obj in gitops[environment].values():
+        for rule in obj.get("rules", []) if obj["kind"] in ("Role", "ClusterRole") else []:
+            assert "*" not in rule["verbs"], obj["metadata"]
+            if {"escalate", "bind"} & set(rule["verbs"]):
+                assert rule["resourceNames"] and obj["metadata"]["name"] in _wiring(environment), obj["metadata"]
+
+
+def test_a_root_that_may_not_bind_the_foundation_role_is_caught(fresh_dist: Path, gitops, environments) -> None:
+    """The broken variant: the root's ClusterRole without ``bind`` on the foundation's ClusterRole.
+    The rule check finds it, and in the simulation the root never gets Ready (escalation prevention
+    refuses the foundation's ClusterRoleBinding), so no step runs."""
+    environment = "dev"
+    foundation = f"floe-{environment}-foundation-prepare"
+
+    def without_bind(objects: list[dict]) -> None:
+        for obj in objects:
+            if obj["kind"] == "ClusterRole" and obj["metadata"]["name"] == f"floe-{environment}":
+                for rule in (r for r in obj["rules"] if "bind" in r["verbs"]):
+                    rule["resourceNames"] = [n for n in rule["resourceNames"] if n != foundation]
+
+    broken = {path: copy.deepcopy(o) for path, o in gitops[environment].items()}
+    without_bind(list(broken.values()))
+    rbac = Authorizer(list(broken.values()), environments[environment].gitops.flux.namespace)
+    assert _granting_rights(rbac, f"floe-{environment}", _applied_by(broken, f"floe-{environment}", environment)) \
+        == [f"bind clusterroles/{foundation} in the cluster"]
+
+    tree = copy.deepcopy(source.load(fresh_dist))
+    without_bind([doc for path, docs in tree.items() if path.startswith(f"dist/gitops/{environment}/flux/")
+                  for doc in docs])
+    engine = flux_run(tree, environment)
+    failed = not_ready(engine)
+    assert f"bind on clusterroles '{foundation}'" in failed[f"floe-{environment}"], failed
+    assert not [name for name, state in engine.states.items() if state.phase == "Ready"]
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENT_NAMES)
@@ -317,7 +436,8 @@ def test_cluster_roles_only_name_what_runs_before_the_namespaces_exist(environme
                                                                        environments) -> None:
     """The foundation creates the namespaces, so no Role can grant it anything before it runs: it
     alone gets a ClusterRole, every rule limited to the names it applies, and it cannot delete."""
-    cluster_roles = [o for o in gitops[environment].values() if o["kind"] == "ClusterRole"]
+    cluster_roles = [o for o in gitops[environment].values() if o["kind"] == "ClusterRole"
+                     and o["metadata"]["name"] not in _wiring(environment)]
     assert [o["metadata"]["name"] for o in cluster_roles] == [f"floe-{environment}-foundation-prepare"]
     (role,) = cluster_roles
     foundation = [o for path, o in rendered[environment].items() if path.startswith("00-foundation/")]
@@ -333,7 +453,7 @@ def test_cluster_roles_only_name_what_runs_before_the_namespaces_exist(environme
     # Every Role lives in a namespace the foundation creates, applied after it by the access Kustomization.
     namespaces = {o["metadata"]["name"] for o in foundation if o["kind"] == "Namespace"}
     for path, obj in gitops[environment].items():
-        if obj["kind"] in ("Role", "RoleBinding"):
+        if obj["kind"] in ("Role", "RoleBinding") and obj["metadata"]["name"] not in _wiring(environment):
             assert path.startswith(f"flux-access/{obj['metadata']['namespace']}/")
             assert obj["metadata"]["namespace"] in namespaces
 
@@ -372,14 +492,17 @@ def test_no_flux_identity_can_delete_a_namespace_or_a_claim(environment: str, gi
 @pytest.mark.parametrize("environment", ENVIRONMENT_NAMES)
 def test_what_a_leaving_step_needs_to_clean_up_is_never_pruned(environment: str, gitops) -> None:
     """Deleting a step's Kustomization prunes its objects as its own identity (kustomize-controller
-    finalize impersonates it; a missing account leaves the objects behind)."""
+    finalize impersonates it; a missing account leaves the objects behind). The root never prunes
+    itself nor its own identity (it would lose the rights to go on), nor the access identity."""
     for path, obj in gitops[environment].items():
         if not path.startswith("flux"):
             continue
         kept = obj["metadata"].get("annotations", {}).get("kustomize.toolkit.fluxcd.io/prune") == "disabled"
         root = obj["kind"] == "Kustomization" and obj["metadata"]["name"] == f"floe-{environment}"
         clean_up = obj["metadata"]["name"] == f"floe-{environment}-clean-up"
-        assert kept == (obj["kind"] == "ServiceAccount" or clean_up or root), path
+        wiring = obj["metadata"]["name"] in _wiring(environment) and obj["kind"] in (
+            "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding")
+        assert kept == (obj["kind"] == "ServiceAccount" or clean_up or root or wiring), path
     assert find(gitops[environment], "ServiceAccount", f"floe-{environment}-storage-serve")
 
 

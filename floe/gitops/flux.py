@@ -3,18 +3,21 @@ each applying with an identity of its own.
 
 ``dist/gitops/<env>/``:
 
-- ``flux/``: the bootstrap, applied once by hand. The GitRepository and the root Kustomization
-  ``floe-<env>``, which reconciles this whole folder with prune: itself, the GitRepository and
+- ``flux/``: the bootstrap, applied once by hand. The GitRepository, the root Kustomization
+  ``floe-<env>`` and its identity (ServiceAccount, Role and ClusterRole with their bindings), which
+  reconciles this whole folder with prune: itself, its identity, the GitRepository and
   ``flux/steps/``. A step that stops rendering loses its Kustomization, whose objects are pruned,
   and the next step's ``dependsOn`` moves.
 - ``flux/steps/``: a Kustomization per step (``floe-<env>-<tier>-<step>``), chained by ``dependsOn`` in
   startup order, each with its ServiceAccount; the ClusterRole of the steps that run before the
-  platform's namespaces exist; the access Kustomization ``floe-<env>-access``.
+  platform's namespaces exist; the access Kustomization ``floe-<env>-access`` and its identity.
 - ``flux-access/<namespace>/``: the Roles of the step identities, applied by ``floe-<env>-access``
   right after the steps that create the namespaces they live in, and before every other step.
 
-Every grant is derived from the rendered objects of its step: exactly what it applies, in the
-namespaces it applies it to. What a step may delete is wider on purpose (see :meth:`_Flux.clean_up`).
+Every Kustomization applies as a ServiceAccount of its own. Every grant is derived from the rendered
+objects of its Kustomization: exactly what it applies, in the namespaces it applies it to. What a
+step may delete is wider on purpose (see :meth:`_Flux.clean_up`). The root and the access
+Kustomization grant rights by ``escalate`` and ``bind`` on the roles they render, by name.
 """
 
 from collections import defaultdict
@@ -141,6 +144,11 @@ def render(app: cdk8s.App, environment: Environment, steps: Mapping[SyncStep, li
         previous = flux.step(step, previous, by_name=False)
     for namespace in sorted(o["metadata"]["name"] for o in flux.objects if o["kind"] == "Namespace"):
         flux.clean_up(namespace)
+    access = [o for folder, chart in flux.charts.items() if folder.startswith(f"{ACCESS_FOLDER}/")
+              for o in chart.to_json()]
+    flux.wiring_identity(access_name(environment), access, STEPS_FOLDER, root=False)
+    wiring = flux.chart(ROOT_FOLDER).to_json() + flux.chart(STEPS_FOLDER).to_json()
+    flux.wiring_identity(root_name(environment), wiring, ROOT_FOLDER, root=True)
     return {folder: chart.to_json() for folder, chart in flux.charts.items()}
 
 
@@ -222,18 +230,20 @@ class _Flux:
         """The root reconciles its own folder, itself included (as ``flux bootstrap`` does), so that its
         own spec and the GitRepository follow git too; it never prunes itself (:data:`KEEP`).
 
-        It keeps the controller's identity (no ``serviceAccountName``): it creates the step identities
-        and their ClusterRoles, which only an account holding every right it grants may do. It does
-        not wait for what it applies: the steps depend on it, so waiting for them would never end.
+        It applies as its own identity (:meth:`wiring_identity`), which lies in the same folder, so the
+        bootstrap creates it before the root first reconciles. It does not wait for what it applies:
+        the steps depend on it, so waiting for them would never end.
         """
         self.kustomization(ROOT_FOLDER, root_name(self.environment),
-                           self.path(f"gitops/{self.environment.name}/{ROOT_FOLDER}"), None, annotations=KEEP)
+                           self.path(f"gitops/{self.environment.name}/{ROOT_FOLDER}"), None, annotations=KEEP,
+                           service_account_name=root_name(self.environment))
 
     def access(self, depends_on: str) -> str:
         """The Kustomization of the step identities' Roles: once their namespaces exist, before any
-        step that needs them. Like the root, it keeps the controller's identity: it grants rights."""
+        step that needs them. It applies as its own identity, which the root applies."""
         return self.kustomization(STEPS_FOLDER, access_name(self.environment),
-                                  self.path(f"gitops/{self.environment.name}/{ACCESS_FOLDER}"), depends_on, wait=True)
+                                  self.path(f"gitops/{self.environment.name}/{ACCESS_FOLDER}"), depends_on, wait=True,
+                                  service_account_name=access_name(self.environment))
 
     def step(self, step: SyncStep, depends_on: str, by_name: bool) -> str:
         """A step's Kustomization and its identity; returns its name, for the next step to depend on."""
@@ -281,14 +291,20 @@ class _Flux:
         """What applying ``objects`` needs, derived from them alone: apply each kind (only the names
         applied, ``by_name``), list what a health check reads beside a workload, and hold every rule of
         a Role they create or bind (the API server lets an account grant only rights it holds itself)."""
+        return self.applies(objects, by_name) + [
+            held for key in sorted(self.bound_roles(objects)) for held in self.roles[key]["rules"]]
+
+    @staticmethod
+    def applies(objects: list[dict], by_name: bool) -> list[dict]:
+        """What applying ``objects`` and judging their health needs: apply each kind (only the names
+        applied, ``by_name``) and list what a health check reads beside a workload."""
         names: dict[GroupKind, set[str]] = defaultdict(set)
         for obj in objects:
             names[group_kind_of(obj)].add(obj["metadata"]["name"])
         rules = [rule(kind.group, resource_of(kind.kind), APPLY, sorted(found) if by_name else ())
                  for kind, found in sorted(names.items())]
         reads = sorted({read for obj in objects for read in GENERATED_READS.get(obj["kind"], ())})
-        rules += [rule(group, resource, ("list",)) for group, resource in reads]
-        return rules + [held for key in sorted(self.bound_roles(objects)) for held in self.roles[key]["rules"]]
+        return rules + [rule(group, resource, ("list",)) for group, resource in reads]
 
     @staticmethod
     def bound_roles(objects: Iterable[dict]) -> set[tuple[str, str]]:
@@ -296,6 +312,63 @@ class _Flux:
         platform binds no ClusterRole: that would need ``bind`` on it instead)."""
         return {(o["metadata"]["namespace"], o["roleRef"]["name"] if o["kind"] == "RoleBinding"
                  else o["metadata"]["name"]) for o in objects if o["kind"] in ("Role", "RoleBinding")}
+
+    def wiring_identity(self, name: str, objects: list[dict], folder: str, root: bool) -> None:
+        """The identity of the root (``root``) or of the access Kustomization, which apply RBAC: what
+        they apply, by name (:meth:`applies`, the derivation of the steps' grants); ``escalate`` on
+        each Role and ClusterRole and ``bind`` on each role a binding names, by name (:func:`rbac_grants`),
+        rather than holding every right they grant; and what a step may leave behind in their folder
+        (:meth:`leftovers`).
+
+        Its ServiceAccount, ClusterRole and ClusterRoleBinding lie in ``folder``. The root applies
+        them itself, from the top of its own folder, which the bootstrap applies before the root first
+        reconciles; its namespaced grants are a Role and RoleBinding in the Flux namespace, which
+        exists by then. The access Kustomization's namespaces do not exist when the root applies its
+        identity, so its grants are cluster-wide, by name, like the foundation's. Every part carries
+        :data:`KEEP`: the root never prunes its own identity, and deleting either Kustomization prunes
+        as that identity.
+        """
+        account = {"apiVersion": "v1", "kind": "ServiceAccount",
+                   "metadata": {"name": name, "namespace": self.namespace, "annotations": KEEP}}
+        namespaces = sorted({self.namespace, *(o["metadata"]["namespace"] for o in objects
+                                               if "namespace" in o["metadata"])}) if root else []
+        own = [account, *_rbac(name, None), *(part for namespace in namespaces for part in _rbac(name, namespace))]
+        applied = objects + own if root else objects
+        scopes: dict[str | None, list[dict]] = defaultdict(list)
+        for obj in applied:
+            scopes[obj["metadata"].get("namespace") if root else None].append(obj)
+        chart, subject = self.chart(folder), k8s.Subject(kind="ServiceAccount", name=name, namespace=self.namespace)
+        k8s.KubeServiceAccount(chart, f"serviceaccount-{name}",
+                               metadata=k8s.ObjectMeta(name=name, namespace=self.namespace, annotations=KEEP),
+                               automount_service_account_token=False)
+        for namespace, members in sorted(scopes.items(), key=lambda item: item[0] or ""):
+            rules = policy_rules(self.applies(members, by_name=True) + rbac_grants(members) + self.leftovers(members))
+            metadata = k8s.ObjectMeta(name=name, namespace=namespace, annotations=KEEP)
+            if namespace is None:
+                k8s.KubeClusterRole(chart, f"clusterrole-{name}", metadata=metadata, rules=rules)
+                k8s.KubeClusterRoleBinding(chart, f"clusterrolebinding-{name}", metadata=metadata, subjects=[subject],
+                                           role_ref=k8s.RoleRef(api_group=RBAC_GROUP, kind="ClusterRole", name=name))
+            else:
+                k8s.KubeRole(chart, f"role-{name}-{namespace}", metadata=metadata, rules=rules)
+                k8s.KubeRoleBinding(chart, f"rolebinding-{name}-{namespace}", metadata=metadata, subjects=[subject],
+                                    role_ref=k8s.RoleRef(api_group=RBAC_GROUP, kind="Role", name=name))
+
+    def leftovers(self, objects: list[dict]) -> list[dict]:
+        """What pruning needs, read then delete (:data:`CLEAN_UP`): each object of ``objects`` but those
+        never pruned (:data:`KEEP`), by name, which deleting the Kustomization removes (its default
+        deletion policy mirrors prune); and, for each kind that holds an object named after a step,
+        every name a step can have (:func:`every_step_name`), since a step that stops rendering leaves
+        it, as in :meth:`clean_up`. A kind whose step objects are never pruned (the step
+        ServiceAccounts) is only read: a prune reads each object before it skips it."""
+        steps = set(every_step_name(self.environment))
+        names: dict[tuple[GroupKind, tuple[str, ...]], set[str]] = defaultdict(set)
+        for obj in objects:
+            name, kind = obj["metadata"]["name"], group_kind_of(obj)
+            kept = (obj["metadata"].get("annotations") or {}).get(FLUX_PRUNE) == KEEP[FLUX_PRUNE]
+            verbs = ("get",) if kept else CLEAN_UP
+            names[(kind, verbs)] |= (set() if kept else {name}) | (steps if name in steps else set())
+        return [rule(kind.group, resource_of(kind.kind), verbs, sorted(found))
+                for (kind, verbs), found in sorted(names.items()) if found]
 
     def clean_up(self, namespace: str) -> None:
         """What every step identity may delete in one of the environment's namespaces: every namespaced
@@ -321,6 +394,32 @@ class _Flux:
             subjects=[k8s.Subject(kind="ServiceAccount", name=step, namespace=self.namespace)
                       for step in every_step_name(self.environment)],
         )
+
+
+def _rbac(name: str, namespace: str | None) -> list[dict]:
+    """The role ``name`` and its binding, in ``namespace`` (None: a ClusterRole), never pruned (:data:`KEEP`),
+    as far as grants read them."""
+    kind, meta = ("Role", {"name": name, "namespace": namespace}) if namespace else ("ClusterRole", {"name": name})
+    meta["annotations"] = KEEP
+    api_version = f"{RBAC_GROUP}/v1"
+    return [{"apiVersion": api_version, "kind": kind, "metadata": meta},
+            {"apiVersion": api_version, "kind": f"{kind}Binding", "metadata": meta,
+             "roleRef": {"apiGroup": RBAC_GROUP, "kind": kind, "name": name}}]
+
+
+def rbac_grants(objects: Iterable[dict]) -> list[dict]:
+    """Granting without holding: ``escalate`` on each Role and ClusterRole among ``objects``, ``bind`` on
+    each role their bindings name, each by name. The API server lets an account create or update a
+    role only with every right in it or ``escalate`` on it, and a binding only with every right of its
+    role or ``bind`` on that role (kubernetes pkg/registry/rbac/escalation_check.go:
+    RoleEscalationAuthorized and BindingAuthorized, which ask for the role's name)."""
+    names: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for obj in objects:
+        if obj["kind"] in ("Role", "ClusterRole"):
+            names[(resource_of(obj["kind"]), "escalate")].add(obj["metadata"]["name"])
+        elif obj["kind"] in ("RoleBinding", "ClusterRoleBinding"):
+            names[(resource_of(obj["roleRef"]["kind"]), "bind")].add(obj["roleRef"]["name"])
+    return [rule(RBAC_GROUP, resource, (verb,), sorted(found)) for (resource, verb), found in sorted(names.items())]
 
 
 def by_namespace(objects: Iterable[dict]) -> dict[str, list[dict]]:

@@ -12,7 +12,9 @@ runtime/statusreaders/job.go; kustomize/kustomize_generator.go) and kubernetes-s
   it, every request must pass RBAC (``rbac.authorized``): an apply needs ``get`` and ``patch``
   (server-side apply is a PATCH), plus ``create`` when the object is new; a prune or a forced
   re-creation needs ``delete``. (These are the verbs every apply certainly uses; the ``list``/``watch``
-  of the health poller are not checked.)
+  of the health poller are not checked.) Creating or updating a role or a binding also passes
+  Kubernetes escalation prevention (``escalation_allowed``): ``escalate`` on the role or ``bind`` on
+  the bound role, by name, or every right it grants held already.
 * It builds ``spec.path`` (``source.kustomize_build``) and applies all of it at once by server-side
   apply, in stages: Namespaces, CRDs and ClusterRoles first, then everything else
   (``ApplyAllStaged``); an object with ``kustomize.toolkit.fluxcd.io/force: enabled`` whose update is
@@ -207,11 +209,17 @@ def plural(kind: str) -> str:
 
 
 def authorized(cluster: Cluster, account: tuple[str, str], verb: str, obj: dict) -> bool:
-    """The RBAC authorizer (k8s.io/kubernetes plugin/pkg/auth/authorizer/rbac): some rule of a
-    ClusterRole bound by a ClusterRoleBinding, or of a Role or ClusterRole bound by a RoleBinding in
-    the object's namespace, to the ServiceAccount ``(namespace, name)`` names the verb, the API group,
-    the resource and, when it lists ``resourceNames``, the object's name."""
+    """The RBAC authorizer (k8s.io/kubernetes plugin/pkg/auth/authorizer/rbac) on ``verb`` of ``obj``."""
     group, kind, namespace, name = key_of(obj)
+    return allowed(cluster, account, verb, group, plural(kind), namespace, name)
+
+
+def allowed(cluster: Cluster, account: tuple[str, str], verb: str, group: str, resource: str, namespace: str,
+            name: str | None) -> bool:
+    """Some rule of a ClusterRole bound by a ClusterRoleBinding, or of a Role or ClusterRole bound by a
+    RoleBinding in ``namespace``, to the ServiceAccount ``(namespace, name)`` names the verb, the API
+    group, the resource and, when it lists ``resourceNames``, ``name`` (a request without a name,
+    None, passes no rule that lists names)."""
 
     def binds(binding: dict) -> bool:
         return any(s.get("kind") == "ServiceAccount" and (s.get("namespace"), s["name"]) == account
@@ -229,10 +237,39 @@ def authorized(cluster: Cluster, account: tuple[str, str], verb: str, obj: dict)
         role = cluster.get((RBAC, ref["kind"], scope if ref["kind"] == "Role" else "", ref["name"])) or {}
         for rule in role.get("rules") or []:
             if allows(rule.get("verbs", []), verb) and allows(rule.get("apiGroups", []), group) \
-                    and allows(rule.get("resources", []), plural(kind)) \
+                    and allows(rule.get("resources", []), resource) \
                     and (not rule.get("resourceNames") or name in rule["resourceNames"]):
                 return True
     return False
+
+
+def holds(cluster: Cluster, account: tuple[str, str], rules: list[dict], namespace: str) -> bool:
+    """Whether the account holds every right of ``rules`` in ``namespace`` ("" for cluster-wide)."""
+    return all(allowed(cluster, account, verb, group, resource, namespace, name)
+               for rule in rules for verb in rule.get("verbs", []) for group in rule.get("apiGroups", [])
+               for resource in rule.get("resources", []) for name in rule.get("resourceNames") or [None])
+
+
+def escalation_allowed(cluster: Cluster, account: tuple[str, str], obj: dict) -> str:
+    """Kubernetes escalation prevention (pkg/registry/rbac: role and binding storage, escalation_check.go),
+    checked on every create and update of a role or binding: a Role or ClusterRole only with
+    ``escalate`` on it or every right in it; a binding only with ``bind`` on its role (in the
+    binding's namespace) or every right of that role. Returns what is missing, "" when allowed."""
+    group, kind, namespace, name = key_of(obj)
+    if group != RBAC or kind not in ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"):
+        return ""
+    if kind in ("Role", "ClusterRole"):
+        if allowed(cluster, account, "escalate", RBAC, plural(kind), namespace, name) \
+                or holds(cluster, account, obj.get("rules") or [], namespace):
+            return ""
+        return f"escalate on {plural(kind)} {name!r}"
+    ref = obj["roleRef"]
+    if allowed(cluster, account, "bind", RBAC, plural(ref["kind"]), namespace, ref["name"]):
+        return ""
+    role = cluster.get((RBAC, ref["kind"], namespace if ref["kind"] == "Role" else "", ref["name"]))
+    if role is not None and holds(cluster, account, role.get("rules") or [], namespace):
+        return ""
+    return f"bind on {plural(ref['kind'])} {ref['name']!r}"
 
 
 # --- the controller ----------------------------------------------------------------------------
@@ -359,7 +396,12 @@ class Flux:
 
     def _allow(self, kustomization: dict, verb: str, obj: dict) -> None:
         account = kustomization["spec"].get("serviceAccountName")
-        if account and not authorized(self.cluster, (kustomization["metadata"]["namespace"], account), verb, obj):
+        subject = (kustomization["metadata"]["namespace"], account)
+        if account and verb in ("create", "patch") and escalation_allowed(self.cluster, subject, obj):
+            raise ApplyError(f'{obj["kind"]} "{obj["metadata"]["name"]}" is forbidden: User "system:serviceaccount:'
+                             f'{subject[0]}:{account}" is attempting to grant RBAC permissions not currently held '
+                             f'(no {escalation_allowed(self.cluster, subject, obj)})')
+        if account and not authorized(self.cluster, subject, verb, obj):
             group, kind, namespace, name = key_of(obj)
             raise ApplyError(f'{kind} "{name}" is forbidden: User "system:serviceaccount:'
                              f'{kustomization["metadata"]["namespace"]}:{account}" cannot {verb} resource '
