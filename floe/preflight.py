@@ -8,7 +8,7 @@ loudly: it hangs (a claim Pending for ever, an Ingress with no address, a pod wa
 """
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -37,14 +37,15 @@ class Engine:
     name: str
     kinds: tuple[tuple[str, str], ...]
     """(API group, kind) of the objects floe renders for it."""
+    namespace: Callable[[Environment], str]
+    """The setting naming the namespace it runs in."""
 
-    def namespace(self, environment: Environment) -> str:
-        return environment.gitops.argocd.namespace if self.name == "Argo CD" else environment.gitops.flux.namespace
 
-
-ENGINES = (Engine("Argo CD", (("argoproj.io", "Application"), ("argoproj.io", "AppProject"))),
+ENGINES = (Engine("Argo CD", (("argoproj.io", "Application"), ("argoproj.io", "AppProject")),
+                  lambda environment: environment.gitops.argocd.namespace),
            Engine("Flux", (("kustomize.toolkit.fluxcd.io", "Kustomization"),
-                           ("source.toolkit.fluxcd.io", "GitRepository"))))
+                           ("source.toolkit.fluxcd.io", "GitRepository")),
+                  lambda environment: environment.gitops.flux.namespace))
 
 
 class PreflightCluster(SecretCluster, Protocol):

@@ -1,13 +1,16 @@
 """Strict schema validation of rendered objects against the supported Kubernetes versions.
 
 kubeconform is used when it is on PATH; otherwise the strict schemas that ``kubernetes-validate``
-ships are used in-process. Either way the schemas are local files: nothing is fetched. Custom
+ships are used in-process, exactly as ``kubernetes_validate.validate`` uses them (same schema files, same
+$ref resolution, same first error), but with each schema read once and one validator per Kubernetes version
+and kind kept for the process. Either way the schemas are local files: nothing is fetched. Custom
 resources (Argo CD, Argo Rollouts, Flux, External Secrets) are checked against their published CRDs
 (vendored in ``floe/crds/``) with :func:`validate_custom_resources`.
 """
 
 import functools
 import json
+import re
 import shutil
 import subprocess
 from collections.abc import Iterable
@@ -17,7 +20,9 @@ from pathlib import Path
 
 import jsonschema
 import kubernetes_validate
+import referencing
 import yaml
+from kubernetes_validate import utils as kubernetes_validate_utils
 
 KUBERNETES_VERSIONS = ("1.30.0", "1.35.0")
 """Oldest and newest supported Kubernetes versions; every object must be valid on both."""
@@ -52,16 +57,61 @@ def validate(objects: Iterable[tuple[str, dict]], versions: Iterable[str] = KUBE
 
 
 def _embedded(objects: list[tuple[str, dict]], version: str) -> list[Problem]:
+    """As ``kubernetes_validate.validate(obj, version, strict=True)`` per object, with cached validators."""
     problems = []
     for path, obj in objects:
         try:
-            kubernetes_validate.validate(obj, version, strict=True)
-        except kubernetes_validate.ValidationError as error:
-            where = ".".join(str(p) for p in error.path) or "(object)"
-            problems.append(Problem(path, f"Kubernetes {version}", f"{where}: {error.message}"))
+            validator = _builtin_validator(version, obj["apiVersion"], obj["kind"])
         except kubernetes_validate.SchemaNotFoundError as error:
             problems.append(Problem(path, f"Kubernetes {version}", error.message))
+            continue
+        # kubernetes_validate raises the first error the validator finds (Validator.validate).
+        error = next(validator.iter_errors(obj), None)
+        if error is not None:
+            where = ".".join(str(p) for p in error.path) or "(object)"
+            problems.append(Problem(path, f"Kubernetes {version}", f"{where}: {error.message}"))
     return problems
+
+
+@functools.cache
+def _strict_schema_dir(version: str) -> str:
+    """The strict schema folder kubernetes_validate picks for ``version``: the newest shipped not newer."""
+    desired = version.removeprefix("v")
+    minor = kubernetes_validate_utils.major_minor(desired)
+    if minor > kubernetes_validate_utils.latest_version():
+        raise kubernetes_validate_utils.VersionNotSupportedError(version=minor)
+    shipped = [v for v in kubernetes_validate_utils.all_versions()
+               if kubernetes_validate_utils.major_minor(v) <= minor][-1]
+    return f"v{shipped}-local-strict"
+
+
+@functools.cache
+def _schema(version: str, filename: str) -> dict:
+    """One schema file of ``version``'s strict folder, read once per process."""
+    return kubernetes_validate_utils.schema_contents(
+        f"kubernetes-json-schema/{_strict_schema_dir(version)}/{filename}", version.removeprefix("v"))
+
+
+@functools.cache
+def _definitions(version: str) -> referencing.Registry:
+    """The shared ``_definitions.json`` every kind's schema refers to, as a registry, crawled once."""
+    return (referencing.Resource.from_contents(_schema(version, "_definitions.json")) @ referencing.Registry()).crawl()
+
+
+@functools.cache
+def _builtin_validator(version: str, api_version: str, kind: str) -> jsonschema.protocols.Validator:
+    """kubernetes_validate's strict validator for one kind, built once: its schema file, its $ref resolution
+    (the kind's schema and the shared definitions in one registry) and its draft (2020-12)."""
+    # As kubernetes_validate names the file: rbac.authorization.k8s.io/v1 -> rbac-v1.
+    group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+    try:
+        schema = _schema(version, f"{kind.lower()}-{group_version}.json")
+    except FileNotFoundError:
+        raise kubernetes_validate.SchemaNotFoundError(
+            version=kubernetes_validate_utils.major_minor(version.removeprefix("v")), kind=kind,
+            api_version=api_version) from None
+    registry = referencing.Resource.from_contents(schema) @ _definitions(version)
+    return jsonschema.Draft202012Validator(schema, registry=registry)
 
 
 def _kubeconform(objects: list[tuple[str, dict]], version: str) -> list[Problem]:

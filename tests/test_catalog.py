@@ -1,6 +1,5 @@
 """The catalog tier: Polaris, its database wiring, its keys, and the bootstrap step after it."""
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from floe.config.loader import load_environment
 from floe.config.storage import ExternalPostgres
 from floe.errors import FloeError
 from floe.tiers import CATALOG, OBSERVABILITY, SYNC_WAVE, Step
+from tests.changed_render import checksum_of
 from tests.conftest import ENVIRONMENT_NAMES, containers, find, pod_spec
 
 CATALOG_FOLDER = f"{CATALOG.folder}/"
@@ -56,11 +56,17 @@ def test_polaris_is_a_deployment_running_as_the_images_user(rendered, environmen
     context = pod_spec(deployment)["securityContext"]
     assert (context["runAsUser"], context["runAsGroup"], context["fsGroup"]) == (10000, 10001, 10001)
     assert {p["name"]: p["containerPort"] for p in container["ports"]} == {"api": 8181, "management": 8182}
-    text, props = properties(rendered, name)
+    _, props = properties(rendered, name)
     assert (props["quarkus.http.port"], props["quarkus.management.port"]) == ("8181", "8182")
-    checksum = deployment["spec"]["template"]["metadata"]["annotations"]["floe.dev/config-checksum"]
-    assert checksum == hashlib.sha256(text.encode()).hexdigest()[:16]
     assert "/tmp" in {m["mountPath"] for m in container["volumeMounts"]}
+
+
+def test_a_changed_config_file_rolls_the_polaris_pods_and_nothing_else_does() -> None:
+    before = checksum_of("nothing", "Deployment", "polaris")
+    # The realm is in application.properties: the pod template changes, so the pods roll.
+    assert checksum_of("catalog realm", "Deployment", "polaris") != before
+    # A change to another tier's config leaves the Polaris pods alone.
+    assert checksum_of("maximum of concurrent runs", "Deployment", "polaris") == before
 
 
 @pytest.mark.parametrize("name", ENVIRONMENT_NAMES)

@@ -1,5 +1,6 @@
 """Cluster commands against a fake of the cluster wrapper (and the wrapper against a mocked client)."""
 
+import re
 import time
 from pathlib import Path
 from unittest import mock
@@ -59,7 +60,8 @@ def test_run_creates_the_job_kubectl_would(workspace: Path, fake) -> None:
 
 def test_run_id_is_eight_lowercase_hex() -> None:
     ids = {runs.new_run_id() for _ in range(50)}
-    assert len(ids) == 50 and all(len(i) == 8 and int(i, 16) >= 0 and i == i.lower() for i in ids)
+    assert len(ids) == 50
+    assert all(re.fullmatch(r"[0-9a-f]{8}", i) for i in ids), sorted(ids)
 
 
 def test_run_dry_run_prints_the_job_from_dist_without_a_cluster(workspace: Path, fake) -> None:

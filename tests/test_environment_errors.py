@@ -100,6 +100,19 @@ WORDS = {
         GOOD + "orchestrator:\n  max_concurrent_runs:\n",
         "qa.yaml:5: orchestrator.max_concurrent_runs: expected a whole number (got an empty value)",
     ),
+    "host bits set in a CIDR": (
+        GOOD + "compute:\n  wh:\n    type: snowflake\n    account: org-acct\n    warehouse: W\n    database: D\n"
+               "    credentials_secret: sf\n    egress:\n      - cidr: 192.0.2.1/24\n",
+        "qa.yaml:12: compute.wh.egress.0.cidr: '192.0.2.1/24' is not a network in CIDR notation, "
+        "such as 203.0.113.0/24",
+    ),
+    "prefix too long for a CIDR": (
+        GOOD + "storage:\n  postgres:\n    dagster:\n      mode: external\n      host: db.example.org\n"
+               "      database: dagster\n      credentials_secret: pg\n      ca_secret: pg-ca\n"
+               "      egress: [{cidr: 10.0.0.0/33}]\n",
+        "qa.yaml:12: storage.postgres.dagster.egress.0.cidr: '10.0.0.0/33' is not a network in CIDR notation, "
+        "such as 203.0.113.0/24",
+    ),
     "list expected": (
         GOOD + "storage:\n  minio:\n    buckets: floe-warehouse\n",
         "qa.yaml:6: storage.minio.buckets: expected a list (got 'floe-warehouse')",
@@ -197,6 +210,19 @@ def test_a_merge_key_is_not_a_duplicate(tmp_path: Path) -> None:
     path.write_text(GOOD + "storage:\n  minio: &minio {replicas: 4}\nsemantic:\n  cube_store:\n    workers:\n"
                            "      <<: *minio\n      replicas: 2\n")
     assert load_environment(path).semantic.cube_store.workers.replicas == 2
+
+
+@pytest.mark.parametrize(("text", "kind"), [("- dev\n- prod\n", "list"), ("just words\n", "str"), ("42\n", "int")])
+def test_a_file_that_is_not_a_mapping_is_refused(text: str, kind: str, tmp_path: Path) -> None:
+    assert _error(tmp_path, text) == f"qa.yaml: the file must hold a mapping of settings, not a {kind}"
+
+
+def test_gitops_cannot_name_an_environment(tmp_path: Path) -> None:
+    path = tmp_path / "gitops.yaml"
+    path.write_text(GOOD)
+    with pytest.raises(FloeError) as raised:
+        load_environment(path)
+    assert str(raised.value) == f"{path}: 'gitops' cannot name an environment: dist/gitops/ holds the GitOps wiring"
 
 
 def test_a_misnamed_environment_file_is_refused(tmp_path: Path) -> None:

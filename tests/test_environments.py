@@ -1,6 +1,8 @@
 """Environments are validated data: the schema is generated, files hold only differences."""
 
+import ast
 import json
+import re
 from pathlib import Path
 
 import jsonschema
@@ -11,7 +13,7 @@ from floe.config.environment import Environment
 from floe.config.loader import load_environment
 from floe.config.schema import environment_schema, environment_schema_text
 from floe.errors import FloeError
-from tests.conftest import ENVIRONMENT_NAMES, ROOT
+from tests.conftest import ENVIRONMENT_NAMES, ROOT, tree
 
 ENVIRONMENTS = ROOT / "environments"
 
@@ -49,11 +51,62 @@ def test_environment_file_holds_only_what_differs_from_defaults(name: str) -> No
     assert _redundant(optional, defaults, "") == []
 
 
-def test_environments_differ_by_data_not_by_name(environments) -> None:
-    assert environments["dev"].storage.minio.replicas == 1
-    assert environments["prod"].storage.minio.replicas >= 4
-    assert environments["prod"].storage.postgres.dagster.mode == "external"
-    assert environments["prod"].scheduling.spread_across_nodes
+def _named(name: str) -> re.Pattern[str]:
+    """An environment's name as a word of its own (in `floe-prod-root`, `dist/prod/`, `name=prod,`)."""
+    return re.compile(rf"(?<![A-Za-z0-9]){re.escape(name)}(?![A-Za-z0-9])")
+
+
+_CHECKSUM = re.compile(r"(floe\.dev/config-checksum: )[0-9a-f]+")
+
+
+def test_environments_differ_by_data_not_by_name(fresh_dist: Path, tmp_path: Path) -> None:
+    """prod.yaml copied to qa.yaml renders prod's tree with only the name changed: nothing branches on it.
+
+    The name appears where it names things (the header `environments/<name>.yaml`, the GitOps objects
+    `floe-<name>-…` and their paths `dist/<name>/`, `dist/gitops/<name>/`) and where it is reported
+    (OpenTelemetry's `deployment.environment.name`, the jobs' target); a config checksum hashes a
+    file holding the name, so its value differs while the file itself does not.
+    """
+    from floe.synth import render
+
+    copy = tmp_path / "qa.yaml"
+    copy.write_bytes((ENVIRONMENTS / "prod.yaml").read_bytes())
+    qa = {_named("qa").sub("prod", path): _CHECKSUM.sub(r"\1…", _named("qa").sub("prod", text))
+          for path, text in render(load_environment(copy)).items()}
+    prod = {path: _CHECKSUM.sub(r"\1…", data.decode()) for path, data in tree(fresh_dist).items()
+            if path.startswith(("prod/", "gitops/prod/"))}
+    assert sorted(qa) == sorted(prod)
+    assert [path for path in prod if qa[path] != prod[path]] == []
+
+
+_ENVIRONMENT_NAMES = {"dev", "staging", "prod"}
+
+
+def _literals(node: ast.expr) -> set[str]:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return {node.value}
+    if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+        return {value for element in node.elts for value in _literals(element)}
+    return set()
+
+
+def test_no_module_compares_anything_to_an_environment_name() -> None:
+    """`if environment.name == "prod"` (or `in ("dev", "staging")`, or `case "prod"`) would make a name
+    decide what an environment file should."""
+    found = []
+    for path in sorted((ROOT / "floe").rglob("*.py")):
+        if "imports" in path.relative_to(ROOT / "floe").parts:
+            continue  # generated CRD bindings
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Compare):
+                named = set().union(*map(_literals, [node.left, *node.comparators])) & _ENVIRONMENT_NAMES
+            elif isinstance(node, ast.MatchValue):
+                named = _literals(node.value) & _ENVIRONMENT_NAMES
+            else:
+                continue
+            if named:
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {ast.unparse(node)}")
+    assert found == []
 
 
 def test_schema_rejects_unknown_keys_everywhere() -> None:

@@ -13,6 +13,15 @@ from floe.jobs.compute import compute_egress
 from tests.conftest import ENVIRONMENT_NAMES, find
 
 SECRET_NAMES = ("PASSWORD", "SECRET", "TOKEN", "ACCESS_KEY", "CLIENT_ID", "USER")
+BURST = {"requests": {"cpu": "1000m", "memory": "2Gi"}, "limits": {"cpu": "4000m", "memory": "8Gi"}}
+"""The built-in "job-burst" preset: DuckDB runs in the job's own pod."""
+REMOTE = {"requests": {"cpu": "500m", "memory": "512Mi"}, "limits": {"cpu": "1000m", "memory": "1Gi"}}
+"""prod's snowflake compute: the warehouse does the work, the pod only drives it."""
+JOB_RESOURCES = {
+    ("dev", "sales"): BURST,
+    ("staging", "sales"): BURST, ("staging", "marketing"): BURST,
+    ("prod", "sales"): BURST, ("prod", "marketing"): REMOTE,
+}
 
 
 def templates(objects: dict) -> dict[str, dict]:
@@ -57,10 +66,7 @@ def test_templates_carry_the_job_policy(environment: str, rendered, environments
             assert pod["automountServiceAccountToken"] is False
             (container,) = pod["containers"]
             assert not {"livenessProbe", "readinessProbe", "startupProbe"} & set(container)
-            resources = settings.job_resources(product)
-            assert container["resources"] == {
-                "requests": {"cpu": resources.requests.cpu, "memory": resources.requests.memory},
-                "limits": {"cpu": resources.limits.cpu, "memory": resources.limits.memory}}
+            assert container["resources"] == JOB_RESOURCES[(environment, product.name)]
             assert container["image"] == product.image
             assert container["securityContext"]["readOnlyRootFilesystem"] is True
             labels = cronjob["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
@@ -98,13 +104,11 @@ def test_tools_write_only_to_scratch_volumes(environment: str, rendered, environ
             assert all("emptyDir" in v for v in pod["volumes"])
 
 
-def test_compute_decides_resources_and_connection(rendered, environments) -> None:
-    prod = environments["prod"]
-    marketing = next(p for p in prod.data_products if p.name == "marketing")
-    sales = next(p for p in prod.data_products if p.name == "sales")
-    assert prod.job_resources(sales).limits.memory == "8Gi"  # DuckDB in the pod: the seed's burst
-    assert quantity_value(prod.job_resources(marketing).limits.memory) < quantity_value("8Gi")  # a remote warehouse
+def test_compute_decides_resources_and_connection(rendered) -> None:
+    (container,) = job_pod(find(rendered["prod"], "CronJob", "sales-dbt-run"))["containers"]
+    assert container["resources"] == BURST  # DuckDB in the pod: the seed's burst
     (container,) = job_pod(find(rendered["prod"], "CronJob", "marketing-dbt-run"))["containers"]
+    assert container["resources"] == REMOTE  # a remote warehouse
     variables = {e["name"]: e for e in container["env"]}
     assert variables["SNOWFLAKE_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "snowflake-transformer"
     (container,) = job_pod(find(rendered["prod"], "CronJob", "sales-dbt-run"))["containers"]

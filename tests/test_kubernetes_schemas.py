@@ -1,9 +1,13 @@
 """Every rendered object is valid, strictly, on the oldest and the newest supported Kubernetes."""
 
+import json
 import os
+from pathlib import Path
 
+import kubernetes_validate
 import pytest
 
+from floe import validation
 from floe.validation import KUBERNETES_VERSIONS, validate
 from tests.conftest import ENVIRONMENT_NAMES
 
@@ -54,3 +58,49 @@ def test_kubeconform_is_used_when_installed(rendered, tmp_path, monkeypatch) -> 
     args = (tmp_path / "args").read_text()
     assert "-strict" in args and "-kubernetes-version 1.30.0" in args
     assert "kubernetes-json-schema/{{ .NormalizedKubernetesVersion }}-local{{ .StrictSuffix }}" in args
+
+
+@pytest.fixture
+def in_process(monkeypatch):
+    """The in-process path, whether or not kubeconform is installed here."""
+    monkeypatch.setattr(validation.shutil, "which", lambda name: None)
+
+
+def test_a_problem_reads_as_kubernetes_validate_reports_it(rendered, in_process) -> None:
+    """Cached validators change nothing a reader sees: the same first error, the same path, the same words."""
+    minio = rendered["dev"][MINIO]
+    template = minio["spec"]["template"]
+    container = {**template["spec"]["containers"][0], "imagePullPolicy": 3}
+    broken = {**minio, "spec": {**minio["spec"], "template": {
+        **template, "spec": {**template["spec"], "containers": [container]}}}}
+    expected = []
+    for version in KUBERNETES_VERSIONS:
+        with pytest.raises(kubernetes_validate.ValidationError) as raised:
+            kubernetes_validate.validate(broken, version, strict=True)
+        where = ".".join(str(p) for p in raised.value.path)
+        expected.append(f"{where}: {raised.value.message}")
+    assert expected[0] == "spec.template.spec.containers.0.imagePullPolicy: 3 is not of type 'string', 'null'"
+    assert [p.message for p in validate([(MINIO, broken)])] == expected
+
+
+def test_an_unknown_kind_reads_as_kubernetes_validate_reports_it(in_process) -> None:
+    thing = {"apiVersion": "example.com/v1", "kind": "Thing", "metadata": {"name": "thing"}}
+    with pytest.raises(kubernetes_validate.SchemaNotFoundError) as raised:
+        kubernetes_validate.validate(thing, "1.30.0", strict=True)
+    assert [p.message for p in validate([("thing.yaml", thing)], versions=("1.30.0",))] == [raised.value.message]
+
+
+def test_a_kind_s_schema_is_read_once(rendered, in_process, monkeypatch) -> None:
+    """The second object of a kind reuses the validator: no schema file is read again."""
+    for cached in (validation._builtin_validator, validation._schema, validation._definitions):
+        cached.cache_clear()
+    loads = []
+    real_load = json.load
+    monkeypatch.setattr(json, "load", lambda f, **kw: loads.append(f.name) or real_load(f, **kw))
+    services = [(path, obj) for path, obj in rendered["dev"].items() if obj["kind"] == "Service"]
+    assert len(services) > 1
+    assert not validate(services[:1], versions=("1.30.0",))
+    assert sorted(Path(name).name for name in loads) == ["_definitions.json", "service-v1.json"]
+    loads.clear()
+    assert not validate(services, versions=("1.30.0",))
+    assert loads == []

@@ -1,18 +1,21 @@
 """The orchestrator tier: Dagster's instance and workspace, migration order, servers and runs."""
 
-import hashlib
-
 import pytest
 import yaml
 from pydantic import ValidationError
 
-from floe.components.postgres import database_of
 from floe.config.environment import Environment
-from floe.constructs.job_policy import JOB_POLICY
 from floe.tiers import SYNC_WAVE
+from tests.changed_render import checksum_of
 from tests.conftest import ENVIRONMENT_NAMES, containers, find, pod_spec
 
 DAGSTER_HOME = "/opt/dagster/dagster_home"
+DAGSTER_DATABASE = {
+    # environment → (the database's host, the Secret of its credentials), as the environment files set them.
+    "dev": ("postgres-dagster.floe-platform.svc.cluster.local", "postgres-dagster-credentials"),
+    "staging": ("postgres-dagster.floe-platform.svc.cluster.local", "postgres-dagster-credentials"),
+    "prod": ("floe-dagster.postgres.example.internal", "dagster-postgres-credentials"),
+}
 STORAGES = {
     "run_storage": ("dagster_postgres.run_storage", "PostgresRunStorage"),
     "event_log_storage": ("dagster_postgres.event_log", "PostgresEventLogStorage"),
@@ -59,12 +62,11 @@ def case(request, rendered, environments) -> tuple[dict, Environment]:
 def test_instance_stores_everything_in_the_dagster_database(case) -> None:
     objects, environment = case
     config = instance(objects)
-    database = database_of(environment, "dagster")
+    host, _ = DAGSTER_DATABASE[environment.name]
     for section, (module, cls) in STORAGES.items():
         assert (config[section]["module"], config[section]["class"]) == (module, cls)
         postgres = config[section]["config"]["postgres_db"]
-        assert (postgres["hostname"], postgres["port"], postgres["db_name"]) == (database.host, database.port,
-                                                                                 database.name)
+        assert (postgres["hostname"], postgres["port"], postgres["db_name"]) == (host, 5432, "dagster")
         assert postgres["username"] == {"env": "DAGSTER_PG_USERNAME"}
         assert postgres["password"] == {"env": "DAGSTER_PG_PASSWORD"}
     assert config["telemetry"] == {"enabled": False}
@@ -73,7 +75,7 @@ def test_instance_stores_everything_in_the_dagster_database(case) -> None:
 
 def test_every_dagster_pod_gets_the_database_credentials_from_the_secret(case) -> None:
     objects, environment = case
-    secret = database_of(environment, "dagster").credentials_secret
+    _, secret = DAGSTER_DATABASE[environment.name]
     run_env = {v["name"]: v for v in
                instance(objects)["run_launcher"]["config"]["run_k8s_config"]["container_config"]["env"]}
     for variables in [env_of(c) for w in dagster_workloads(objects, environment) for c in containers(w)] + [run_env]:
@@ -92,12 +94,12 @@ def test_runs_are_jobs_in_the_jobs_namespace_with_the_job_policy(case) -> None:
     assert config["job_image"] == environment.release.images.dagster
     run = config["run_k8s_config"]
     job = run["job_spec_config"]
-    assert job["backoffLimit"] == JOB_POLICY.backoff_limit
-    assert job["ttlSecondsAfterFinished"] == JOB_POLICY.ttl_seconds_after_finished
-    assert job == JOB_POLICY.job_spec(environment.jobs.active_deadline_seconds)
-    assert run["pod_spec_config"]["restartPolicy"] == JOB_POLICY.restart_policy
-    burst = environment.resources(JOB_POLICY.resources_preset)
-    assert run["container_config"]["resources"] == burst.model_dump()
+    # ADR-0019: fail fast, clean up after an hour, stop after the environment's deadline (four hours by default).
+    assert job == {"backoffLimit": 0, "ttlSecondsAfterFinished": 3600, "activeDeadlineSeconds": 14400}
+    assert run["pod_spec_config"]["restartPolicy"] == "Never"
+    # The "job-burst" preset.
+    assert run["container_config"]["resources"] == {"requests": {"cpu": "1000m", "memory": "2Gi"},
+                                                    "limits": {"cpu": "4000m", "memory": "8Gi"}}
     # Restricted Pod Security in the jobs namespace: the run pod must pass it.
     security = run["container_config"]["securityContext"]
     assert security["readOnlyRootFilesystem"] and not security["allowPrivilegeEscalation"]
@@ -199,7 +201,6 @@ def test_webserver_exposure_follows_the_settings(case) -> None:
 
 def test_dagster_pods_run_as_non_root_with_a_writable_dagster_home(case) -> None:
     objects, environment = case
-    instance_text = config_file(objects, "dagster-instance", "dagster.yaml")[0]
     for workload in dagster_workloads(objects, environment):
         spec = pod_spec(workload)
         # Dagster's own image runs as 1001; a code location runs the product's image, as its jobs do.
@@ -217,11 +218,24 @@ def test_dagster_pods_run_as_non_root_with_a_writable_dagster_home(case) -> None
         variables = env_of(container)
         assert variables["DAGSTER_HOME"]["value"] == DAGSTER_HOME
         assert "OTEL_EXPORTER_OTLP_ENDPOINT" in variables
-        if workload["kind"] != "Job":
-            checksum = workload["spec"]["template"]["metadata"]["annotations"]["floe.dev/config-checksum"]
-            assert checksum in {hashlib.sha256(instance_text.encode()).hexdigest()[:16],
-                                hashlib.sha256((instance_text + "\n" + config_file(
-                                    objects, "dagster-workspace", "workspace.yaml")[0]).encode()).hexdigest()[:16]}
+
+
+SERVERS = [("Deployment", "dagster-webserver"), ("Deployment", "dagster-daemon"), ("Deployment", "dagster-code-sales")]
+
+
+@pytest.mark.parametrize(("kind", "name"), SERVERS)
+def test_a_changed_instance_config_rolls_every_dagster_server(kind: str, name: str) -> None:
+    # max_concurrent_runs is in dagster.yaml, which every server mounts.
+    assert checksum_of("maximum of concurrent runs", kind, name) != checksum_of("nothing", kind, name)
+    # The catalog's config is not Dagster's.
+    assert checksum_of("catalog realm", kind, name) == checksum_of("nothing", kind, name)
+
+
+def test_a_changed_workspace_rolls_the_servers_that_read_it_and_no_code_location() -> None:
+    """workspace.yaml lists the code locations: the webserver and the daemon read it, a code location does not."""
+    for kind, name in SERVERS[:2]:
+        assert checksum_of("a second data product", kind, name) != checksum_of("nothing", kind, name), name
+    assert checksum_of("a second data product", *SERVERS[2]) == checksum_of("nothing", *SERVERS[2])
 
 
 def test_environments_grow_by_data_products(environments) -> None:

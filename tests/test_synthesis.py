@@ -1,4 +1,4 @@
-"""Synthesis as a whole: no drift from the committed tree, determinism, atomic replacement."""
+"""Synthesis as a whole: determinism, atomic replacement (drift from dist/: tests/test_snapshots.py)."""
 
 import filecmp
 from pathlib import Path
@@ -8,17 +8,7 @@ import pytest
 from floe.errors import FloeError
 from floe.output import write_tree
 from floe.synth import synthesize
-from tests.conftest import DIST, ENVIRONMENT_NAMES, ROOT, tree
-
-
-def test_committed_dist_has_exactly_the_rendered_files(fresh_dist: Path) -> None:
-    committed, fresh = tree(DIST), tree(fresh_dist)
-    stale = sorted(set(committed) - set(fresh))
-    missing = sorted(set(fresh) - set(committed))
-    changed = sorted(p for p in set(fresh) & set(committed) if fresh[p] != committed[p])
-    assert not (stale or missing or changed), (
-        f"dist/ is out of date: stale {stale}, missing {missing}, changed {changed}; run `python main.py`"
-    )
+from tests.conftest import ENVIRONMENT_NAMES, ROOT, tree
 
 
 def test_two_renders_are_byte_identical(fresh_dist: Path, tmp_path: Path) -> None:
