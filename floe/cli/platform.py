@@ -21,6 +21,7 @@ from floe.config.releases import image_tag, known_versions, release
 from floe.constructs.labels import TIER, Layer
 from floe.errors import FloeError
 from floe.preflight import run as preflight
+from floe.rendered import POD_KINDS, pod_spec
 from floe.synth import render
 from floe.tiers import TIERS, Tier
 
@@ -247,10 +248,10 @@ def upgrade(
 
 
 def _images(obj: dict) -> dict[str, str]:
-    spec = obj.get("spec") or {}
-    if obj["kind"] == "CronJob":
-        spec = spec["jobTemplate"]["spec"]
-    pod = (spec.get("template") or {}).get("spec") or {}
+    """Container name → image of a workload (nothing for other kinds, or an object not rendered before)."""
+    if obj["kind"] not in POD_KINDS or not obj.get("spec"):
+        return {}
+    pod = pod_spec(obj)
     return {c["name"]: c["image"] for c in [*(pod.get("initContainers") or []), *(pod.get("containers") or [])]}
 
 

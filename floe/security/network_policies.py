@@ -22,6 +22,7 @@ from floe.constructs.metadata import object_meta
 from floe.jobs import PRODUCT_LABEL
 from floe.jobs.compute import compute_egress
 from floe.registry import COMPONENTS, Component
+from floe.rendered import pod_template
 from floe.tiers import FOUNDATION, Step
 
 NAMESPACE_NAME = "kubernetes.io/metadata.name"
@@ -33,9 +34,7 @@ TELEMETRY: list[Port] = [(OTLP_GRPC_PORT, "TCP"), (OTLP_HTTP_PORT, "TCP")]
 
 
 def pod_labels(obj: Mapping) -> dict[str, str]:
-    spec = obj["spec"]
-    template = spec["jobTemplate"]["spec"]["template"] if obj["kind"] == "CronJob" else spec["template"]
-    return template["metadata"]["labels"]
+    return pod_template(obj)["metadata"]["labels"]
 
 
 def _selects(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
