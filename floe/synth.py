@@ -19,6 +19,7 @@ from floe.output import tree_files, write_tree
 DEFAULT_OUTDIR = Path("dist")
 GITOPS_DIR = "gitops"
 CAPACITY_FILE = "capacity.md"
+TOPOLOGY_FILE = "topology.md"
 
 
 def render(environment: Environment) -> dict[str, str]:
@@ -26,6 +27,7 @@ def render(environment: Environment) -> dict[str, str]:
     from floe.app import render_objects  # starts the jsii bridge: only once the input is known good
     from floe.capacity import capacity_report
     from floe.gitops.kustomize import kustomizations
+    from floe.topology import topology_report
 
     folders = render_objects(environment)
     files = tree_files(environment.name, folders)
@@ -33,6 +35,7 @@ def render(environment: Environment) -> dict[str, str]:
     files |= kustomizations(environment.name, synced, list(files))
     # Beside the manifests, so a pull request shows how its change moves the cluster's capacity.
     files[f"{environment.name}/{CAPACITY_FILE}"] = capacity_report(obj for f in synced for obj in folders[f])
+    files[f"{environment.name}/{TOPOLOGY_FILE}"] = topology_report(environment, folders)  # what talks to what
     return files
 
 

@@ -54,7 +54,7 @@ def test_collector_pipelines_limit_memory_before_batching(environment) -> None:
         "http": {"endpoint": f"0.0.0.0:{OTLP_HTTP_PORT}"},
     }
     pipelines = config["service"]["pipelines"]
-    assert set(pipelines) == {"metrics", "traces"}
+    assert set(pipelines) == {"metrics", "traces", "logs"}
     for pipeline in pipelines.values():
         assert pipeline["processors"][:2] == ["memory_limiter", "batch"]
         assert set(pipeline["exporters"]) <= set(config["exporters"])

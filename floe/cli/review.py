@@ -1,6 +1,7 @@
-"""``floe diff``, ``floe validate``, ``floe capacity``: the reviewer's and CI's tools."""
+"""``floe diff``, ``floe validate``, ``floe capacity``, ``floe topology``: the reviewer's and CI's tools."""
 
 import subprocess
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -16,7 +17,7 @@ from floe.cli.policy import file_problems, object_problems
 from floe.cli.render import render_scratch, schema_problems
 from floe.cli.tree import environment_files, parse
 from floe.errors import FloeError
-from floe.synth import owned_folders
+from floe.synth import TOPOLOGY_FILE, owned_folders
 from floe.validation import Problem
 
 EnvOption = Annotated[str | None, typer.Option("--env", "-e", metavar="NAME",
@@ -209,8 +210,32 @@ def capacity(env: EnvOption = None) -> None:
             out.print(f"quota {namespace}/{quota}: " + ", ".join(f"{k}={v}" for k, v in hard.items()), markup=False)
 
 
+# -- topology ---------------------------------------------------------------------------------------------
+
+
+def topology(env: Annotated[str | None, typer.Option("--env", "-e", metavar="NAME", help=(
+        "The environment (default: $FLOE_ENV, or the only one there is)."))] = None) -> None:
+    """Print one environment's topology drawing, `dist/<env>/topology.md`: its tiers in startup order with their
+    waves, each component and its declared dependencies, the network paths the NetworkPolicies open, and the
+    engines' sync chain, as Markdown with Mermaid diagrams (a forge draws them in a pull request). Where `dist/`
+    lacks the file, prints a fresh render's.
+    """
+    name = one_environment(env).name
+    path = settings.dist / name / TOPOLOGY_FILE
+    if path.is_file():
+        text = path.read_text(encoding="utf-8")
+    else:
+        with err_console().status("rendering…"):
+            text = render_scratch([name])[f"{name}/{TOPOLOGY_FILE}"]
+        err_console().print(f"{path} does not exist: printing a fresh render's drawing (re-render {settings.dist}/ "
+                            "to keep it)", markup=False, soft_wrap=True)
+    sys.stdout.write(text)
+
+
 def register(app: typer.Typer) -> None:
     app.command("diff", cls=FloeCommand, epilog="Examples: `floe diff` · `floe diff --env prod --against origin/main`")(
         diff)
     app.command("validate", cls=FloeCommand, epilog="Examples: `floe validate` · `floe validate --env prod`")(validate)
     app.command("capacity", cls=FloeCommand, epilog="Examples: `floe capacity --env prod`")(capacity)
+    app.command("topology", cls=FloeCommand,
+                epilog="Examples: `floe topology --env prod` · `floe topology --env dev > topology.md`")(topology)

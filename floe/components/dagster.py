@@ -17,7 +17,7 @@ from constructs import Construct
 
 from floe.components.dns import service_host
 from floe.components.postgres import PASSWORD_KEY, USERNAME_KEY, database_of
-from floe.components.telemetry import otlp_env
+from floe.components.telemetry import DAGSTER_RUN, otlp_env
 from floe.config.environment import Environment
 from floe.config.products import DataProduct
 from floe.config.releases import image_tag
@@ -156,7 +156,7 @@ def run_k8s_config(environment: Environment) -> dict:
         image=environment.release.images.dagster,
         resources=environment.resources(JOB_POLICY.resources_preset),
         env=database_env(database.credentials_secret) + (env.literal("HOME", "/tmp"),) + PRODUCT_CODE_ENV
-        + otlp_env(environment, "dagster-run"),
+        + otlp_env(environment, DAGSTER_RUN),
         scratch=(TMP, DAGSTER_HOME_SCRATCH),
         mounts=database.ca_mounts(),
     )

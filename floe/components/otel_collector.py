@@ -1,7 +1,8 @@
 """The OpenTelemetry Collector: the one OTLP endpoint of the platform.
 
-Metrics leave through a Prometheus exporter that Prometheus scrapes; traces go to a configured
-OTLP backend, or to the ``debug`` exporter when there is none. The contrib image runs as
+Metrics leave through a Prometheus exporter that Prometheus scrapes; traces and logs go to the OTLP
+backends the environment names, and to the ``debug`` exporter as its ``debug`` setting says (by
+default only a signal with no backend, so an export is never refused). The contrib image runs as
 UID/GID 10001 (opentelemetry-collector-releases, distributions/otelcol-contrib/Dockerfile) and
 writes nothing, so the pod needs no volume besides its config.
 """
@@ -10,12 +11,14 @@ from constructs import Construct
 
 from floe.components.telemetry import COLLECTOR, OTLP_GRPC_PORT, OTLP_HTTP_PORT
 from floe.config.environment import Environment
+from floe.config.observability import LogsBackend, OtelCollectorSettings
 from floe.config.releases import image_tag
 from floe.config.resources import Resources
 from floe.config.types import quantity_value
 from floe.constructs import env
 from floe.constructs.config_files import config_map, config_text
 from floe.constructs.container import Container, Port
+from floe.constructs.kube import k8s
 from floe.constructs.labels import AppIdentity
 from floe.constructs.pod import PodProps
 from floe.constructs.probes import Probes
@@ -44,15 +47,53 @@ def go_memory_limit(resources: Resources) -> str:
     return f"{mebibytes}MiB"
 
 
-def collector_config(traces_endpoint: str | None, traces_insecure: bool) -> dict:
-    if traces_endpoint:
-        # `otlp` was renamed `otlp_grpc` in collector v0.144.0; the old name only logs deprecation warnings.
-        traces_exporter = "otlp_grpc/traces"
-        exporter_config = {"endpoint": traces_endpoint, "tls": {"insecure": traces_insecure}}
+DEBUG_EXPORTER = "debug"
+PROCESSORS = ["memory_limiter", "batch"]
+"""Every pipeline's processors, in this order."""
+LOGS_HEADER_ENV = "FLOE_LOGS_HEADER_{}"
+"""Env var holding one header of the logs backend, read from its Secret and expanded by the collector."""
+
+
+def _logs_exporter(logs: LogsBackend) -> tuple[str, dict]:
+    """The logs backend's exporter id and settings; header values come from the pod's env, never from here."""
+    headers = {name: f"${{env:{LOGS_HEADER_ENV.format(i)}}}" for i, name in enumerate(sorted(logs.headers))}
+    if logs.protocol == "http":
+        # `otlphttp` was renamed `otlp_http` in v0.144.0, as `otlp` became `otlp_grpc`; it appends /v1/logs.
+        exporter, config = "otlp_http/logs", {"endpoint": logs.endpoint}
     else:
-        traces_exporter = "debug"
-        exporter_config = {"verbosity": "basic"}
-    processors = ["memory_limiter", "batch"]
+        exporter, config = "otlp_grpc/logs", {"endpoint": logs.endpoint, "tls": {"insecure": logs.insecure}}
+    return exporter, config | ({"headers": headers} if headers else {})
+
+
+def logs_header_env(settings: OtelCollectorSettings) -> tuple[k8s.EnvVar, ...]:
+    """The logs backend's headers, each from its Secret key, under the names the config expands."""
+    logs = settings.logs
+    if logs is None:
+        return ()
+    return tuple(env.from_secret(LOGS_HEADER_ENV.format(i), logs.headers[name].secret, logs.headers[name].key)
+                 for i, name in enumerate(sorted(logs.headers)))
+
+
+def collector_config(settings: OtelCollectorSettings) -> dict:
+    """Metrics to Prometheus; traces and logs to their backends, and to ``debug`` as ``settings.debug`` says."""
+    exporters: dict[str, dict] = {"prometheus": {"endpoint": f"0.0.0.0:{EXPORTER_PORT}"}}
+    signals: dict[str, list[str]] = {"traces": [], "logs": []}
+    if settings.traces_endpoint:
+        # `otlp` was renamed `otlp_grpc` in collector v0.144.0; the old name only logs deprecation warnings.
+        exporters["otlp_grpc/traces"] = {"endpoint": settings.traces_endpoint,
+                                         "tls": {"insecure": settings.traces_insecure}}
+        signals["traces"].append("otlp_grpc/traces")
+    if settings.logs:
+        exporter, config = _logs_exporter(settings.logs)
+        exporters[exporter] = config
+        signals["logs"].append(exporter)
+    for names in signals.values():
+        # Unset debug: a signal without a backend is summarised rather than refused (the model refuses
+        # debug: false without both backends, so no pipeline is ever left without an exporter).
+        if settings.debug or (settings.debug is None and not names):
+            names.append(DEBUG_EXPORTER)
+    if any(DEBUG_EXPORTER in names for names in signals.values()):
+        exporters[DEBUG_EXPORTER] = {"verbosity": "basic"}
     return {
         "extensions": {"health_check": {"endpoint": f"0.0.0.0:{HEALTH_PORT}"}},
         # Recent collectors bind to localhost unless told otherwise: every endpoint is explicit.
@@ -69,10 +110,7 @@ def collector_config(traces_endpoint: str | None, traces_insecure: bool) -> dict
             "memory_limiter": {"check_interval": "5s", "limit_percentage": 80, "spike_limit_percentage": 25},
             "batch": {},
         },
-        "exporters": {
-            "prometheus": {"endpoint": f"0.0.0.0:{EXPORTER_PORT}"},
-            traces_exporter: exporter_config,
-        },
+        "exporters": exporters,
         "service": {
             "extensions": ["health_check"],
             "telemetry": {
@@ -82,8 +120,9 @@ def collector_config(traces_endpoint: str | None, traces_insecure: bool) -> dict
                 }
             },
             "pipelines": {
-                "metrics": {"receivers": ["otlp"], "processors": processors, "exporters": ["prometheus"]},
-                "traces": {"receivers": ["otlp"], "processors": processors, "exporters": [traces_exporter]},
+                "metrics": {"receivers": ["otlp"], "processors": list(PROCESSORS), "exporters": ["prometheus"]},
+                **{signal: {"receivers": ["otlp"], "processors": list(PROCESSORS), "exporters": names}
+                   for signal, names in signals.items()},
             },
         },
     }
@@ -96,7 +135,7 @@ def render(scope: Construct, environment: Environment) -> None:
     identity = AppIdentity(name="otel-collector", instance=COLLECTOR, component="telemetry-collector",
                            version=image_tag(image), tier=OBSERVABILITY)
     resources = environment.resources(settings.resources)
-    text = config_text(collector_config(settings.traces_endpoint, settings.traces_insecure))
+    text = config_text(collector_config(settings))
     config = config_map(scope, identity, f"{COLLECTOR}-config", namespace, {CONFIG_FILE: text})
     container = Container(
         name="otel-collector",
@@ -104,7 +143,7 @@ def render(scope: Construct, environment: Environment) -> None:
         resources=resources,
         args=(f"--config={CONFIG_DIR}/{CONFIG_FILE}",),
         # No otlp_env: this is the OTLP endpoint itself; its own metrics are scraped on TELEMETRY_PORT.
-        env=(env.literal("GOMEMLIMIT", go_memory_limit(resources)),),
+        env=(env.literal("GOMEMLIMIT", go_memory_limit(resources)), *logs_header_env(settings)),
         ports=(
             Port("otlp-grpc", OTLP_GRPC_PORT),
             Port("otlp-http", OTLP_HTTP_PORT),

@@ -1,17 +1,20 @@
 """Settings of the observability tier: the OTLP collector, Prometheus and Grafana."""
 
 import re
-from typing import Annotated
+from typing import Annotated, Literal, Self
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, model_validator
 
-from floe.config.base import StrictModel
+from floe.config.base import FieldError, StrictModel
 from floe.config.common import Ingress, ReplicatedServiceSettings, ServiceSettings, Storage
 from floe.config.types import DnsSubdomain
 
 # Prometheus' own duration grammar (model.ParseDuration): units from largest to smallest, each at most once.
 _DURATION = re.compile(r"^(\d+y)?(\d+w)?(\d+d)?(\d+h)?(\d+m)?(\d+s)?(\d+ms)?$")
 _HOST_PORT = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?:\d{1,5}$")
+_BASE_URL = re.compile(r"^https?://[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:\d{1,5})?(/[-._~a-zA-Z0-9/]*)?$")
+_HEADER = re.compile(r"^[A-Za-z0-9][-A-Za-z0-9]*$")
+_SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 
 
 def _duration(value: str) -> str:
@@ -29,9 +32,52 @@ def _host_port(value: str) -> str:
     return value
 
 
+def _base_url(value: str) -> str:
+    if not _BASE_URL.match(value) or value.endswith("/v1/logs"):
+        raise ValueError(
+            f"{value!r} is not an OTLP/HTTP base URL: use http(s)://host[:port][/path] without /v1/logs "
+            "(the collector appends it), such as http://loki-gateway.monitoring.svc.cluster.local/otlp"
+        )
+    return value
+
+
 PrometheusDuration = Annotated[str, AfterValidator(_duration),
                                Field(json_schema_extra={"pattern": _DURATION.pattern})]
 HostPort = Annotated[str, AfterValidator(_host_port), Field(json_schema_extra={"pattern": _HOST_PORT.pattern})]
+BaseUrl = Annotated[str, AfterValidator(_base_url), Field(json_schema_extra={"pattern": _BASE_URL.pattern})]
+HeaderName = Annotated[str, Field(pattern=_HEADER.pattern, max_length=100)]
+
+
+class SecretValue(StrictModel):
+    """A value read from one key of a Secret (never rendered, only referenced)."""
+
+    secret: DnsSubdomain
+    key: Annotated[str, Field(pattern=_SECRET_KEY.pattern, max_length=253)]
+
+
+class LogsBackend(StrictModel):
+    """Where the collector sends the logs workloads export over OTLP: any OTLP endpoint (Loki 3+, a vendor)."""
+
+    endpoint: str
+    """``http``: the base URL, to which the collector appends ``/v1/logs`` (Loki's native OTLP ingestion is
+    ``http://<loki>/otlp``); ``grpc``: host:port without scheme."""
+    protocol: Literal["http", "grpc"] = "http"
+    """OTLP over HTTP (protobuf) or gRPC."""
+    insecure: bool = True
+    """gRPC only: send without TLS (a backend inside the cluster). Over HTTP the URL's scheme decides."""
+    headers: dict[HeaderName, SecretValue] = {}
+    """Headers sent with every export, each read from a Secret key (a vendor's API key, Loki's tenant)."""
+
+    @model_validator(mode="after")
+    def _endpoint_fits_protocol(self) -> Self:
+        check = _base_url if self.protocol == "http" else _host_port
+        try:
+            check(self.endpoint)
+        except ValueError as error:
+            raise FieldError(("endpoint",), str(error)) from None
+        if self.protocol == "http" and "insecure" in self.model_fields_set:
+            raise FieldError(("insecure",), "insecure applies to gRPC only: over HTTP use an http:// endpoint")
+        return self
 
 
 class OtelCollectorSettings(ReplicatedServiceSettings):
@@ -41,6 +87,21 @@ class OtelCollectorSettings(ReplicatedServiceSettings):
     """OTLP/gRPC trace backend (Tempo, Jaeger) as host:port; unset logs a summary of each batch instead."""
     traces_insecure: bool = True
     """Send traces without TLS (a backend inside the cluster); false verifies the backend's certificate."""
+    logs: LogsBackend | None = None
+    """OTLP backend for the logs workloads export; unset logs a summary of each batch instead."""
+    debug: bool | None = None
+    """The ``debug`` exporter (a one-line summary of each batch in the collector's own output), for traces and
+    logs alike. Unset: a signal with no backend goes there, so no export is ever refused. True: every signal also
+    goes there (development). False: never; then ``traces_endpoint`` and ``logs`` are required."""
+
+    @model_validator(mode="after")
+    def _every_signal_has_an_exporter(self) -> Self:
+        if self.debug is False:
+            for field, value in (("traces_endpoint", self.traces_endpoint), ("logs", self.logs)):
+                if value is None:
+                    raise FieldError((field,), f"debug is false, so {field} must name a backend: "
+                                               "without one the collector would refuse or drop what it receives")
+        return self
 
 
 class PrometheusSettings(ServiceSettings):
