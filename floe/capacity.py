@@ -112,15 +112,19 @@ def size(value: Decimal) -> str:
     return str(int(value))
 
 
+def total(objects: Iterable[Mapping]) -> Usage:
+    """One environment's totals: the last row of its table (``floe diff --format markdown`` shows their deltas)."""
+    found = Usage()
+    for usage in usage_by_group(objects).values():
+        found.add(usage)
+    return found
+
+
 def rows(objects: Iterable[Mapping]) -> list[list[str]]:
     """The table: layer, tier, pods, cpu req/limit, memory req/limit, storage; the last row is the total."""
-    groups = usage_by_group(objects)
-    total = Usage()
-    table = []
-    for (layer, tier), usage in groups.items():
-        total.add(usage)
-        table.append(_row(layer, tier, usage))
-    table.append(_row("total", "", total))
+    objects = list(objects)
+    table = [_row(layer, tier, usage) for (layer, tier), usage in usage_by_group(objects).items()]
+    table.append(_row("total", "", total(objects)))
     return table
 
 

@@ -15,6 +15,9 @@ from deepdiff import DeepDiff
 
 from floe.cli.tree import KUSTOMIZATION, describe, is_hook
 from floe.config.types import quantity_decimal
+from floe.constructs.labels import TIER
+from floe.rendered import POD_KINDS, pod_spec
+from floe.tiers import TIERS
 
 
 @dataclass
@@ -205,3 +208,29 @@ def refused_in_place(old: Mapping[str, str], new: Mapping[str, str]) -> list[Ref
         if key in before:
             refusals += [Refusal(path, describe(obj), problem) for problem in immutable_changes(before[key][1], obj)]
     return refusals
+
+
+# -- image changes ------------------------------------------------------------------------------------------
+
+
+def _images(obj: Mapping) -> dict[str, str]:
+    """Container name → image of a workload (nothing for other kinds, or an object not rendered before)."""
+    if obj["kind"] not in POD_KINDS or not obj.get("spec"):
+        return {}
+    pod = pod_spec(obj)
+    return {c["name"]: c["image"] for c in [*(pod.get("initContainers") or []), *(pod.get("containers") or [])]}
+
+
+def image_changes(before: Mapping[str, Mapping], after: Mapping[str, Mapping]) -> list[tuple[str, str, str, str, str]]:
+    """(tier, workload, container, old image, new image) for every container whose image changes between two
+    parsed trees (path → object), in startup order; a workload or container that is new is not a change of image.
+    ``floe platform upgrade`` and ``floe diff --format markdown`` both show these."""
+    rows = []
+    for path, new in after.items():
+        old_images, new_images = _images(before.get(path, {"kind": new["kind"]})), _images(new)
+        tier = (new["metadata"].get("labels") or {}).get(TIER, "")
+        for container, image in new_images.items():
+            if old_images.get(container, image) != image:
+                rows.append((tier, describe(new), container, old_images[container], image))
+    order = {tier.name: index for index, tier in enumerate(TIERS)}
+    return sorted(rows, key=lambda row: (order.get(row[0], len(order)), row[1], row[2]))

@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from floe.cli.apply import apply_plan, explain
-from floe.cli.changes import FileChanges, by_folder, compare_files, plural, refused_in_place
+from floe.cli.changes import FileChanges, by_folder, compare_files, image_changes, plural, refused_in_place
 from floe.cli.command import FloeCommand, FloeGroup
 from floe.cli.context import ContextOption, cluster, console, err_console, one_environment, settings
 from floe.cli.envfile import set_top_level, write_atomically
@@ -21,7 +21,6 @@ from floe.config.releases import image_tag, known_versions, release
 from floe.constructs.labels import TIER, Layer
 from floe.errors import FloeError
 from floe.preflight import run as preflight
-from floe.rendered import POD_KINDS, pod_spec
 from floe.synth import render
 from floe.tiers import TIERS, Tier
 
@@ -235,7 +234,7 @@ def upgrade(
         write_atomically(path, original)
         raise
     out.print(f"{environment.name}: platform version {current} → {version} ({path})")
-    images = _image_changes(parse(before), parse(after))
+    images = image_changes(parse(before), parse(after))
     if not images:
         out.print("no image changes")
         return
@@ -245,26 +244,6 @@ def upgrade(
     for row in images:
         table.add_row(*row)
     out.print(table)
-
-
-def _images(obj: dict) -> dict[str, str]:
-    """Container name → image of a workload (nothing for other kinds, or an object not rendered before)."""
-    if obj["kind"] not in POD_KINDS or not obj.get("spec"):
-        return {}
-    pod = pod_spec(obj)
-    return {c["name"]: c["image"] for c in [*(pod.get("initContainers") or []), *(pod.get("containers") or [])]}
-
-
-def _image_changes(before: dict[str, dict], after: dict[str, dict]) -> list[tuple[str, str, str, str, str]]:
-    rows = []
-    for path, new in after.items():
-        old_images, new_images = _images(before.get(path, {"kind": new["kind"]})), _images(new)
-        tier = (new["metadata"].get("labels") or {}).get("floe.dev/tier", "")
-        for container, image in new_images.items():
-            if old_images.get(container, image) != image:
-                rows.append((tier, describe(new), container, old_images[container], image))
-    order = {tier.name: index for index, tier in enumerate(TIERS)}
-    return sorted(rows, key=lambda row: (order.get(row[0], len(order)), row[1], row[2]))
 
 
 # -- status -----------------------------------------------------------------------------------------------

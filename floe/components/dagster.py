@@ -43,6 +43,8 @@ CODE_LOCATION_PORT = 3030
 DAGSTER_HOME = "/opt/dagster/dagster_home"
 WORKSPACE_DIR = "/dagster-workspace"
 INSTANCE_FILE = "dagster.yaml"
+MIGRATION_INSTANCE_FILE = "dagster-migrate.yaml"
+"""The migration Job's instance: the servers' storage, no run launcher (see :func:`migration_instance_config`)."""
 WORKSPACE_FILE = "workspace.yaml"
 INSTANCE_CONFIG_MAP = "dagster-instance"
 WORKSPACE_CONFIG_MAP = "dagster-workspace"
@@ -65,6 +67,12 @@ PRODUCT_CODE_ENV = (
     env.literal("DBT_LOG_PATH", "/tmp/dbt/logs"),
 )
 INSTANCE_VOLUME = k8s.Volume(name="instance", config_map=k8s.ConfigMapVolumeSource(name=INSTANCE_CONFIG_MAP))
+MIGRATION_INSTANCE_VOLUME = k8s.Volume(
+    name="instance",
+    # The migration file, projected under the name Dagster reads from DAGSTER_HOME.
+    config_map=k8s.ConfigMapVolumeSource(name=INSTANCE_CONFIG_MAP,
+                                         items=[k8s.KeyToPath(key=MIGRATION_INSTANCE_FILE, path=INSTANCE_FILE)]),
+)
 WORKSPACE_VOLUME = k8s.Volume(name="workspace", config_map=k8s.ConfigMapVolumeSource(name=WORKSPACE_CONFIG_MAP))
 INSTANCE_MOUNT = k8s.VolumeMount(name="instance", mount_path=f"{DAGSTER_HOME}/{INSTANCE_FILE}",
                                  sub_path=INSTANCE_FILE, read_only=True)
@@ -146,6 +154,22 @@ def instance_config(environment: Environment) -> dict:
         "run_monitoring": {"enabled": True},
         "telemetry": {"enabled": False},
     }
+
+
+MIGRATION_SECTIONS = ("run_storage", "event_log_storage", "schedule_storage", "telemetry")
+"""What ``dagster instance migrate`` needs: the storages it migrates. Loading the instance builds its
+run launcher too (the K8sRunLauncher reads the in-cluster service-account token when built), and
+the migration pod mounts no token: it never calls the Kubernetes API."""
+
+
+def migration_instance_config(environment: Environment) -> dict:
+    """The migration Job's dagster.yaml: the servers' own storage sections, and no run launcher.
+
+    Without one Dagster builds its default launcher, which needs nothing; nothing here launches
+    runs. The sections are copied from :func:`instance_config`, so both files name the same database.
+    """
+    config = instance_config(environment)
+    return {section: config[section] for section in MIGRATION_SECTIONS}
 
 
 def run_k8s_config(environment: Environment) -> dict:
@@ -234,15 +258,17 @@ def render(scope: Construct, environment: Environment) -> None:
     namespace = environment.namespaces.platform
     image = environment.release.images.dagster
     instance_text = config_text(instance_config(environment))
+    migration_text = config_text(migration_instance_config(environment))
     workspace_text = config_text(workspace_config(environment))
 
     # Both in the PREPARE wave: the migration Job mounts the instance file before any server starts.
     config_map(scope, identity(INSTANCE_CONFIG_MAP, "config", image), INSTANCE_CONFIG_MAP, namespace,
-               {INSTANCE_FILE: instance_text})
+               {INSTANCE_FILE: instance_text, MIGRATION_INSTANCE_FILE: migration_text})
     config_map(scope, identity(WORKSPACE_CONFIG_MAP, "config", image), WORKSPACE_CONFIG_MAP, namespace,
                {WORKSPACE_FILE: workspace_text})
 
-    # The daemon's resources: migrating imports the same Dagster libraries the daemon runs.
+    # The daemon's resources: migrating imports the same Dagster libraries the daemon runs. Its
+    # dagster.yaml is the migration file (no run launcher), so it needs no service-account token.
     migrate = dagster_container(environment, "dagster-migrate", image, settings.daemon.resources,
                                 ("dagster", "instance", "migrate"))
     BootstrapJob(
@@ -251,7 +277,8 @@ def render(scope: Construct, environment: Environment) -> None:
             identity=identity("dagster-migrate", "migration", image),
             namespace=namespace,
             step=Step.PREPARE,
-            pod=PodProps(containers=(migrate,), run_as=RUN_AS, volumes=instance_volumes(environment),
+            pod=PodProps(containers=(migrate,), run_as=RUN_AS,
+                         volumes=(MIGRATION_INSTANCE_VOLUME, *database_of(environment, "dagster").ca_volumes()),
                          restart_policy="Never"),
         ),
     )

@@ -78,6 +78,9 @@ def render(scope: Construct, environment: Environment) -> None:
             # A platform service does not phone home.
             env.literal("GF_ANALYTICS_REPORTING_ENABLED", "false"),
             env.literal("GF_ANALYTICS_CHECK_FOR_UPDATES", "false"),
+            # [plugins] preinstall_disabled: Grafana 12+ otherwise downloads its preinstalled plugins
+            # (Drilldown apps and more) from grafana.com at every start; the image's bundled ones stay.
+            env.literal("GF_PLUGINS_PREINSTALL_DISABLED", "true"),
             # Grafana's exporter takes host:port over gRPC from its own setting, never from
             # OTEL_EXPORTER_OTLP_ENDPOINT; it does read OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES
             # (pkg/infra/tracing: resource.WithFromEnv), so otlp_env still names its spans.

@@ -26,7 +26,7 @@ from floe.constructs.kube import k8s
 from floe.constructs.labels import AppIdentity
 from floe.constructs.pod import PodProps
 from floe.constructs.probes import Probes
-from floe.constructs.security import RunAs
+from floe.constructs.security import TMP, RunAs, ScratchPath
 from floe.constructs.service import PlatformService, ServiceProps
 from floe.tiers import CATALOG
 
@@ -41,6 +41,10 @@ PUBLIC_KEY = "public.pem"
 PRIVATE_KEY = "private.pem"
 CLIENT_ID_KEY = "client-id"
 CLIENT_SECRET_KEY = "client-secret"
+ADMIN_TOOL = "/opt/jboss/container/java/run/run-java.sh"
+"""The admin tool image's entrypoint (runtime/admin/src/main/docker/Dockerfile.jvm); it passes its arguments on."""
+ROOT_CREDENTIALS_SCRATCH = ScratchPath("/run/polaris-bootstrap", in_memory=True, size_limit="1Mi")
+ROOT_CREDENTIALS_FILE = f"{ROOT_CREDENTIALS_SCRATCH.path}/root-credentials.yaml"
 SCHEMA = "polaris_schema"
 """Polaris 1.8 no longer creates its schema; its default ``POLARIS_SCHEMA`` folds to this name in PostgreSQL."""
 
@@ -69,6 +73,9 @@ def application_properties(environment: Environment) -> str:
         "polaris.authentication.token-broker.rsa-key-pair.private-key-file": f"{TOKEN_BROKER_DIR}/{PRIVATE_KEY}",
         "quarkus.http.port": str(API_PORT),
         "quarkus.management.port": str(MANAGEMENT_PORT),
+        # The image's defaults turn on a file handler writing ./logs/polaris.log under the read-only
+        # working directory; the console (stdout, collected from the pod) keeps every line.
+        "quarkus.log.file.enabled": "false",
         # The image disables tracing by default; export to the collector with otlp_env's settings.
         "quarkus.otel.sdk.disabled": "false",
         "quarkus.otel.exporter.otlp.endpoint": "${OTEL_EXPORTER_OTLP_ENDPOINT}",
@@ -76,6 +83,33 @@ def application_properties(environment: Environment) -> str:
         "quarkus.otel.resource.attributes": "${OTEL_RESOURCE_ATTRIBUTES}",
     }
     return "".join(f"{key}={properties[key]}\n" for key in sorted(properties))
+
+
+def bootstrap_realm_script() -> str:
+    """The admin tool's bootstrap, reading the realm's root credentials from a file.
+
+    ``--credential realm,id,secret`` would put the secret on the tool's command line, readable by
+    any process of the node in ``/proc/*/cmdline``. The script writes the credentials file
+    (``-f``/``--credentials-file``; YAML ``realm: {client-id, client-secret}``) into an in-memory
+    scratch volume, owner-only, with bash's builtin ``printf`` (no process gets the values as
+    arguments), passes its path, and removes it when the tool exits. The realms to bootstrap are
+    the file's keys. Values are YAML single-quoted scalars, a quote written twice.
+    """
+    def yaml_quoted(variable: str) -> str:
+        return f'"$q${{{variable}//$q/$q$q}}$q"'
+
+    return "\n".join((
+        "set -eu",
+        "umask 077",
+        f'credentials="{ROOT_CREDENTIALS_FILE}"',
+        """trap 'rm -f -- "$credentials"' EXIT""",
+        "q=\"'\"",
+        "printf '%s:\\n  client-id: %s\\n  client-secret: %s\\n' \\",
+        f'    {yaml_quoted("REALM")} {yaml_quoted("ROOT_CLIENT_ID")} {yaml_quoted("ROOT_CLIENT_SECRET")} \\',
+        '    > "$credentials"',
+        "# The image's entrypoint; re-running on a bootstrapped realm exits 0.",
+        f'{ADMIN_TOOL} bootstrap --credentials-file "$credentials"',
+    ))
 
 
 def storage_credentials(environment: Environment) -> tuple[k8s.EnvVar, ...]:
@@ -171,16 +205,16 @@ def _bootstrap(scope: Construct, environment: Environment, database: Database) -
         name="bootstrap-realm",
         image=images.polaris_admin_tool,
         resources=environment.presets["small"],
-        # Kubernetes expands $(VAR) from the container's env; re-running on a bootstrapped realm exits 0.
-        args=("bootstrap", "--realm", settings.realm,
-              "--credential", f"{settings.realm},$(ROOT_CLIENT_ID),$(ROOT_CLIENT_SECRET)"),
+        command=("/bin/bash", "-c", bootstrap_realm_script()),
         env=root_credentials + (
+            env.literal("REALM", settings.realm),
             env.literal("POLARIS_PERSISTENCE_TYPE", "relational-jdbc"),
             env.literal("QUARKUS_DATASOURCE_JDBC_URL", jdbc_url(database)),
             env.from_secret("QUARKUS_DATASOURCE_USERNAME", database.credentials_secret, USERNAME_KEY),
             env.from_secret("QUARKUS_DATASOURCE_PASSWORD", database.credentials_secret, PASSWORD_KEY),
             *otlp_env(environment, "polaris-admin-tool"),
         ),
+        scratch=(TMP, ROOT_CREDENTIALS_SCRATCH),
         mounts=database.ca_mounts(),
     )
     base_location = f"s3://{settings.warehouse_bucket}/"
