@@ -63,6 +63,10 @@ def _instance(name: str) -> dict[str, str]:
     return {"app.kubernetes.io/instance": name}
 
 
+def _launched_by_dagster(scope: Construct, environment: Environment) -> None:
+    """Nothing of its own to render: the run launcher's Job spec is in the dagster component's dagster.yaml."""
+
+
 def _backup(consumer: str) -> Component:
     """The backup pods of one instance: they dump their PostgreSQL and upload to MinIO's API."""
     return Component(postgres_backup.instance_name(consumer), STORAGE, postgres_backup.renderer(consumer),
@@ -91,9 +95,13 @@ COMPONENTS: tuple[Component, ...] = (
               depends_on=("postgres-dagster", "polaris:api", "orchestrator-rbac")),
     # Cube starts after the orchestrator (the seed's order) but calls only the object store.
     Component("cube", SEMANTIC, cube.render, depends_on=("minio:api",), selector={TIER: SEMANTIC.name}),
-    # Every run pod, from a template or launched by the orchestrator (which writes its events to
-    # Dagster's database from inside the run).
+    # Every run pod, from a template or launched by the orchestrator: the job's code reads and
+    # writes tables through the catalog and the object store.
     Component("pipeline-jobs", JOBS, templates.render,
-              depends_on=("jobs-namespace", "postgres-dagster", "polaris:api", "minio:api"),
+              depends_on=("jobs-namespace", "polaris:api", "minio:api"),
               selector={LAYER: Layer.PIPELINE_JOBS.value}, layer=Layer.PIPELINE_JOBS),
+    # The runs the orchestrator launches (pipeline jobs too) also record their events in Dagster's
+    # database from inside the run; the templates' pods never do, so they may not reach it.
+    Component("dagster-runs", JOBS, _launched_by_dagster, depends_on=("postgres-dagster",),
+              selector=dagster.RUN_SELECTOR, layer=Layer.PIPELINE_JOBS),
 )

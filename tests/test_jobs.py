@@ -154,23 +154,18 @@ def test_a_quota_too_small_for_a_run_is_refused(tmp_path: Path) -> None:
 def test_rbac_is_namespaced_and_exact(environment: str, rendered, environments) -> None:
     objects = rendered[environment].values()
     assert not [o for o in objects if o["kind"] in {"ClusterRole", "ClusterRoleBinding"}]
-    (role,) = [o for o in objects if o["kind"] == "Role"]
-    assert role["metadata"]["namespace"] == environments[environment].namespaces.jobs
-    rules = {(r["apiGroups"][0], r["resources"][0]): set(r["verbs"]) for r in role["rules"]}
-    # What dagster_k8s's client calls: launch, monitor (Job status, pods, events), terminate.
-    assert rules == {
-        ("batch", "jobs"): {"create", "delete", "get", "list", "watch"},
-        ("batch", "jobs/status"): {"get", "list", "watch"},
-        ("", "pods"): {"delete", "get", "list", "watch"},
-        ("", "pods/log"): {"get"},
-        ("", "pods/status"): {"get"},
-        ("", "events"): {"get", "list", "watch"},
-    }
-    assert all("*" not in value for r in role["rules"] for values in r.values() for value in values)
-    (binding,) = [o for o in objects if o["kind"] == "RoleBinding"]
-    subjects = {(s["name"], s["namespace"]) for s in binding["subjects"]}
+    roles = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Role"}
+    # One Role per Dagster process: the daemon launches and monitors runs, the webserver terminates
+    # them (the literal rules: tests/test_orchestrator_boundaries.py).
+    assert set(roles) == {"dagster-run-launcher", "dagster-run-terminator"}
+    for role in roles.values():
+        assert role["metadata"]["namespace"] == environments[environment].namespaces.jobs
+        assert all("*" not in value for r in role["rules"] for values in r.values() for value in values)
+    bindings = [o for o in objects if o["kind"] == "RoleBinding"]
+    subjects = {(b["roleRef"]["name"], s["name"], s["namespace"]) for b in bindings for s in b["subjects"]}
     platform = environments[environment].namespaces.platform
-    assert subjects == {("dagster-daemon", platform), ("dagster-webserver", platform)}
+    assert subjects == {("dagster-run-launcher", "dagster-daemon", platform),
+                        ("dagster-run-terminator", "dagster-webserver", platform)}
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENT_NAMES)
@@ -217,12 +212,8 @@ def test_jobs_reach_exactly_what_they_need(environment: str, rendered, environme
               (service({"app.kubernetes.io/name": "minio"}), "api"),
               (service({"app.kubernetes.io/name": "otel-collector"}), 4317),
               (service({"app.kubernetes.io/name": "otel-collector"}), 4318)}
-    # Runs the orchestrator launches record their events in Dagster's database, wherever it is.
-    database = settings.storage.postgres.dagster
-    if database.mode == "in-cluster":
-        needed.add((service({"app.kubernetes.io/instance": "postgres-dagster"}), "postgres"))
-    else:
-        needed |= {(("cidr", e.cidr), port) for e in database.egress for port in e.ports}
+    # Not Dagster's database: only the runs the orchestrator launches record their events there
+    # (tests/test_orchestrator_boundaries.py).
     for product in settings.data_products:
         for job_type in JOB_TYPES:
             cronjob = find(objects, "CronJob", template_name(product.name, job_type))

@@ -60,3 +60,11 @@ def test_a_secret_read_whole_is_refused(rendered, breakage: str) -> None:
         del volume["secret"]["items"]
     with pytest.raises(ValueError, match="inventory"):
         inventory([polaris])
+
+
+def test_a_code_locations_runs_read_its_products_secrets(rendered) -> None:
+    """Its container context (DAGSTER_CONTAINER_CONTEXT) adds the product's Secrets to the runs it launches."""
+    uses = {(use.namespace, use.name): use for use in inventory(rendered["prod"].values())}
+    assert uses["floe-jobs", "snowflake-transformer"].readers == (
+        "CronJob/marketing-dbt-run", "CronJob/marketing-dbt-test", "CronJob/marketing-dlt-ingest",
+        "CronJob/marketing-quality-check", "runs launched from Deployment/dagster-code-marketing")

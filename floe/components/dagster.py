@@ -3,7 +3,9 @@
 Webserver, daemon and migration run ``environment.release.images.dagster`` (``dagster/dagster-k8s``,
 which bundles dagster-webserver, dagster-postgres and dagster-k8s); each code location runs its
 data product's image. Runs are Kubernetes Jobs in the jobs namespace, launched by the daemon
-(the ``QueuedRunCoordinator`` hands queued runs to it) with the Layer-4 Job policy.
+(the ``QueuedRunCoordinator`` hands queued runs to it) with the Layer-4 Job policy; each code
+location's ``DAGSTER_CONTAINER_CONTEXT`` gives its runs the product's pod, the same as its job
+templates'.
 
 The dagster-k8s image has no ``USER`` (it would run as root): every Dagster pod runs as UID/GID
 1001, a non-root ID with no meaning in the image, so ``HOME`` points at the writable ``/tmp``.
@@ -34,6 +36,7 @@ from floe.constructs.pod import PodProps, pod_spec
 from floe.constructs.probes import LIVENESS, READINESS, STARTUP, Probe, Probes
 from floe.constructs.security import TMP, RunAs, ScratchPath
 from floe.constructs.service import PlatformService, ServiceProps
+from floe.jobs.product_pod import container_context_env
 from floe.tiers import ORCHESTRATOR, Step
 
 WEBSERVER = "dagster-webserver"
@@ -51,6 +54,8 @@ WORKSPACE_CONFIG_MAP = "dagster-workspace"
 RUN_AS = RunAs(user=1001, group=1001)
 PG_USERNAME_ENV = "DAGSTER_PG_USERNAME"
 PG_PASSWORD_ENV = "DAGSTER_PG_PASSWORD"
+RUN_SELECTOR = {LAUNCHED_BY: "dagster"}
+"""Labels of every run pod the run launcher starts, and of no other pod: what NetworkPolicies select runs by."""
 HEARTBEAT_TOLERANCE_SECONDS = 300
 """How long the daemon's heartbeats may be missing before it counts as down (the chart's default)."""
 
@@ -147,7 +152,7 @@ def instance_config(environment: Environment) -> dict:
                 # No postgres_password_secret: it expects the chart's key `postgresql-password`;
                 # the run container gets our Secret's keys as env vars below instead.
                 "labels": {"app.kubernetes.io/part-of": PART_OF, LAYER: Layer.PIPELINE_JOBS.value,
-                           OWNER: Owner.DATA_TEAM.value, LAUNCHED_BY: "dagster"},
+                           OWNER: Owner.DATA_TEAM.value, **RUN_SELECTOR},
                 "run_k8s_config": run_k8s_config(environment),
             },
         },
@@ -173,7 +178,12 @@ def migration_instance_config(environment: Environment) -> dict:
 
 
 def run_k8s_config(environment: Environment) -> dict:
-    """The run Job, rendered through the same container and pod policies as every workload."""
+    """The run Job, rendered through the same container and pod policies as every workload.
+
+    What every run needs: the instance's database, telemetry, the Job and pod policy. What a data
+    product's runs need besides (its catalog, object-store and compute credentials, labels and
+    resources) comes from its code location's container context (``floe.jobs.product_pod``),
+    which the launcher merges over this; the resources here are the fallback it replaces."""
     database = database_of(environment, "dagster")
     run = Container(
         name="dagster",
@@ -349,8 +359,11 @@ def render(scope: Construct, environment: Environment) -> None:
         server = dagster_container(
             environment, name, product.image, settings.code_locations.resources,
             ("dagster", "api", "grpc", "-h", "0.0.0.0", "-p", str(CODE_LOCATION_PORT), "-m", product.module),
-            # The server reports this image; the run launcher starts this location's runs in it.
-            env_vars=(env.literal("DAGSTER_CURRENT_IMAGE", product.image), *PRODUCT_CODE_ENV),
+            # The server reports this image; the run launcher starts this location's runs in it,
+            # with the product's pod (service account, labels, resources, env and Secrets) merged
+            # into run_k8s_config from the container context the server reports with each run.
+            env_vars=(env.literal("DAGSTER_CURRENT_IMAGE", product.image), container_context_env(environment, product),
+                      *PRODUCT_CODE_ENV),
             ports=(Port("grpc", CODE_LOCATION_PORT),),
             probes=Probes(
                 liveness=grpc_health.with_timing(PYTHON_LIVENESS),

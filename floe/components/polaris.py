@@ -239,10 +239,15 @@ def _bootstrap(scope: Construct, environment: Environment, database: Database) -
     script = "\n".join((
         "set -eu",
         'management="${CATALOG_URI%/catalog}/management/v1"',
+        # The root credentials reach curl as its config on stdin (`-K -`), never as arguments, which
+        # any process of the node could read in /proc/*/cmdline; printf is the shell's builtin.
+        # A config string is double-quoted, its backslashes and quotes escaped by a backslash.
+        r"""config_quoted() { printf '%s' "$1" | sed 's/[\\"]/\\&/g'; }""",
         wait_until("\n".join((
-            'token=$(curl --silent --show-error --fail -X POST "$CATALOG_URI/v1/oauth/tokens" \\',
-            '    -H "Polaris-Realm: $REALM" --user "$ROOT_CLIENT_ID:$ROOT_CLIENT_SECRET" \\',
-            "    -d grant_type=client_credentials -d scope=PRINCIPAL_ROLE:ALL \\",
+            """token=$(printf 'user = "%s:%s"\\n' "$(config_quoted "$ROOT_CLIENT_ID")" \\""",
+            '    "$(config_quoted "$ROOT_CLIENT_SECRET")" \\',
+            '    | curl --silent --show-error --fail --config - -X POST "$CATALOG_URI/v1/oauth/tokens" \\',
+            '    -H "Polaris-Realm: $REALM" -d grant_type=client_credentials -d scope=PRINCIPAL_ROLE:ALL \\',
             """    | sed -n 's/.*"access_token" *: *"\\([^"]*\\)".*/\\1/p') && [ -n "$token" ]""",
         )), "an access token from $CATALOG_URI"),
         'api() { curl --silent --show-error -o /tmp/response -w "%{http_code}" -H "Polaris-Realm: $REALM" \\',

@@ -4,7 +4,9 @@ Platform namespace: ingress denied by default; each component admits its own pod
 of every component that depends on it (on the ports it declared), the collector admits every
 pod's telemetry, and the ingress controller reaches exactly the Services behind an Ingress. Jobs
 namespace: all traffic denied by default; run pods may resolve names, export telemetry, reach the
-platform services (or external databases) their component depends on, and their compute.
+platform services (or external databases) their component depends on, and their compute. The runs
+Dagster launches exist only at run time: they are known by the labels of the rendered run launcher,
+and only they (not the job templates' pods) reach Dagster's database.
 
 Ports come from the rendered Services, so a policy can never disagree with what is deployed.
 """
@@ -17,15 +19,18 @@ from floe.components.telemetry import COLLECTOR, OTLP_GRPC_PORT, OTLP_HTTP_PORT
 from floe.config.common import Egress
 from floe.config.environment import Environment
 from floe.constructs.kube import int_or_string, k8s
-from floe.constructs.labels import LAUNCHED_BY, AppIdentity, Layer
+from floe.constructs.labels import AppIdentity, Layer
 from floe.constructs.metadata import object_meta
 from floe.jobs import PRODUCT_LABEL
 from floe.jobs.compute import compute_egress
 from floe.registry import COMPONENTS, Component
 from floe.rendered import pod_template
+from floe.security.secrets import run_launcher
 from floe.tiers import FOUNDATION, Step
 
 NAMESPACE_NAME = "kubernetes.io/metadata.name"
+DAGSTER_RUNS = "dagster-runs"
+"""The registry's component of the runs Dagster launches (the only jobs-namespace pods that reach its database)."""
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "Rollout", "Job", "CronJob"}
 
 Port = tuple[int | str, str]
@@ -37,6 +42,14 @@ def pod_labels(obj: Mapping) -> dict[str, str]:
     return pod_template(obj)["metadata"]["labels"]
 
 
+def run_pod_labels(objects: Iterable[Mapping]) -> list[dict[str, str]]:
+    """The labels the Kubernetes run launcher of each rendered Dagster instance puts on its run pods.
+
+    Those pods exist only at run time, but the policies must know them: they reach Dagster's database.
+    """
+    return [dict(launcher.get("labels") or {}) for launcher in map(run_launcher, objects) if launcher]
+
+
 def _selects(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
     return selector.items() <= labels.items()
 
@@ -46,7 +59,7 @@ class Topology:
 
     def __init__(self, objects: Iterable[Mapping], platform: str) -> None:
         objects = list(objects)
-        self.pods = [pod_labels(o) for o in objects if o["kind"] in WORKLOAD_KINDS]
+        self.pods = [pod_labels(o) for o in objects if o["kind"] in WORKLOAD_KINDS] + run_pod_labels(objects)
         self.services = [o for o in objects if o["kind"] == "Service" and o["metadata"]["namespace"] == platform]
         self.ingresses = [o for o in objects if o["kind"] == "Ingress"]
 
@@ -192,7 +205,7 @@ class _Policies:
         if everything:
             # The orchestrator launches runs of every product; they may reach any product's compute.
             self.policy("allow-orchestrator-runs-compute", self.jobs, Layer.PIPELINE_JOBS,
-                        {LAUNCHED_BY: "dagster"}, egress=_external(everything))
+                        by_name[DAGSTER_RUNS].pod_selector, egress=_external(everything))
 
 
 def _external(egress: Iterable[Egress]) -> list[k8s.NetworkPolicyEgressRule]:

@@ -7,6 +7,7 @@ pods of the rendered workloads it covers the runs Dagster launches, whose pod te
 the rendered ``dagster.yaml`` (the run launcher's ``run_k8s_config``), not in any workload.
 """
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -18,6 +19,9 @@ from floe.rendered import pod_specs
 TLS_KEYS = ("tls.crt", "tls.key")
 """The keys of a ``kubernetes.io/tls`` Secret, which the ingress controller reads for an Ingress."""
 DAGSTER_INSTANCE_KEY = "dagster.yaml"
+CONTAINER_CONTEXT_ENV = "DAGSTER_CONTAINER_CONTEXT"
+"""Read by ``dagster api grpc`` (its ``--container-context`` option); the run launcher merges it into the
+runs of that code location, so the Secrets it references are read in the run launcher's namespace."""
 K8S_RUN_LAUNCHER = "K8sRunLauncher"
 
 
@@ -54,15 +58,29 @@ def _pods(objects: list[Mapping]) -> Iterator[tuple[str, str, Mapping]]:
     for obj, spec in pod_specs(objects):
         yield obj["metadata"]["namespace"], f"{obj['kind']}/{obj['metadata']['name']}", spec
     for obj in objects:
-        launcher = _run_launcher(obj)
+        launcher = run_launcher(obj)
         if launcher:
             run = launcher.get("run_k8s_config") or {}
             container = (run.get("container_config") or {})
             spec = {"containers": [container], "volumes": (run.get("pod_spec_config") or {}).get("volumes") or []}
             yield launcher["job_namespace"], f"runs launched by ConfigMap/{obj['metadata']['name']}", spec
+            yield from _location_runs(objects, launcher["job_namespace"])
 
 
-def _run_launcher(obj: Mapping) -> Mapping | None:
+def _location_runs(objects: list[Mapping], namespace: str) -> Iterator[tuple[str, str, Mapping]]:
+    """The runs of each code location, with what its container context adds (its product's Secrets)."""
+    for obj, spec in pod_specs(objects):
+        for container in spec.get("containers") or []:
+            for variable in container.get("env") or []:
+                if variable["name"] == CONTAINER_CONTEXT_ENV:
+                    # Kubernetes reads `$$` in a literal value as `$`.
+                    context = json.loads(variable["value"].replace("$$", "$")).get("k8s") or {}
+                    run = {"containers": [{"name": "run", "env": context.get("env") or []}],
+                           "volumes": context.get("volumes") or []}
+                    yield namespace, f"runs launched from {obj['kind']}/{obj['metadata']['name']}", run
+
+
+def run_launcher(obj: Mapping) -> Mapping | None:
     """The Kubernetes run launcher's config in a rendered Dagster instance ConfigMap, if this is one."""
     if obj.get("kind") != "ConfigMap" or DAGSTER_INSTANCE_KEY not in (obj.get("data") or {}):
         return None

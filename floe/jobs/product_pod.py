@@ -1,0 +1,106 @@
+"""One model of the pod that runs a data product's code in the jobs namespace.
+
+A product's code runs there by three paths: its CronJob templates (scheduled, or ``floe run``),
+and the runs Dagster launches from its code location. All of them are rendered from
+:func:`product_pod`: the same service account, network labels, resources, and the same env
+(catalog, object store and compute settings, credentials only as Secret references).
+
+The CronJob templates build their pods from it (``floe.jobs.templates``). Dagster's run launcher
+cannot: its ``run_k8s_config`` is one setting for every run of every product. What differs per
+product reaches a run through the product's code location, whose server reports its
+*container context* (``DAGSTER_CONTAINER_CONTEXT``, read by ``dagster api grpc``); the launcher
+merges it into that location's runs (dagster-k8s ``K8sContainerContext.create_for_run``, deep
+merge: lists appended, mappings merged, the location's values winning). :func:`container_context`
+renders it from the same model.
+"""
+
+import json
+from dataclasses import dataclass
+
+from floe.components import minio, polaris
+from floe.config.environment import Environment
+from floe.config.products import DataProduct
+from floe.config.resources import Resources
+from floe.constructs import env
+from floe.constructs.kube import k8s
+from floe.constructs.labels import LAYER, Layer
+from floe.constructs.resources import resource_requirements
+from floe.jobs import PRODUCT_LABEL
+from floe.jobs.compute import compute_env
+from floe.security.secrets import CONTAINER_CONTEXT_ENV
+
+
+@dataclass(frozen=True)
+class ProductPod:
+    """What every pod of a product's code in the jobs namespace gets, whichever path launched it."""
+
+    service_account: str
+    labels: dict[str, str]
+    """The labels NetworkPolicies select job pods on: the layer and the data product."""
+    env: tuple[k8s.EnvVar, ...]
+    """Settings and credentials (Secret references only) the product's code reads."""
+    resources: Resources
+    volumes: tuple[k8s.Volume, ...] = ()
+    mounts: tuple[k8s.VolumeMount, ...] = ()
+
+
+def product_env(environment: Environment, product: DataProduct) -> tuple[k8s.EnvVar, ...]:
+    """Where the product's data is and the credentials to reach it: the catalog, the object store, its compute."""
+    jobs = environment.jobs
+    return (
+        env.literal("FLOE_ENVIRONMENT", environment.name),
+        env.literal("FLOE_DATA_PRODUCT", product.name),
+        env.literal("FLOE_CATALOG_URI", polaris.catalog_uri(environment)),
+        env.literal("FLOE_CATALOG_WAREHOUSE", environment.catalog.polaris.catalog),
+        env.from_secret("FLOE_CATALOG_CLIENT_ID", jobs.catalog_credentials_secret, polaris.CLIENT_ID_KEY),
+        env.from_secret("FLOE_CATALOG_CLIENT_SECRET", jobs.catalog_credentials_secret, polaris.CLIENT_SECRET_KEY),
+        env.literal("FLOE_OBJECT_STORE_ENDPOINT", minio.endpoint(environment)),
+        # The standard AWS SDK variables, which boto3, pyarrow, DuckDB and dlt all read.
+        env.literal("AWS_ENDPOINT_URL", minio.endpoint(environment)),
+        env.literal("AWS_REGION", minio.REGION),
+        env.from_secret("AWS_ACCESS_KEY_ID", jobs.object_store_credentials_secret, minio.ROOT_USER_KEY),
+        env.from_secret("AWS_SECRET_ACCESS_KEY", jobs.object_store_credentials_secret, minio.ROOT_PASSWORD_KEY),
+        *compute_env(environment, product),
+    )
+
+
+def network_labels(product: DataProduct) -> dict[str, str]:
+    """The jobs namespace's NetworkPolicies select on the layer (every job pod) and the product (its compute)."""
+    return {LAYER: Layer.PIPELINE_JOBS.value, PRODUCT_LABEL: product.name}
+
+
+def product_pod(environment: Environment, product: DataProduct) -> ProductPod:
+    return ProductPod(
+        service_account=environment.jobs.service_account,
+        labels=network_labels(product),
+        env=product_env(environment, product),
+        resources=environment.job_resources(product),
+    )
+
+
+def container_context(environment: Environment, product: DataProduct) -> dict:
+    """The code location's container context: the fields of dagster-k8s 0.29's ``k8s`` container context
+    (``DagsterK8sJobConfig.config_type_container_context``) that carry the product's pod."""
+    pod = product_pod(environment, product)
+    spec = k8s.KubePod.manifest(spec=k8s.PodSpec(
+        containers=[k8s.Container(name="run", env=list(pod.env), resources=resource_requirements(pod.resources),
+                                  volume_mounts=list(pod.mounts) or None)],
+        volumes=list(pod.volumes) or None,
+    ))["spec"]
+    container = spec["containers"][0]
+    context = {
+        "service_account_name": pod.service_account,
+        "labels": dict(pod.labels),
+        "env": container["env"],
+        "resources": container["resources"],
+        **({"volumes": spec["volumes"]} if pod.volumes else {}),
+        **({"volume_mounts": container["volumeMounts"]} if pod.mounts else {}),
+    }
+    return {"k8s": context}
+
+
+def container_context_env(environment: Environment, product: DataProduct) -> k8s.EnvVar:
+    """``DAGSTER_CONTAINER_CONTEXT`` as a literal env var: JSON, each ``$`` doubled (Kubernetes reads
+    ``$(NAME)`` in a value as a reference to expand and ``$$`` as one ``$``)."""
+    text = json.dumps(container_context(environment, product), sort_keys=True, separators=(",", ":"))
+    return env.literal(CONTAINER_CONTEXT_ENV, text.replace("$", "$$"))
