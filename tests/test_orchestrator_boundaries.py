@@ -238,3 +238,13 @@ def test_templates_declaring_the_database_would_reach_it(environment: str, rende
     broken = tuple(dataclasses.replace(c, depends_on=(*c.depends_on, "postgres-dagster"))
                    if c.name == "pipeline-jobs" else c for c in registry.COMPONENTS)
     assert reaches_dagster_database(_policies(settings, objects, monkeypatch, broken), settings, TEMPLATE_POD)
+
+
+def test_a_run_reaches_only_its_own_products_compute(rendered) -> None:
+    """Runs carry their product's label (their code location's container context), so the product's own
+    compute policy admits them; no policy widens runs to every product's compute."""
+    policies = {o["metadata"]["name"]: o["spec"] for o in rendered["prod"].values() if o["kind"] == "NetworkPolicy"}
+    assert "allow-orchestrator-runs-compute" not in policies
+    assert policies["allow-marketing-compute"]["podSelector"] == {
+        "matchLabels": {"floe.dev/data-product": "marketing"}}
+    assert "allow-sales-compute" not in policies  # sales computes in its pods (DuckDB): no egress at all

@@ -15,7 +15,8 @@ LAYER = "floe.dev/layer"
 TIER = "floe.dev/tier"
 OWNER = "floe.dev/owner"
 LAUNCHED_BY = "floe.dev/launched-by"
-"""On run pods the orchestrator launches (which carry no product label), naming the launcher."""
+"""On run pods the orchestrator launches, naming the launcher (their product label comes from their code
+location's container context): the runs alone may reach the orchestrator's database."""
 
 
 class Layer(StrEnum):

@@ -29,8 +29,6 @@ from floe.security.secrets import run_launcher
 from floe.tiers import FOUNDATION, Step
 
 NAMESPACE_NAME = "kubernetes.io/metadata.name"
-DAGSTER_RUNS = "dagster-runs"
-"""The registry's component of the runs Dagster launches (the only jobs-namespace pods that reach its database)."""
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "Rollout", "Job", "CronJob"}
 
 Port = tuple[int | str, str]
@@ -195,17 +193,13 @@ class _Policies:
                     rules.extend(_external(target.outside(self.environment)))
             self.policy(f"allow-{component.name}-egress", self.jobs, Layer.PIPELINE_JOBS, component.pod_selector,
                         egress=rules)
-        everything: list[Egress] = []
+        # A product's pods reach its own compute: its job templates and, since each code location's
+        # container context labels them with their product, the runs Dagster launches for it.
         for product in self.environment.data_products:
             egress = compute_egress(self.environment, product)
-            everything.extend(e for e in egress if e not in everything)
             if egress:
                 self.policy(f"allow-{product.name}-compute", self.jobs, Layer.PIPELINE_JOBS,
                             {PRODUCT_LABEL: product.name}, egress=_external(egress))
-        if everything:
-            # The orchestrator launches runs of every product; they may reach any product's compute.
-            self.policy("allow-orchestrator-runs-compute", self.jobs, Layer.PIPELINE_JOBS,
-                        by_name[DAGSTER_RUNS].pod_selector, egress=_external(everything))
 
 
 def _external(egress: Iterable[Egress]) -> list[k8s.NetworkPolicyEgressRule]:
