@@ -2,6 +2,7 @@
 
 import copy
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -50,6 +51,13 @@ def edit(path: Path, old: str, new: str) -> None:
     text = path.read_text()
     assert old in text
     path.write_text(text.replace(old, new, 1))
+
+
+def commit(root: Path, *paths: str) -> None:
+    """Make ``root`` a git repository whose one commit holds ``paths`` (default: everything)."""
+    for args in (["init", "-q"], ["add", *(paths or ["."])],
+                 ["-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-qm", "render"]):
+        subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
 
 
 def snapshot(root: Path) -> dict[str, bytes]:

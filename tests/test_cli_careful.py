@@ -2,7 +2,6 @@
 commands one by one as a new user would (no cluster, then with mistakes)."""
 
 import re
-import subprocess
 import warnings
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from floe.cli import app, context, platform, runs
 from floe.cli import cluster as cluster_module
 from floe.cli.changes import field_changes, text_changes
 from tests import cli_support as support
-from tests.cli_support import FakeCluster, edit, floe, one_line_error, snapshot
+from tests.cli_support import FakeCluster, commit, edit, floe, one_line_error, snapshot
 
 dev_render = support.dev_render
 workspace = support.workspace
@@ -236,12 +235,7 @@ def test_diff_counts_in_words(workspace: Path) -> None:
 
 
 def test_after_a_re_render_diff_compares_with_the_committed_tree(workspace: Path) -> None:
-    def git(*args: str) -> None:
-        subprocess.run(["git", *args], cwd=workspace, check=True, capture_output=True)
-
-    git("init", "-q")
-    git("add", ".")
-    git("-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-qm", "render")
+    commit(workspace)
     edit(workspace / "environments" / "dev.yaml", "max_concurrent_runs: 2", "max_concurrent_runs: 3")
     assert floe(workspace, "platform", "deploy", "--env", "dev").exit_code == 0  # the README's order: render first
     result = floe(workspace, "diff", "--env", "dev")

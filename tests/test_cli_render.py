@@ -1,6 +1,5 @@
 """Rendering commands against the real generator: deploy, upgrade, diff, validate, capacity, offline status."""
 
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,7 @@ from floe.cli import platform, review
 from floe.config import releases
 from floe.validation import Problem
 from tests import cli_support as support
-from tests.cli_support import edit, floe, one_line_error, snapshot
+from tests.cli_support import commit, edit, floe, one_line_error, snapshot
 
 dev_render = support.dev_render
 workspace = support.workspace
@@ -161,12 +160,7 @@ def test_diff_is_clean_after_a_render_and_loud_on_drift(workspace: Path) -> None
 
 
 def test_diff_against_a_git_ref(workspace: Path) -> None:
-    def git(*args: str) -> None:
-        subprocess.run(["git", *args], cwd=workspace, check=True, capture_output=True)
-
-    git("init", "-q")
-    git("add", "dist")
-    git("-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-qm", "render")
+    commit(workspace, "dist")
     (workspace / "dist/dev/10-storage/11-serve/service-minio.yaml").unlink()  # the working tree no longer matters
     result = floe(workspace, "diff", "--env", "dev", "--against", "HEAD")
     assert result.exit_code == 0, result.output
