@@ -31,6 +31,10 @@ CHANGES: dict[str, Callable[[dict], None]] = {
     "catalog realm": lambda settings: _set(settings, "catalog.polaris.realm", "elsewhere"),
     "maximum of concurrent runs": lambda settings: _set(settings, "orchestrator.max_concurrent_runs", 7),
     "a second data product": _add_product,
+    "a trace backend": lambda settings: _set(settings, "observability.otel_collector.traces_endpoint",
+                                             "tempo.example.org:4317"),
+    "a scrape interval": lambda settings: _set(settings, "observability.prometheus.scrape_interval", "15s"),
+    "the platform namespace": lambda settings: _set(settings, "namespaces.platform", "floe-services"),
 }
 """Changes to dev.yaml, by name; "nothing" renders the file as it is."""
 

@@ -9,9 +9,9 @@ from floe.components.telemetry import COLLECTOR, OTLP_GRPC_PORT, OTLP_HTTP_PORT
 from floe.config.loader import load_environment
 from floe.config.resources import BUILTIN_PRESETS
 from floe.config.types import quantity_value
-from floe.constructs.config_files import config_checksum
 from floe.errors import FloeError
 from floe.tiers import SYNC_WAVE
+from tests.changed_render import checksum_of
 from tests.conftest import ENVIRONMENT_NAMES, containers, find, pod_spec
 
 CHECKSUM = "floe.dev/config-checksum"
@@ -218,18 +218,17 @@ def test_grafana_ingress_follows_the_environment(environment) -> None:
     assert root_url == f"{scheme}://{ingress.host}/"
 
 
-@pytest.mark.parametrize(("kind", "name", "config_map"), [
-    ("Deployment", COLLECTOR, "otel-collector-config"),
-    ("StatefulSet", "prometheus", "prometheus-config"),
-    ("Deployment", "grafana", "grafana-datasources"),
+@pytest.mark.parametrize(("kind", "name", "config_map", "change"), [
+    ("Deployment", COLLECTOR, "otel-collector-config", "a trace backend"),
+    ("StatefulSet", "prometheus", "prometheus-config", "a scrape interval"),
+    ("Deployment", "grafana", "grafana-datasources", "the platform namespace"),
 ])
-def test_config_changes_roll_the_pods_and_configs_sync_first(environment, kind, name, config_map) -> None:
+def test_config_changes_roll_the_pods_and_configs_sync_first(environment, kind, name, config_map, change) -> None:
     _, objects, _ = environment
-    workload = find(objects, kind, name)
-    config = find(objects, "ConfigMap", config_map)
-    assert wave(config) < wave(workload)
-    files = list(config["data"].values())
-    assert workload["spec"]["template"]["metadata"]["annotations"][CHECKSUM] == config_checksum(*files)
+    assert wave(find(objects, "ConfigMap", config_map)) < wave(find(objects, kind, name))
+    # A change to its config file rolls the pods; a change elsewhere leaves them.
+    assert checksum_of(change, kind, name) != checksum_of("nothing", kind, name)
+    assert checksum_of("catalog realm", kind, name) == checksum_of("nothing", kind, name)
 
 
 def test_environments_size_the_tier_differently(environments) -> None:

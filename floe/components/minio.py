@@ -31,6 +31,11 @@ REGION = "us-east-1"
 """MinIO's default region; S3 clients must sign requests for it."""
 
 
+def client_config_env() -> k8s.EnvVar:
+    """Where MinIO's client keeps its config: scratch, since every pod's root is read-only."""
+    return env.literal("MC_CONFIG_DIR", "/tmp/.mc")
+
+
 def endpoint(environment: Environment) -> str:
     """The S3 API URL every other component uses."""
     return f"http://{service_host(environment, INSTANCE)}:{API_PORT}"
@@ -100,7 +105,7 @@ def render(scope: Construct, environment: Environment) -> None:
         env=credentials + (
             env.literal("MINIO_ENDPOINT", endpoint(environment)),
             env.literal("BUCKETS", " ".join(settings.buckets)),
-            env.literal("MC_CONFIG_DIR", "/tmp/.mc"),
+            client_config_env(),
         ),
     )
     BootstrapJob(

@@ -105,7 +105,7 @@ def upload(environment: Environment, consumer: str) -> Container:
             env.from_secret("ACCESS_KEY", backup.credentials_secret, ACCESS_KEY_KEY),
             env.from_secret("SECRET_KEY", backup.credentials_secret, SECRET_KEY_KEY),
             env.literal(f"MC_HOST_{ALIAS}", f"{scheme}://$(ACCESS_KEY):$(SECRET_KEY)@{address}"),
-            env.literal("MC_CONFIG_DIR", "/tmp/.mc"),
+            minio.client_config_env(),
         ),
         scratch=(TMP, DUMP_DIR),
     )
