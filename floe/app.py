@@ -9,7 +9,7 @@ import cdk8s
 from floe.config.environment import Environment
 from floe.gitops import argocd, flux
 from floe.registry import COMPONENTS
-from floe.security import external_secrets, network_policies
+from floe.security import checkov, external_secrets, network_policies
 from floe.tiers import FOUNDATION, TIERS, sync_steps
 
 
@@ -37,10 +37,13 @@ def render_objects(environment: Environment) -> dict[str, list[dict]]:
     argocd.render_root(root, environment)
     argocd.render_settings(settings, environment)
     steps = sync_steps(tiers)
-    return {
+    folders = {
         **{f"{environment.name}/{step.folder}": objects for step, objects in steps.items()},
         f"{gitops}/argocd/apps": apps.to_json(),
         f"{gitops}/argocd": root.to_json(),
         f"{gitops}/argocd/settings": settings.to_json(),
         **{f"{gitops}/{folder}": objects for folder, objects in flux.render(app, environment, steps).items()},
     }
+    for objects in folders.values():
+        checkov.annotate(objects)
+    return folders

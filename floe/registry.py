@@ -17,12 +17,15 @@ from floe.components import (
     dagster,
     grafana,
     jobs_namespace,
+    kube_state_metrics,
     minio,
     namespaces,
+    oauth2_proxy,
     otel_collector,
     polaris,
     postgres,
     postgres_backup,
+    postgres_roles,
     prometheus,
 )
 from floe.config.common import Egress
@@ -47,6 +50,10 @@ class Component:
     """Which namespace its pods run in."""
     outside: Callable[[Environment], tuple[Egress, ...]] | None = None
     """Where it lives when the environment runs it outside the cluster (an external database)."""
+    callers: tuple[str, ...] = ()
+    """Components that call this one's named ports without starting after it, as ``name:port,port``: Prometheus
+    scraping a component that itself depends on Prometheus. Its NetworkPolicy admits them as it admits
+    dependents; startup order ignores them."""
 
     @property
     def pod_selector(self) -> dict[str, str]:
@@ -57,6 +64,11 @@ class Component:
         """Each dependency's name, with the port names used (None: all of them)."""
         parsed = (entry.partition(":") for entry in self.depends_on)
         return {name: tuple(ports.split(",")) if ports else None for name, _, ports in parsed}
+
+    @property
+    def called_by(self) -> dict[str, tuple[str, ...]]:
+        """Each caller's name, with the port names it calls."""
+        return {name: tuple(ports.split(",")) for name, _, ports in (entry.partition(":") for entry in self.callers)}
 
 
 def _instance(name: str) -> dict[str, str]:
@@ -70,8 +82,15 @@ def _launched_by_dagster(scope: Construct, environment: Environment) -> None:
 def _backup(consumer: str) -> Component:
     """The backup pods of one instance: they dump their PostgreSQL and upload to MinIO's API."""
     return Component(postgres_backup.instance_name(consumer), STORAGE, postgres_backup.renderer(consumer),
-                     depends_on=(postgres.instance_name(consumer), "minio:api"),
+                     depends_on=(f"{postgres.instance_name(consumer)}:postgres", "minio:api"),
                      selector=_instance(postgres_backup.instance_name(consumer)))
+
+
+def _roles(consumer: str) -> Component:
+    """The role bootstrap of one instance: it logs in to its PostgreSQL as the superuser."""
+    return Component(postgres_roles.instance_name(consumer), STORAGE, postgres_roles.renderer(consumer),
+                     depends_on=(f"{postgres.instance_name(consumer)}:postgres",),
+                     selector=_instance(postgres_roles.instance_name(consumer)))
 
 
 COMPONENTS: tuple[Component, ...] = (
@@ -82,19 +101,28 @@ COMPONENTS: tuple[Component, ...] = (
     Component("postgres-polaris", STORAGE, postgres.renderer("polaris"),
               selector=_instance(postgres.instance_name("polaris")), outside=postgres.egress_of("polaris")),
     Component("minio", STORAGE, minio.render),
+    _roles("dagster"),
+    _roles("polaris"),
     _backup("dagster"),
     _backup("polaris"),
-    Component("polaris", CATALOG, polaris.render, depends_on=("postgres-polaris", "minio:api")),
+    Component("polaris", CATALOG, polaris.render, depends_on=("postgres-polaris:postgres", "minio:api")),
     Component("otel-collector", OBSERVABILITY, otel_collector.render),
-    # Prometheus scrapes the collector, MinIO and Polaris (prometheus.SCRAPE_TARGETS).
+    # Reads the pods, Jobs, CronJobs and quotas of both namespaces from the API server (no pod of the platform).
+    Component("kube-state-metrics", OBSERVABILITY, kube_state_metrics.render),
+    # Prometheus scrapes every component that exports metrics (prometheus.scrape_targets), on these ports;
+    # a database's clients name its `postgres` port, so only Prometheus reaches its exporter.
     Component("prometheus", OBSERVABILITY, prometheus.render,
-              depends_on=("otel-collector:telemetry,prometheus", "minio:api", "polaris:management")),
-    Component("grafana", OBSERVABILITY, grafana.render, depends_on=("prometheus",)),
+              depends_on=("otel-collector:telemetry,prometheus", "minio:api", "polaris:management",
+                          "postgres-dagster:metrics", "postgres-polaris:metrics", "kube-state-metrics:http-metrics")),
+    Component("grafana", OBSERVABILITY, grafana.render, depends_on=("prometheus",), callers=("prometheus:http",)),
     Component("orchestrator-rbac", ORCHESTRATOR, rbac.render, depends_on=("jobs-namespace",)),
     Component("dagster", ORCHESTRATOR, dagster.render,
-              depends_on=("postgres-dagster", "polaris:api", "orchestrator-rbac")),
-    # Cube starts after the orchestrator (the seed's order) but calls only the object store.
-    Component("cube", SEMANTIC, cube.render, depends_on=("minio:api",), selector={TIER: SEMANTIC.name}),
+              depends_on=("postgres-dagster:postgres", "polaris:api", "minio:api", "orchestrator-rbac")),
+    # The login in front of the UI's Ingress: the only pods that reach the webserver from outside it.
+    Component("oauth2-proxy", ORCHESTRATOR, oauth2_proxy.render, depends_on=("dagster:http",)),
+    # Cube starts after the orchestrator (the seed's order); its DuckDB reads the tables through the
+    # catalog and their files from the object store, and Cube Store persists to the object store.
+    Component("cube", SEMANTIC, cube.render, depends_on=("polaris:api", "minio:api"), selector={TIER: SEMANTIC.name}),
     # Every run pod, from a template or launched by the orchestrator: the job's code reads and
     # writes tables through the catalog and the object store.
     Component("pipeline-jobs", JOBS, templates.render,
@@ -102,6 +130,6 @@ COMPONENTS: tuple[Component, ...] = (
               selector={LAYER: Layer.PIPELINE_JOBS.value}, layer=Layer.PIPELINE_JOBS),
     # The runs the orchestrator launches (pipeline jobs too) also record their events in Dagster's
     # database from inside the run; the templates' pods never do, so they may not reach it.
-    Component("dagster-runs", JOBS, _launched_by_dagster, depends_on=("postgres-dagster",),
+    Component("dagster-runs", JOBS, _launched_by_dagster, depends_on=("postgres-dagster:postgres",),
               selector=dagster.RUN_SELECTOR, layer=Layer.PIPELINE_JOBS),
 )

@@ -171,6 +171,18 @@ def operator_secrets(environment: Environment) -> dict[str, str]:
             wanted[ingress.tls_secret] = f"the TLS certificate for {ingress.host} ({path}): kubectl create secret " \
                                          f"tls {ingress.tls_secret} -n {NAMESPACE} --cert=FILE --key=FILE " \
                                          "(or let cert-manager issue it)"
+    web = environment.orchestrator.webserver
+    if web.ingress and web.auth:
+        wanted[web.auth.credentials_secret] = (
+            f"the secret of OIDC client {web.auth.client_id} at {web.auth.issuer_url} (orchestrator.webserver.auth) "
+            f"and a cookie key of 32 random bytes: kubectl create secret generic {web.auth.credentials_secret} "
+            f"-n {NAMESPACE} --from-file=client-secret=FILE --from-literal=cookie-secret=\"$(openssl rand -base64 32 "
+            "| tr -- '+/' '-_')\"")
+    token = environment.observability.prometheus.minio_token_secret
+    wanted[token] = ("MinIO's metrics token for Prometheus, a JWT that `mc admin prometheus generate` signs with "
+                     f"MinIO's root credentials once MinIO runs: kubectl create secret generic {token} -n {NAMESPACE} "
+                     "--from-literal=token=\"$(mc admin prometheus generate ALIAS cluster "
+                     "| sed -n 's/^ *bearer_token: //p')\"")
     flux = environment.gitops.flux
     if flux.secret_ref:
         wanted[flux.secret_ref] = f"the credentials Flux reads {environment.gitops.repository} with: flux create " \

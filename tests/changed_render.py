@@ -35,6 +35,12 @@ CHANGES: dict[str, Callable[[dict], None]] = {
                                              "tempo.example.org:4317"),
     "a scrape interval": lambda settings: _set(settings, "observability.prometheus.scrape_interval", "15s"),
     "the platform namespace": lambda settings: _set(settings, "namespaces.platform", "floe-services"),
+    "the jobs namespace": lambda settings: _set(settings, "namespaces.jobs", "floe-pipelines"),
+    # Without a kubelet source prometheus.yml names no namespace (its federation asks for both).
+    "no kubelet source": lambda settings: _set(settings, "observability.prometheus.cluster_metrics", {}),
+    "the jobs namespace, no kubelet source": lambda settings: (
+        _set(settings, "namespaces.jobs", "floe-pipelines"),
+        _set(settings, "observability.prometheus.cluster_metrics", {})),
 }
 """Changes to dev.yaml, by name; "nothing" renders the file as it is."""
 

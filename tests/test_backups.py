@@ -10,6 +10,7 @@ with the README's restore options, and compares the rows.
 import copy
 import os
 import pwd
+import re
 import shutil
 import socket
 import subprocess
@@ -240,7 +241,8 @@ def test_a_backup_dumps_with_its_instance_image_and_credentials(environment: str
     for consumer in settings.storage.postgres.backed_up():
         database = postgres.database_of(settings, consumer)
         dump = dump_container(find(objects, "CronJob", postgres_backup.instance_name(consumer)))
-        (server,) = pod_spec(find(objects, "StatefulSet", postgres.instance_name(consumer)))["containers"]
+        server = next(c for c in pod_spec(find(objects, "StatefulSet", postgres.instance_name(consumer)))["containers"]
+                      if c["name"] == "postgres")
         assert dump["image"] == server["image"]
         assert dump["command"] == ["pg_dump"] and "--format=custom" in dump["args"]
         variables = {v["name"]: v for v in dump["env"]}
@@ -250,24 +252,47 @@ def test_a_backup_dumps_with_its_instance_image_and_credentials(environment: str
             assert variables[name]["valueFrom"]["secretKeyRef"] == {"name": database.credentials_secret, "key": key}
 
 
+def run_upload(upload: dict, folder: Path, mc: str) -> tuple[int, list[list[str]]]:
+    """The rendered upload script, run by its shell with its literal variables and a stand-in ``mc``
+    (``mc`` records its arguments, then runs the shell code ``mc``): its exit status and mc's calls."""
+    bin_dir, calls = folder / "bin", folder / "calls"
+    bin_dir.mkdir(parents=True)
+    (bin_dir / "mc").write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" -- >> "{calls}"\n{mc}\n')
+    (bin_dir / "mc").chmod(0o755)
+    env = {v["name"]: v["value"] for v in upload["env"] if "value" in v}
+    result = subprocess.run(upload["command"], env={**env, "PATH": f"{bin_dir}:{os.environ['PATH']}"},
+                            capture_output=True, text=True, timeout=60, check=False)
+    recorded = calls.read_text().split("--\n") if calls.exists() else [""]
+    return result.returncode, [call.splitlines() for call in recorded[:-1]]
+
+
 @pytest.mark.parametrize("environment", ENVIRONMENT_NAMES)
-def test_a_backup_uploads_with_its_own_identity_then_prunes(environment: str, rendered, environments) -> None:
+def test_a_backup_uploads_with_its_own_identity_then_prunes(environment: str, rendered, environments,
+                                                            tmp_path: Path) -> None:
     objects, backup = rendered[environment], environments[environment].storage.postgres.backup
     bucket_job = pod_spec(find(objects, "Job", "minio-buckets"))["containers"][0]
     assert backup.bucket in next(v["value"] for v in bucket_job["env"] if v["name"] == "BUCKETS").split()
     for name, cronjob in backups(objects).items():
         (upload,) = pod_spec(cronjob)["containers"]
         assert upload["image"] == bucket_job["image"]
-        script = upload["command"][-1]
-        prefix = f"{postgres_backup.ALIAS}/{backup.bucket}/postgres/{name.removesuffix('-backup')}"
-        copy_line, prune_line = script.splitlines()[1:]
-        assert copy_line.startswith(f"mc cp --quiet {postgres_backup.DUMP_FILE} \"{prefix}/$(date -u +")
-        assert prune_line == f"mc rm --recursive --force --older-than {backup.retention_days}d {prefix}/"
+        prefix = f"backup/{backup.bucket}/postgres/{name.removesuffix('-backup')}"
+        status, (copy, prune) = run_upload(upload, tmp_path / name, "exit 0")
+        assert status == 0
+        assert copy[:3] == ["cp", "--quiet", "/backup/database.dump"] and len(copy) == 4
+        assert re.fullmatch(rf"{re.escape(prefix)}/20\d{{6}}T\d{{6}}Z\.dump", copy[3]), copy[3]
+        assert prune == ["rm", "--recursive", "--force", "--older-than", f"{backup.retention_days}d", f"{prefix}/"]
         variables = {v["name"]: v for v in upload["env"]}
         for variable, key in (("ACCESS_KEY", "access-key"), ("SECRET_KEY", "secret-key")):
             assert variables[variable]["valueFrom"]["secretKeyRef"] == {"name": backup.credentials_secret, "key": key}
         # Kubernetes substitutes $(VAR) in a later variable's value: the keys never reach a command line.
         assert variables["MC_HOST_backup"]["value"].startswith("http://$(ACCESS_KEY):$(SECRET_KEY)@minio.")
+
+
+def test_a_failed_upload_prunes_nothing(rendered, tmp_path: Path) -> None:
+    (upload,) = pod_spec(find(rendered["dev"], "CronJob", postgres_backup.instance_name("dagster")))["containers"]
+    status, calls = run_upload(upload, tmp_path, '[ "$1" != cp ]')
+    assert status == 1
+    assert [call[0] for call in calls] == ["cp"], "the old dumps must outlive a failed upload"
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENT_NAMES)

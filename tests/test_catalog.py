@@ -162,16 +162,16 @@ def test_bootstrap_creates_schema_realm_and_catalog_idempotently(rendered, envir
     assert realm["image"] == environment.release.images.polaris_admin_tool
     # The secret reaches the admin tool as a file, never on its command line (test_runtime_defects.py).
     assert realm["command"][:2] == ["/bin/bash", "-c"] and "args" not in realm
-    tool = '/opt/jboss/container/java/run/run-java.sh bootstrap --credentials-file "$credentials"'
-    assert tool in realm["command"][2]
+    tool = '/opt/jboss/container/java/run/run-java.sh bootstrap --credentials-file "$ROOT_CREDENTIALS_FILE"'
+    assert tool in realm["command"][2].splitlines()
     realm_env = env_of(realm)
     assert secret_ref(realm_env["ROOT_CLIENT_SECRET"]) == (settings.root_credentials_secret, "client-secret")
     assert realm_env["QUARKUS_DATASOURCE_JDBC_URL"]["value"] == properties(rendered, name)[1][
         "quarkus.datasource.jdbc.url"]
     assert secret_ref(realm_env["QUARKUS_DATASOURCE_USERNAME"]) == (database.credentials_secret, "username")
 
-    script = catalog["command"][-1]
-    assert "201|409) ;;" in script, "an existing catalog (409 Conflict) must count as created"
+    # What it does on a first and a later sync: tests/conformance/test_polaris_bootstrap.py.
+    assert catalog["name"] == "bootstrap-catalog"
     request = json.loads(env_of(catalog)["CATALOG_REQUEST"]["value"])["catalog"]
     storage = request["storageConfigInfo"]
     assert request["name"] == settings.catalog
@@ -215,3 +215,91 @@ def test_warehouse_bucket_must_be_a_created_bucket(tmp_path: Path) -> None:
                     'catalog:\n  polaris:\n    warehouse_bucket: elsewhere\n')
     with pytest.raises(FloeError, match="warehouse_bucket 'elsewhere' is not one of storage.minio.buckets"):
         load_environment(path)
+
+
+def requests(rendered, name: str) -> dict[str, str]:
+    """The bootstrap's request lists, as its container mounts them."""
+    [catalog] = pod_spec(bootstrap(rendered, name))["containers"]
+    assert {"mountPath": "/etc/polaris-bootstrap", "name": "config", "readOnly": True} in catalog["volumeMounts"]
+    assert env_of(catalog)["REQUESTS"]["value"] == "/etc/polaris-bootstrap"
+    return find(rendered[name], "ConfigMap", "polaris-bootstrap-requests")["data"]
+
+
+def grant_lines(rendered, name: str) -> list[tuple[str, str, str]]:
+    """(catalog role, privilege, namespace or "") of each rendered grant request."""
+    found = []
+    for line in requests(rendered, name)["grants"].splitlines():
+        role, body = line.split(" ", 1)
+        grant = json.loads(body)["grant"]
+        found.append((role, grant["privilege"], ".".join(grant.get("namespace", []))))
+    return found
+
+
+WRITE = ["NAMESPACE_LIST", "NAMESPACE_READ_PROPERTIES", "TABLE_CREATE", "TABLE_DROP", "TABLE_LIST", "TABLE_READ_DATA",
+         "TABLE_READ_PROPERTIES", "TABLE_WRITE_DATA", "TABLE_WRITE_PROPERTIES", "VIEW_CREATE", "VIEW_DROP", "VIEW_LIST",
+         "VIEW_READ_PROPERTIES", "VIEW_WRITE_PROPERTIES"]
+READ = ["NAMESPACE_LIST", "NAMESPACE_READ_PROPERTIES", "TABLE_LIST", "TABLE_READ_DATA", "TABLE_READ_PROPERTIES",
+        "VIEW_LIST", "VIEW_READ_PROPERTIES"]
+
+
+def test_the_bootstrap_manages_each_products_principal_and_the_semantic_layers(rendered) -> None:
+    """prod: a principal per product (writes its namespace, marketing reads sales'), Cube's reads the catalog;
+    each one's credentials are its Secret's, mounted for the bootstrap alone."""
+    spec = pod_spec(bootstrap(rendered, "prod"))
+    [catalog] = spec["containers"]
+    lists = requests(rendered, "prod")
+    principals = ["floe-product-sales", "floe-product-marketing", "floe-semantic"]
+    assert [line.split(" ", 1)[0] for line in lists["principals"].splitlines()] == principals
+    assert lists["namespaces"] == '{"namespace": ["sales"]}\n{"namespace": ["marketing"]}\n'
+    assert grant_lines(rendered, "prod") == (
+        [("floe-product-sales", p, "sales") for p in WRITE]
+        + [("floe-product-marketing", p, "marketing") for p in WRITE]
+        + [("floe-product-marketing", p, "sales") for p in READ]
+        + [("floe-semantic", p, "") for p in ["CATALOG_READ_PROPERTIES", *READ]])
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    assert {m["mountPath"]: volumes[m["name"]]["secret"]["secretName"] for m in catalog["volumeMounts"]
+            if m["mountPath"].startswith("/run/polaris-principals/")} == {
+        "/run/polaris-principals/floe-product-sales": "floe-sales-catalog-credentials",
+        "/run/polaris-principals/floe-product-marketing": "floe-marketing-catalog-credentials",
+        "/run/polaris-principals/floe-semantic": "cube-catalog-credentials",
+    }
+    # Only the init container that bootstraps the realm and this one read any credentials.
+    assert [c["name"] for c in spec["initContainers"]] == ["create-schema", "bootstrap-realm"]
+
+
+def test_dev_has_no_semantic_principal_without_a_catalog_attach(rendered) -> None:
+    """Without an extension source Cube attaches no catalog and reads no catalog Secret: no principal for it."""
+    assert requests(rendered, "dev")["principals"] == (
+        'floe-product-sales /run/polaris-principals/floe-product-sales {"principal": {"name": "floe-product-sales"}}\n')
+    assert {role for role, _, _ in grant_lines(rendered, "dev")} == {"floe-product-sales"}
+
+
+PRODUCTS = ('platform_version: "1.0.0"\ngitops:\n  repository: https://git.example.org/floe.git\ndata_products:\n'
+            '  - {name: sales, image: "r.example.com/s:1", module: s, dlt: {module: s.i}}\n'
+            '  - {name: marketing, image: "r.example.com/m:1", module: m, dlt: {module: m.i}, reads: READS}\n')
+
+
+@pytest.mark.parametrize(("reads", "message"), [
+    ("[marketing]", r"data_products\.1\.reads\.0: 'marketing' is this data product"),
+    ("[finance]", r"data_products\.1\.reads\.0: 'finance' is not a data product of this environment; known: "
+                  "marketing, sales"),
+    ("[sales, sales]", r"data_products\.1\.reads\.1: 'sales' is listed twice"),
+])
+def test_a_product_reads_other_existing_products(tmp_path: Path, reads: str, message: str) -> None:
+    path = tmp_path / "qa.yaml"
+    path.write_text(PRODUCTS.replace("READS", reads))
+    with pytest.raises(FloeError, match=message):
+        load_environment(path)
+    path.write_text(PRODUCTS.replace("READS", "[sales]"))
+    assert load_environment(path).data_products[1].reads == ("sales",)
+
+
+def test_a_changed_request_list_changes_the_jobs_template(rendered) -> None:
+    """Flux recreates the Job only when its template changes: the lists' checksum is on it, so dev (one
+    product, no Cube principal) differs from staging, and staging's lists and prod's, the same, do not."""
+    def annotation(name: str) -> str:
+        template = bootstrap(rendered, name)["spec"]["template"]
+        return template["metadata"]["annotations"]["floe.dev/config-checksum"]
+
+    assert requests(rendered, "staging") == requests(rendered, "prod") != requests(rendered, "dev")
+    assert annotation("staging") == annotation("prod") != annotation("dev")

@@ -194,6 +194,10 @@ def test_validate_passes_on_a_fresh_render(workspace: Path) -> None:
     result = floe(workspace, "validate", "--env", "dev")
     assert result.exit_code == 0, result.output
     assert "pass the schemas and the policies" in result.stdout
+    # Valid but serving nothing: said, without failing.
+    assert "notice: dev: semantic.schema_configmap is not set: Cube starts on an empty data model" in result.stdout
+    assert "notice: dev: semantic.duckdb_extensions is not set: Cube's DuckDB installs and loads no extension and " \
+        "attaches no catalog" in result.stdout
 
 
 def test_validate_lists_every_policy_failure(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -84,7 +84,9 @@ def test_prod_has_autoscalers_and_ingresses_in_the_final_wave(rendered) -> None:
     assert last == {
         ("HorizontalPodAutoscaler", "polaris"), ("HorizontalPodAutoscaler", "otel-collector"),
         ("HorizontalPodAutoscaler", "dagster-webserver"), ("HorizontalPodAutoscaler", "cube"),
-        ("Ingress", "polaris"), ("Ingress", "grafana"), ("Ingress", "dagster-webserver"), ("Ingress", "cube"),
+        ("Ingress", "polaris"), ("Ingress", "grafana"), ("Ingress", "cube"),
+        # The Dagster UI's and the read-only UI's, each through its login.
+        ("Ingress", "oauth2-proxy"), ("Ingress", "oauth2-proxy-viewer"),
     }
 
 
@@ -93,7 +95,7 @@ def test_prod_has_autoscalers_and_ingresses_in_the_final_wave(rendered) -> None:
 @pytest.mark.parametrize("environment", ["staging", "prod"])
 def test_every_ingress_names_its_class(environment: str, rendered) -> None:
     ingresses = of_kind(rendered[environment], "Ingress")
-    assert len(ingresses) == 4
+    assert len(ingresses) == {"staging": 4, "prod": 5}[environment]
     assert {obj["spec"]["ingressClassName"] for obj in ingresses} == {"nginx"}
 
 
@@ -191,13 +193,26 @@ def test_bucket_bootstrap_fails_the_pod_when_the_answering_store_refuses(rendere
 
 
 def test_catalog_bootstrap_waits_for_a_slow_catalog(rendered, tmp_path: Path) -> None:
+    """Only the wait is faked here; tests/conformance/test_polaris_bootstrap.py runs the whole script."""
     token = answers_after(SLOW_SERVER, """echo '{"access_token": "t0k3n"}'""")
-    curl = f'case "$*" in\n*oauth/tokens*)\n{token} ;;\n*) printf 201 ;;\nesac'
+    # The fake answers each call with what the script needs to go on: the catalog's prefix, empty lists.
+    curl = ('out=/dev/null; previous=\nfor argument in "$@"; do [ "$previous" = -o ] && out=$argument; '
+            'previous=$argument; done\n'
+            f'case "$*" in\n*oauth/tokens*)\n{token} ;;\n'
+            """*v1/config*) echo '{"overrides": {"prefix": "lakehouse"}}' > "$out"; printf 200 ;;\n"""
+            """*"-X GET"*) echo '{}' > "$out"; printf 200 ;;\n"""
+            '*) : > "$out"; printf 201 ;;\nesac')
     env = fake_tools(tmp_path / "bin", {"curl": curl})
+    requests = tmp_path / "requests"
+    requests.mkdir()
+    for name in ("namespaces", "principals", "principal-roles", "catalog-roles", "grants"):
+        (requests / name).write_text("")
     result = run_script(find(rendered["dev"], "Job", "polaris-bootstrap"),
                         {**env, "CATALOG_URI": "http://polaris:8181/api/catalog", "REALM": "floe",
-                         "CATALOG": "lakehouse", "CATALOG_REQUEST": "{}",
+                         "CATALOG": "lakehouse", "CATALOG_REQUEST": "{}", "CATALOG_UPDATE": "{}",
+                         "GRANT_REQUEST": "{}", "REQUESTS": str(requests),
+                         "AUTHORIZATION_HEADER_FILE": str(tmp_path / "authorization"),
                          "ROOT_CLIENT_ID": "root", "ROOT_CLIENT_SECRET": "s3cret"})
     assert result.returncode == 0, result.stderr
     assert result.stderr.count("waiting for an access token from http://polaris:8181/api/catalog") == SLOW_SERVER
-    assert result.stdout == "catalog lakehouse ready in realm floe\n"
+    assert result.stdout == "catalog lakehouse and its principals reconciled in realm floe\n"

@@ -40,6 +40,11 @@ CROSS_FIELD = {
         "floe-backups): "
         "the bootstrap step only creates those",
     ),
+    "compute-log bucket set in the file": (
+        GOOD + "orchestrator:\n  compute_logs:\n    bucket: logs\n",
+        "qa.yaml:6: orchestrator.compute_logs.bucket 'logs' is not one of storage.minio.buckets (floe-warehouse, "
+        "floe-backups): the bootstrap step only creates those",
+    ),
     "bucket list without a default bucket": (
         GOOD + "storage:\n  minio:\n    buckets: [lake, floe-backups]\n",
         "qa.yaml:6: storage.minio.buckets: lacks 'floe-warehouse', the default of catalog.polaris.warehouse_bucket: "

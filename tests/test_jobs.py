@@ -156,16 +156,22 @@ def test_rbac_is_namespaced_and_exact(environment: str, rendered, environments) 
     assert not [o for o in objects if o["kind"] in {"ClusterRole", "ClusterRoleBinding"}]
     roles = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Role"}
     # One Role per Dagster process: the daemon launches and monitors runs, the webserver terminates
-    # them (the literal rules: tests/test_orchestrator_boundaries.py).
-    assert set(roles) == {"dagster-run-launcher", "dagster-run-terminator"}
-    for role in roles.values():
-        assert role["metadata"]["namespace"] == environments[environment].namespaces.jobs
+    # them (the literal rules: tests/test_orchestrator_boundaries.py); where the platform renders
+    # kube-state-metrics, one read-only Role per namespace it watches.
+    rendered_ksm = environments[environment].observability.prometheus.cluster_metrics.kube_state_metrics == "render"
+    watched = {"kube-state-metrics-floe-jobs", "kube-state-metrics-floe-platform"} if rendered_ksm else set()
+    assert set(roles) == {"dagster-run-launcher", "dagster-run-terminator"} | watched
+    namespaces = environments[environment].namespaces
+    for name, role in roles.items():
+        expected = namespaces.platform if name == "kube-state-metrics-floe-platform" else namespaces.jobs
+        assert role["metadata"]["namespace"] == expected
         assert all("*" not in value for r in role["rules"] for values in r.values() for value in values)
     bindings = [o for o in objects if o["kind"] == "RoleBinding"]
     subjects = {(b["roleRef"]["name"], s["name"], s["namespace"]) for b in bindings for s in b["subjects"]}
     platform = environments[environment].namespaces.platform
     assert subjects == {("dagster-run-launcher", "dagster-daemon", platform),
-                        ("dagster-run-terminator", "dagster-webserver", platform)}
+                        ("dagster-run-terminator", "dagster-webserver", platform)} | {
+        (role, "kube-state-metrics", platform) for role in watched}
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENT_NAMES)
@@ -237,11 +243,15 @@ def test_platform_ingress_comes_only_from_declared_dependents(environment: str, 
     postgres = [o for o in objects.values() if o["kind"] == "NetworkPolicy"
                 and o["metadata"]["name"] == "allow-postgres-polaris"]
     for policy in postgres:
-        dependents = [p for rule in policy["spec"]["ingress"] if rule.get("ports") for p in rule["from"]]
-        # Polaris, and the nightly backup of its database.
-        assert dependents == [
-            {"podSelector": {"matchLabels": {"app.kubernetes.io/instance": "postgres-polaris-backup"}}},
-            {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "polaris"}}}]
+        by_port = {rule["ports"][0]["port"]: rule["from"] for rule in policy["spec"]["ingress"] if rule.get("ports")}
+        # The database port: its roles' bootstrap, the nightly backup and Polaris; the exporter's: Prometheus.
+        assert by_port == {
+            "postgres": [
+                {"podSelector": {"matchLabels": {"app.kubernetes.io/instance": "postgres-polaris-roles"}}},
+                {"podSelector": {"matchLabels": {"app.kubernetes.io/instance": "postgres-polaris-backup"}}},
+                {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "polaris"}}}],
+            "metrics": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}}],
+        }
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENT_NAMES)

@@ -4,9 +4,10 @@ import pytest
 import yaml
 
 from floe.components.otel_collector import HEALTH_PORT, go_memory_limit
-from floe.components.prometheus import SCRAPE_TARGETS
+from floe.components.prometheus import notices, scrape_targets
 from floe.components.telemetry import COLLECTOR, OTLP_GRPC_PORT, OTLP_HTTP_PORT
 from floe.config.loader import load_environment
+from floe.config.observability import ClusterMetrics
 from floe.config.resources import BUILTIN_PRESETS
 from floe.config.types import quantity_value
 from floe.errors import FloeError
@@ -123,30 +124,84 @@ def test_prometheus_keeps_its_samples_on_a_claimed_volume(environment) -> None:
         assert probe_port_number(container, probe) == 9090
 
 
+def addresses(job: dict) -> set[str]:
+    static = {t for c in job.get("static_configs", []) for t in c["targets"]}
+    dns = {f"{n}:{c['port']}" for c in job.get("dns_sd_configs", []) for n in c["names"]}
+    return static | dns
+
+
 def test_prometheus_scrapes_every_declared_target(environment) -> None:
-    _, objects, settings = environment
-    namespace = settings.namespaces.platform
+    name, objects, settings = environment
     config = config_file(objects, "prometheus-config", "prometheus.yml")
     container = containers(find(objects, "StatefulSet", "prometheus"))[0]
     assert "--config.file=/etc/config/prometheus.yml" in container["args"]
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
-    assert set(jobs) == {t.job for t in SCRAPE_TARGETS}
-
-    def addresses(job: dict) -> set[str]:
-        static = {t for c in job.get("static_configs", []) for t in c["targets"]}
-        dns = {f"{n}:{c['port']}" for c in job.get("dns_sd_configs", []) for n in c["names"]}
-        return static | dns
-
+    assert set(jobs) == {t.job for t in scrape_targets(settings)}
+    svc = "floe-platform.svc.cluster.local"
     expected = {
         "prometheus": ("/metrics", "localhost:9090"),
-        "otel-collector": ("/metrics", f"{COLLECTOR}-headless.{namespace}.svc.cluster.local:8888"),
-        "otlp-metrics": ("/metrics", f"{COLLECTOR}-headless.{namespace}.svc.cluster.local:8889"),
-        "minio": ("/minio/v2/metrics/cluster", f"minio.{namespace}.svc.cluster.local:9000"),
-        "polaris": ("/q/metrics", f"polaris-headless.{namespace}.svc.cluster.local:8182"),
+        "otel-collector": ("/metrics", f"otel-collector-headless.{svc}:8888"),
+        "otlp-metrics": ("/metrics", f"otel-collector-headless.{svc}:8889"),
+        "minio": ("/minio/v2/metrics/cluster", f"minio.{svc}:9000"),
+        "polaris": ("/q/metrics", f"polaris-headless.{svc}:8182"),
+        "postgres-polaris": ("/metrics", f"postgres-polaris.{svc}:9187"),
+        "grafana": ("/metrics", f"grafana.{svc}:3000"),
+        "kubelet": ("/federate", "prometheus-k8s.monitoring.svc.cluster.local:9090"),
     }
+    # prod runs Dagster's database outside the cluster (no exporter) and names the cluster's kube-state-metrics.
+    if name == "prod":
+        expected["kube-state-metrics"] = ("/metrics", "kube-state-metrics.monitoring.svc.cluster.local:8080")
+    else:
+        expected["postgres-dagster"] = ("/metrics", f"postgres-dagster.{svc}:9187")
+        expected["kube-state-metrics"] = ("/metrics", f"kube-state-metrics.{svc}:8080")
+    assert set(jobs) == set(expected)
     for job, (path, address) in expected.items():
         assert jobs[job]["metrics_path"] == path
         assert addresses(jobs[job]) == {address}
+
+
+def test_minio_metrics_need_the_bearer_token_prometheus_reads_from_its_secret(environment) -> None:
+    _, objects, _ = environment
+    minio = env_of(containers(find(objects, "StatefulSet", "minio"))[0])
+    assert minio["MINIO_PROMETHEUS_AUTH_TYPE"]["value"] == "jwt"
+    config = config_file(objects, "prometheus-config", "prometheus.yml")
+    (job,) = [j for j in config["scrape_configs"] if j["job_name"] == "minio"]
+    assert job["authorization"] == {"credentials_file": "/etc/prometheus/secrets/minio/token"}
+    statefulset = find(objects, "StatefulSet", "prometheus")
+    mounts = {m["mountPath"]: m for m in containers(statefulset)[0]["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod_spec(statefulset)["volumes"]}
+    mount = mounts["/etc/prometheus/secrets/minio"]
+    assert mount["readOnly"] is True
+    assert volumes[mount["name"]]["secret"] == {"secretName": "minio-metrics-token",
+                                                "items": [{"key": "token", "path": "token"}]}
+
+
+def test_kubelet_series_are_federated_for_the_platform_namespaces_only(environment) -> None:
+    _, objects, _ = environment
+    config = config_file(objects, "prometheus-config", "prometheus.yml")
+    (job,) = [j for j in config["scrape_configs"] if j["job_name"] == "kubelet"]
+    assert job["honor_labels"] is True
+    assert job["params"] == {"match[]": [
+        '{__name__=~"container_cpu_usage_seconds_total|container_memory_working_set_bytes|'
+        'kubelet_volume_stats_available_bytes|kubelet_volume_stats_capacity_bytes|kubelet_volume_stats_used_bytes", '
+        'namespace=~"floe-platform|floe-jobs"}']}
+
+
+def test_postgres_exporter_reads_its_own_server_with_the_monitoring_role(environment) -> None:
+    name, objects, _ = environment
+    consumers = ["polaris"] if name == "prod" else ["dagster", "polaris"]
+    for consumer in consumers:
+        statefulset = find(objects, "StatefulSet", f"postgres-{consumer}")
+        exporter = {c["name"]: c for c in containers(statefulset)}["metrics"]
+        assert exporter["image"] == "quay.io/prometheuscommunity/postgres-exporter:v0.20.1"
+        variables = env_of(exporter)
+        assert variables["DATA_SOURCE_URI"]["value"] == f"127.0.0.1:5432/{consumer}?sslmode=disable"
+        secret = f"postgres-{consumer}-monitoring-credentials"
+        assert variables["DATA_SOURCE_USER"]["valueFrom"]["secretKeyRef"] == {"name": secret, "key": "username"}
+        assert variables["DATA_SOURCE_PASS"]["valueFrom"]["secretKeyRef"] == {"name": secret, "key": "password"}
+        assert exporter["ports"] == [{"containerPort": 9187, "name": "metrics", "protocol": "TCP"}]
+        service = find(objects, "Service", f"postgres-{consumer}")
+        assert {"name": "metrics", "port": 9187, "targetPort": "metrics", "protocol": "TCP"} in service["spec"]["ports"]
 
 
 def test_collector_headless_service_reaches_every_replica(environment) -> None:
@@ -222,6 +277,8 @@ def test_grafana_ingress_follows_the_environment(environment) -> None:
     ("Deployment", COLLECTOR, "otel-collector-config", "a trace backend"),
     ("StatefulSet", "prometheus", "prometheus-config", "a scrape interval"),
     ("Deployment", "grafana", "grafana-datasources", "the platform namespace"),
+    # The pipeline jobs dashboard's queries name the jobs namespace; no other Grafana file does.
+    ("Deployment", "grafana", "grafana-dashboards-pipeline-jobs", "the jobs namespace"),
 ])
 def test_config_changes_roll_the_pods_and_configs_sync_first(environment, kind, name, config_map, change) -> None:
     _, objects, _ = environment
@@ -253,3 +310,61 @@ def test_traces_endpoint_is_host_and_port_without_scheme(tmp_path) -> None:
                     '    traces_endpoint: "http://tempo:4317"\n')
     with pytest.raises(FloeError, match="is not host:port"):
         load_environment(path)
+
+
+@pytest.mark.parametrize(("cluster_metrics", "message"), [
+    ("kube_state_metrics: yes",
+     "observability.prometheus.cluster_metrics.kube_state_metrics: true is not one of 'render'"),
+    ('kube_state_metrics: {adress: "ksm.monitoring:8080"}',
+     "observability.prometheus.cluster_metrics.kube_state_metrics.adress: unknown field"),
+    ('kubelet: {federate: "http://prom:9090"}',
+     "observability.prometheus.cluster_metrics.kubelet.federate: 'http://prom:9090' is not host:port"),
+])
+def test_cluster_metrics_sources_are_refused_with_the_field(tmp_path, cluster_metrics, message) -> None:
+    path = tmp_path / "qa.yaml"
+    path.write_text('platform_version: "1.0.0"\nobservability:\n  prometheus:\n    cluster_metrics:\n'
+                    f"      {cluster_metrics}\n")
+    with pytest.raises(FloeError) as error:
+        load_environment(path)
+    assert f"qa.yaml:5: {message}" in str(error.value)
+
+
+def test_kube_state_metrics_reads_four_kinds_in_two_namespaces_through_roles(environment) -> None:
+    name, objects, _ = environment
+    rendered = [o for o in objects.values() if o["metadata"]["name"].startswith("kube-state-metrics")]
+    assert not any(o["kind"].startswith("Cluster") for o in objects.values())
+    if name == "prod":  # prod scrapes the cluster's own
+        assert rendered == []
+        return
+    container = containers(find(objects, "Deployment", "kube-state-metrics"))[0]
+    assert container["image"] == "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.20.0"
+    assert container["args"] == [
+        "--port=8080", "--telemetry-port=8081", "--namespaces=floe-platform,floe-jobs",
+        "--resources=cronjobs,jobs,pods,resourcequotas",
+        "--metric-labels-allowlist=pods=[app.kubernetes.io/instance,floe.dev/data-product],"
+        "jobs=[floe.dev/data-product]"]
+    assert pod_spec(find(objects, "Deployment", "kube-state-metrics"))["automountServiceAccountToken"] is True
+    assert (container["readinessProbe"]["httpGet"], container["livenessProbe"]["httpGet"]) == (
+        {"path": "/readyz", "port": "telemetry"}, {"path": "/livez", "port": "http-metrics"})
+    for namespace in ("floe-platform", "floe-jobs"):
+        role = f"kube-state-metrics-{namespace}"
+        (obj,) = [o for o in rendered if o["kind"] == "Role" and o["metadata"]["namespace"] == namespace]
+        assert obj["metadata"]["name"] == role
+        assert obj["rules"] == [
+            {"apiGroups": [""], "resources": ["pods", "resourcequotas"], "verbs": ["list", "watch"]},
+            {"apiGroups": ["batch"], "resources": ["cronjobs", "jobs"], "verbs": ["list", "watch"]}]
+        (binding,) = [o for o in rendered if o["kind"] == "RoleBinding" and o["metadata"]["namespace"] == namespace]
+        assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role}
+        assert binding["subjects"] == [
+            {"kind": "ServiceAccount", "name": "kube-state-metrics", "namespace": "floe-platform"}]
+
+
+def test_validate_notices_an_environment_without_kubelet_metrics(environments) -> None:
+    assert [notices(settings) for settings in environments.values()] == [(), (), ()]
+    dev = environments["dev"]
+    prometheus = dev.observability.prometheus
+    bare = dev.model_copy(update={"observability": dev.observability.model_copy(update={
+        "prometheus": prometheus.model_copy(update={"cluster_metrics": ClusterMetrics()})})})
+    assert notices(bare) == (
+        "observability.prometheus.cluster_metrics.kubelet is not set: no CPU, memory or volume usage is collected, "
+        "so the volume alerts never fire and the dashboards' usage panels stay empty",)

@@ -119,6 +119,27 @@ def test_runs_are_queued(case) -> None:
     assert coordinator["config"]["max_concurrent_runs"] == environment.orchestrator.max_concurrent_runs
 
 
+def test_run_logs_go_to_the_object_store_and_only_the_webserver_reads_them(case) -> None:
+    objects, environment = case
+    assert instance(objects)["compute_logs"] == {
+        "module": "dagster_aws.s3.compute_log_manager",
+        "class": "S3ComputeLogManager",
+        "config": {"bucket": "floe-warehouse", "prefix": "dagster/compute-logs",
+                   "endpoint_url": "http://minio.floe-platform.svc.cluster.local:9000", "use_ssl": False,
+                   "region": "us-east-1", "local_dir": f"{DAGSTER_HOME}/compute-logs", "upload_interval": 30,
+                   "skip_empty_files": True},
+    }
+    # The migration's instance has no compute logs: it runs no step.
+    assert "compute_logs" not in config_file(objects, "dagster-instance", "dagster-migrate.yaml")[1]
+    web = env_of(containers(webserver(objects, environment))[0])
+    assert web["AWS_ACCESS_KEY_ID"]["valueFrom"]["secretKeyRef"] == {
+        "name": "dagster-compute-logs-credentials", "key": "access-key"}
+    assert web["AWS_SECRET_ACCESS_KEY"]["valueFrom"]["secretKeyRef"] == {
+        "name": "dagster-compute-logs-credentials", "key": "secret-key"}
+    daemon = env_of(containers(find(objects, "Deployment", "dagster-daemon"))[0])
+    assert "AWS_ACCESS_KEY_ID" not in daemon
+
+
 def test_workspace_lists_exactly_the_data_products(case) -> None:
     objects, environment = case
     workspace = config_file(objects, "dagster-workspace", "workspace.yaml")[1]
@@ -193,8 +214,11 @@ def test_webserver_is_ready_only_when_every_code_location_is_loaded(case) -> Non
 def test_webserver_exposure_follows_the_settings(case) -> None:
     objects, environment = case
     settings = environment.orchestrator.webserver
-    ingresses = [o for o in objects.values() if o["kind"] == "Ingress" and o["metadata"]["name"] == "dagster-webserver"]
-    assert [i["spec"]["rules"][0]["host"] for i in ingresses] == ([settings.ingress.host] if settings.ingress else [])
+    # The UI's Ingress is its login's (tests/test_orchestrator_access.py), never the webserver's own.
+    ingresses = {o["metadata"]["name"]: o for o in objects.values() if o["kind"] == "Ingress"}
+    assert "dagster-webserver" not in ingresses
+    assert ([ingresses["oauth2-proxy"]["spec"]["rules"][0]["host"]] if "oauth2-proxy" in ingresses else []) == (
+        [settings.ingress.host] if settings.ingress else [])
     if settings.blue_green:
         assert webserver(objects, environment)["spec"]["strategy"]["blueGreen"]["previewService"]
 
@@ -203,9 +227,9 @@ def test_dagster_pods_run_as_non_root_with_a_writable_dagster_home(case) -> None
     objects, environment = case
     for workload in dagster_workloads(objects, environment):
         spec = pod_spec(workload)
-        # Dagster's own image runs as 1001; a code location runs the product's image, as its jobs do.
+        # Dagster's own image runs as 10001; a code location runs the product's image, as its jobs do.
         product_image = workload["metadata"]["labels"]["app.kubernetes.io/component"] == "code-location"
-        expected = environment.jobs.run_as_user if product_image else 1001
+        expected = environment.jobs.run_as_user if product_image else 10001
         assert spec["securityContext"]["runAsUser"] == expected and spec["securityContext"]["runAsNonRoot"]
         volumes = {v["name"]: v for v in spec["volumes"]}
         container = containers(workload)[0]

@@ -66,7 +66,10 @@ def _may(objects, account: str, group: str, resource: str, verb: str) -> bool:
 def test_daemon_launches_and_webserver_only_terminates(environment: str, rendered, environments) -> None:
     objects = list(rendered[environment].values())
     settings = environments[environment]
-    check_orchestrator_rbac(objects, settings.namespaces.jobs, settings.namespaces.platform)
+    # kube-state-metrics' list-and-watch Roles are checked with it (tests/test_observability.py).
+    orchestrator = [o for o in objects if o["metadata"].get("labels", {}).get("app.kubernetes.io/name")
+                    != "kube-state-metrics"]
+    check_orchestrator_rbac(orchestrator, settings.namespaces.jobs, settings.namespaces.platform)
     assert _may(objects, "dagster-daemon", "batch", "jobs", "create")
     assert not _may(objects, "dagster-webserver", "batch", "jobs", "create")
     assert not _may(objects, "dagster-webserver", "", "pods/log", "get")
@@ -206,11 +209,15 @@ def test_database_ingress_admits_dagster_its_backup_and_its_runs(rendered) -> No
     assert policy["podSelector"] == {"matchLabels": {"app.kubernetes.io/instance": "postgres-dagster"}}
     assert policy["ingress"] == [
         {"from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/instance": "postgres-dagster"}}}]},
-        {"from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/instance": "postgres-dagster-backup"}}},
+        {"from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/instance": "postgres-dagster-roles"}}},
+                  {"podSelector": {"matchLabels": {"app.kubernetes.io/instance": "postgres-dagster-backup"}}},
                   {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "dagster"}}},
                   {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "floe-jobs"}},
                    "podSelector": {"matchLabels": {"floe.dev/launched-by": "dagster"}}}],
          "ports": [{"port": "postgres", "protocol": "TCP"}]},
+        # Prometheus alone reaches the exporter beside the server.
+        {"from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}}],
+         "ports": [{"port": "metrics", "protocol": "TCP"}]},
     ]
     egress = find(rendered["dev"], "NetworkPolicy", "allow-dagster-runs-egress")["spec"]
     assert egress == {

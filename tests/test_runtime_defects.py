@@ -108,12 +108,12 @@ def test_no_command_line_carries_the_root_secret(rendered, name: str) -> None:
     realm = realm_container(rendered[name])
     assert "args" not in realm
     assert realm["command"][:2] == ["/bin/bash", "-c"]
-    script = realm["command"][2]
-    assert "umask 077" in script.splitlines()
-    assert f'{ADMIN_TOOL} bootstrap --credentials-file "$credentials"' in script.splitlines()
-    assert "--credential " not in script and "--realm" not in script
-    assert f'credentials="{CREDENTIALS_DIR}/root-credentials.yaml"' in script.splitlines()
+    lines = [line for line in realm["command"][2].splitlines() if not line.startswith("#")]
+    assert "umask 077" in lines
+    assert f'{ADMIN_TOOL} bootstrap --credentials-file "$ROOT_CREDENTIALS_FILE"' in lines
+    assert not any("--credential " in line or "--realm" in line for line in lines)
     variables = env_of(realm)
+    assert variables["ROOT_CREDENTIALS_FILE"]["value"] == f"{CREDENTIALS_DIR}/root-credentials.yaml"
     assert variables["ROOT_CLIENT_SECRET"]["valueFrom"]["secretKeyRef"]["key"] == "client-secret"
     assert variables["REALM"]["value"]
 
@@ -130,9 +130,14 @@ def test_root_credentials_file_is_in_memory_scratch(rendered, name: str) -> None
     assert all(mount["name"] not in {m["name"] for m in c.get("volumeMounts", [])} for c in others)
 
 
+def local_credentials_file(realm: dict, scratch: Path) -> str:
+    """The rendered path of the credentials file, in ``scratch`` instead of the pod's in-memory volume."""
+    return env_of(realm)["ROOT_CREDENTIALS_FILE"]["value"].replace(CREDENTIALS_DIR, str(scratch))
+
+
 def test_admin_tool_reads_the_credentials_file_and_never_sees_the_secret(rendered, tmp_path: Path) -> None:
     """The rendered script, run by bash with a stand-in admin tool recording its argv and file."""
-    script = realm_container(rendered["dev"])["command"][2]
+    realm = realm_container(rendered["dev"])
     scratch, record = tmp_path / "scratch", tmp_path / "record"
     scratch.mkdir()
     tool = tmp_path / "run-java.sh"
@@ -140,12 +145,13 @@ def test_admin_tool_reads_the_credentials_file_and_never_sees_the_secret(rendere
                     'stat -c %a "$3" > "$RECORD/mode"\ncp "$3" "$RECORD/credentials.yaml"\n')
     tool.chmod(0o755)
     record.mkdir()
-    script = script.replace(CREDENTIALS_DIR, str(scratch)).replace(ADMIN_TOOL, str(tool))
+    script = realm["command"][2].replace(ADMIN_TOOL, str(tool))
     secret = "s'3c\"r,e\\t $HOME %s"
     result = subprocess.run(
         ["/bin/bash", "-c", script], capture_output=True, text=True, check=False,
         env={"PATH": os.environ["PATH"], "RECORD": str(record), "REALM": "floe",
-             "ROOT_CLIENT_ID": "root", "ROOT_CLIENT_SECRET": secret},
+             "ROOT_CLIENT_ID": "root", "ROOT_CLIENT_SECRET": secret,
+             "ROOT_CREDENTIALS_FILE": local_credentials_file(realm, scratch)},
     )
     assert result.returncode == 0, result.stderr
     argv = (record / "argv").read_text().splitlines()
@@ -158,16 +164,17 @@ def test_admin_tool_reads_the_credentials_file_and_never_sees_the_secret(rendere
 
 
 def test_a_failing_admin_tool_fails_the_container_and_removes_the_file(rendered, tmp_path: Path) -> None:
-    script = realm_container(rendered["dev"])["command"][2]
+    realm = realm_container(rendered["dev"])
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     tool = tmp_path / "run-java.sh"
     tool.write_text("#!/bin/bash\nexit 3\n")
     tool.chmod(0o755)
-    script = script.replace(CREDENTIALS_DIR, str(scratch)).replace(ADMIN_TOOL, str(tool))
+    script = realm["command"][2].replace(ADMIN_TOOL, str(tool))
     result = subprocess.run(["/bin/bash", "-c", script], capture_output=True, text=True, check=False,
                             env={"PATH": os.environ["PATH"], "REALM": "floe", "ROOT_CLIENT_ID": "root",
-                                 "ROOT_CLIENT_SECRET": "x"})
+                                 "ROOT_CLIENT_SECRET": "x",
+                                 "ROOT_CREDENTIALS_FILE": local_credentials_file(realm, scratch)})
     assert result.returncode == 3
     assert list(scratch.iterdir()) == []
 

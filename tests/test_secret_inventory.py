@@ -11,17 +11,28 @@ from tests.conftest import find
 def test_dev_reads_exactly_these_secrets(rendered) -> None:
     found = {(use.namespace, use.name): use.keys for use in inventory(rendered["dev"].values())}
     assert found == {
-        ("floe-jobs", "floe-jobs-catalog-credentials"): ("client-id", "client-secret"),
         ("floe-jobs", "floe-jobs-object-store-credentials"): ("root-password", "root-user"),
+        # The product's catalog principal: its pods, and the catalog's bootstrap that sets its credentials.
+        ("floe-jobs", "floe-sales-catalog-credentials"): ("client-id", "client-secret"),
         ("floe-jobs", "postgres-dagster-credentials"): ("password", "username"),
         ("floe-platform", "cube-api-secret"): ("api-secret",),
+        ("floe-platform", "dagster-compute-logs-credentials"): ("access-key", "secret-key"),
+        ("floe-platform", "floe-sales-catalog-credentials"): ("client-id", "client-secret"),
         ("floe-platform", "grafana-admin-credentials"): ("admin-password", "admin-user"),
+        # Prometheus' bearer token for MinIO's metrics.
+        ("floe-platform", "minio-metrics-token"): ("token",),
         ("floe-platform", "minio-root-credentials"): ("root-password", "root-user"),
         ("floe-platform", "polaris-root-credentials"): ("client-id", "client-secret"),
         ("floe-platform", "polaris-token-broker"): ("private.pem", "public.pem"),
         ("floe-platform", "postgres-backup-object-store-credentials"): ("access-key", "secret-key"),
+        # Each instance's superuser: the server and its role bootstrap alone.
+        ("floe-platform", "postgres-dagster-admin-credentials"): ("password", "username"),
         ("floe-platform", "postgres-dagster-credentials"): ("password", "username"),
+        ("floe-platform", "postgres-polaris-admin-credentials"): ("password", "username"),
         ("floe-platform", "postgres-polaris-credentials"): ("password", "username"),
+        # Each exporter's read-only role (pg_monitor).
+        ("floe-platform", "postgres-dagster-monitoring-credentials"): ("password", "username"),
+        ("floe-platform", "postgres-polaris-monitoring-credentials"): ("password", "username"),
     }
 
 

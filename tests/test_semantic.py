@@ -1,10 +1,14 @@
 """The semantic tier: Cube API and refresh worker on Cube Store, and blue-green upgrades."""
 
+import re
+
 import cdk8s
 import pytest
 
+from floe.app import render_objects
 from floe.components import cube
 from floe.config.common import Autoscaling, BlueGreen
+from floe.config.loader import ENVIRONMENTS_DIR as ENVIRONMENTS
 from floe.config.loader import load_environment
 from floe.config.resources import BUILTIN_PRESETS
 from floe.constructs.container import Container, Port
@@ -14,6 +18,7 @@ from floe.constructs.probes import Probes
 from floe.constructs.security import RunAs
 from floe.constructs.service import PlatformService, ServiceProps, WorkloadKind
 from floe.errors import FloeError
+from floe.security.secrets import SecretUse, inventory
 from floe.tiers import SEMANTIC, SYNC_WAVE, Step
 from tests.conftest import ENVIRONMENT_NAMES, containers, find, pod_spec
 
@@ -82,9 +87,16 @@ def test_cube_api_and_refresh_worker_share_cube_store_and_secret(rendered, envir
         assert value(container, "CUBEJS_CUBESTORE_PORT") == "3030"
         assert secret_ref(container, "CUBEJS_API_SECRET") == (environment.semantic.api_secret, "api-secret")
         assert value(container, "CUBEJS_DB_TYPE") == "duckdb"
-        assert value(container, "CUBEJS_DB_DUCKDB_S3_URL_STYLE") == "path"
-        assert value(container, "CUBEJS_DB_DUCKDB_S3_ENDPOINT") == f"minio.{namespace}.svc.cluster.local:9000"
-        assert secret_ref(container, "CUBEJS_DB_DUCKDB_S3_SECRET_ACCESS_KEY") == (object_store_secret, "root-password")
+        # The driver's own DuckDB settings stay unset: they install or autoinstall from the internet.
+        assert not [n for n in env_of(container) if n.startswith("CUBEJS_DB_DUCKDB_")]
+        if environment.semantic.duckdb_extensions:
+            assert secret_ref(container, "FLOE_CATALOG_CLIENT_ID") == ("cube-catalog-credentials", "client-id")
+            assert secret_ref(container, "FLOE_CATALOG_CLIENT_SECRET") == ("cube-catalog-credentials", "client-secret")
+            assert secret_ref(container, "FLOE_OBJECT_STORE_ACCESS_KEY_ID") == (object_store_secret, "root-user")
+            assert secret_ref(container, "FLOE_OBJECT_STORE_SECRET_ACCESS_KEY") == (object_store_secret,
+                                                                                    "root-password")
+        else:  # nothing reads them without the extensions
+            assert not [n for n in env_of(container) if n.startswith(("FLOE_CATALOG_", "FLOE_OBJECT_STORE_"))]
         assert "OTEL_EXPORTER_OTLP_ENDPOINT" in env_of(container)
         assert all("value" not in e for n, e in env_of(container).items() if "SECRET" in n)
     assert value(api, "CUBEJS_REFRESH_WORKER") == "false"
@@ -95,13 +107,74 @@ def test_cube_api_and_refresh_worker_share_cube_store_and_secret(rendered, envir
 
 
 @pytest.mark.parametrize("name", ENVIRONMENT_NAMES)
-def test_duckdb_extensions_land_in_a_writable_home(rendered, environments, name: str) -> None:
+def test_duckdb_extensions_land_in_a_writable_directory(rendered, environments, name: str) -> None:
     workload = api_workload(semantic(rendered, name), environments[name])
     api = containers(workload)[0]
     mounts = {m["mountPath"] for m in api["volumeMounts"]}
     assert value(api, "HOME") in mounts
-    assert cube.MODEL_DIR in mounts
+    assert "/cube/conf/model" in mounts
+    assert ("/cube/duckdb-extensions" in mounts) is (name != "dev")  # dev declares no extension source
     assert api["securityContext"]["readOnlyRootFilesystem"] is True
+
+
+@pytest.mark.parametrize("name", ENVIRONMENT_NAMES)
+def test_api_and_refresh_worker_load_the_rendered_cube_js(rendered, environments, name: str) -> None:
+    objects = semantic(rendered, name)
+    config = find(objects, "ConfigMap", "cube-config")
+    assert list(config["data"]) == ["cube.js"]
+    for workload in (api_workload(objects, environments[name]), find(objects, "Deployment", cube.REFRESH_WORKER)):
+        spec = pod_spec(workload)
+        mount = next(m for m in containers(workload)[0]["volumeMounts"] if m["mountPath"] == "/cube/conf/cube.js")
+        assert mount == {"mountPath": "/cube/conf/cube.js", "name": "config", "readOnly": True, "subPath": "cube.js"}
+        assert {"name": "config", "configMap": {"name": "cube-config"}} in spec["volumes"]
+        # A subPath mount never sees a changed ConfigMap: the checksum rolls the pods instead.
+        assert "floe.dev/config-checksum" in workload["spec"]["template"]["metadata"]["annotations"]
+
+
+def test_without_an_extension_source_duckdb_installs_nothing(rendered) -> None:
+    config = find(semantic(rendered, "dev"), "ConfigMap", "cube-config")["data"]["cube.js"]
+    assert 'const statements = [\n  "SET autoinstall_known_extensions = false"\n];' in config
+    assert "INSTALL" not in config and "LOAD" not in config and "ATTACH" not in config
+
+
+def test_prod_attaches_the_catalog_with_extensions_from_its_mirror(rendered) -> None:
+    config = find(semantic(rendered, "prod"), "ConfigMap", "cube-config")["data"]["cube.js"]
+    for statement in (
+        "SET autoinstall_known_extensions = false",
+        "SET extension_directory = '/cube/duckdb-extensions'",
+        "INSTALL iceberg FROM 'http://duckdb-extensions.floe.example.internal'",
+        "CREATE SECRET floe_catalog (TYPE iceberg, CLIENT_ID ${FLOE_CATALOG_CLIENT_ID}, "
+        "CLIENT_SECRET ${FLOE_CATALOG_CLIENT_SECRET}, OAUTH2_SERVER_URI "
+        "'http://polaris.floe-platform.svc.cluster.local:8181/api/catalog/v1/oauth/tokens', "
+        "OAUTH2_SCOPE 'PRINCIPAL_ROLE:ALL')",
+        "ATTACH 'warehouse' AS \\\"warehouse\\\" (TYPE iceberg, SECRET floe_catalog, "
+        "ENDPOINT 'http://polaris.floe-platform.svc.cluster.local:8181/api/catalog', ACCESS_DELEGATION_MODE 'none')",
+    ):
+        assert f'"{statement}"' in config
+    assert config.index("autoinstall_known_extensions") < config.index("INSTALL httpfs")
+
+
+def test_sql_literals_double_their_quotes() -> None:
+    assert cube.sql_literal("it's") == "'it''s'"
+
+
+def test_extension_repository_must_be_a_plain_url(tmp_path) -> None:
+    path = tmp_path / "qa.yaml"
+    path.write_text('platform_version: "1.0.0"\ngitops:\n  repository: https://git.example.org/floe.git\n'
+                    "semantic:\n  duckdb_extensions:\n    repository: https://mirror/x'; DROP\n")
+    with pytest.raises(FloeError) as error:
+        load_environment(path)
+    assert "qa.yaml:6: semantic.duckdb_extensions.repository: " in str(error.value)
+    assert "is not an extension repository URL: use http://host[:port][/path] with no query" in str(error.value)
+
+
+def test_extension_repository_is_plain_http(tmp_path) -> None:
+    """DuckDB installs httpfs, its https client, from the repository: over https it could not fetch it."""
+    path = tmp_path / "qa.yaml"
+    path.write_text('platform_version: "1.0.0"\ngitops:\n  repository: https://git.example.org/floe.git\n'
+                    "semantic:\n  duckdb_extensions:\n    repository: https://duckdb-extensions.example.org\n")
+    with pytest.raises(FloeError, match="not https: DuckDB would need httpfs to install httpfs"):
+        load_environment(path)
 
 
 @pytest.mark.parametrize("name", ENVIRONMENT_NAMES)
@@ -264,3 +337,92 @@ def test_blue_green_needs_a_rolling_deployment() -> None:
 def test_blue_green_keeps_the_step_wave() -> None:
     objects = tiny_service(blue_green=BlueGreen())
     assert wave(objects[("Rollout", "web")]) == SEMANTIC.wave_of(Step.SERVE)
+
+
+@pytest.mark.parametrize("name", ENVIRONMENT_NAMES)
+def test_cube_pods_may_reach_the_catalog_api(rendered, environments, name: str) -> None:
+    objects = rendered[name]
+    policy = find(objects, "NetworkPolicy", "allow-polaris")["spec"]
+    polaris = containers(find(objects, "Deployment", "polaris"))[0]
+    assert {"name": "api", "containerPort": 8181, "protocol": "TCP"} in polaris["ports"]
+    for workload in (api_workload(objects, environments[name]), find(objects, "Deployment", cube.REFRESH_WORKER)):
+        labels = workload["spec"]["template"]["metadata"]["labels"]
+        ports = [rule["ports"] for rule in policy["ingress"] for peer in rule["from"]
+                 if "namespaceSelector" not in peer and "podSelector" in peer
+                 and peer["podSelector"]["matchLabels"].items() <= labels.items()]
+        assert ports == [[{"port": "api", "protocol": "TCP"}]]
+
+
+def test_validate_notices_say_what_cube_starts_without(environments) -> None:
+    assert cube.notices(environments["dev"]) == (
+        "semantic.schema_configmap is not set: Cube starts on an empty data model and serves no cubes",
+        "semantic.duckdb_extensions is not set: Cube's DuckDB installs and loads no extension and attaches no "
+        "catalog, so it reads neither the object store nor the Iceberg tables",
+    )
+    assert cube.notices(environments["prod"]) == (
+        "semantic.schema_configmap is not set: Cube starts on an empty data model and serves no cubes",)
+
+
+def test_the_semantic_layers_catalog_secret_is_inventoried_and_fetched_in_prod(rendered) -> None:
+    uses = {(u.namespace, u.name): u for u in inventory(rendered["prod"].values())}
+    assert uses["floe-platform", "cube-catalog-credentials"] == SecretUse(
+        "floe-platform", "cube-catalog-credentials", ("client-id", "client-secret"),
+        # Cube logs in with it; the catalog's bootstrap sets the principal's credentials to it.
+        ("Deployment/cube-refresh-worker", "Job/polaris-bootstrap", "Rollout/cube"))
+    external = find(rendered["prod"], "ExternalSecret", "cube-catalog-credentials")["spec"]
+    assert [d["remoteRef"] for d in external["data"]] == [
+        {"key": "floe/prod/floe-platform/cube-catalog-credentials", "property": "client-id"},
+        {"key": "floe/prod/floe-platform/cube-catalog-credentials", "property": "client-secret"}]
+    # dev declares no extension mirror: nothing reads it there.
+    assert ("floe-platform", "cube-catalog-credentials") not in {
+        (u.namespace, u.name) for u in inventory(rendered["dev"].values())}
+
+
+EXTENSION_IMAGE = "registry.example.com/platform/duckdb-extensions:1.5.5"
+
+
+def with_extension_image(tmp_path) -> dict[str, dict]:
+    """prod, its extensions from an image in place of its mirror, rendered."""
+    text = (ENVIRONMENTS / "prod.yaml").read_text()
+    mirror = "    repository: http://duckdb-extensions.floe.example.internal\n"
+    assert mirror in text
+    path = tmp_path / "qa.yaml"
+    path.write_text(text.replace(mirror, f"    image: {EXTENSION_IMAGE}\n    image_path: /opt/duckdb\n"))
+    folders = render_objects(load_environment(path))
+    return {f"{folder}/{index}": obj for folder, objects in folders.items() for index, obj in enumerate(objects)}
+
+
+def test_an_extension_image_is_copied_by_an_init_container_and_only_loaded(tmp_path) -> None:
+    objects = with_extension_image(tmp_path)
+    for workload in (find(objects, "Rollout", cube.API), find(objects, "Deployment", cube.REFRESH_WORKER)):
+        spec = pod_spec(workload)
+        (copy,) = spec["initContainers"]
+        assert copy["image"] == EXTENSION_IMAGE
+        assert copy["command"] == ["cp", "-R", "/opt/duckdb/.", "/cube/duckdb-extensions"]
+        assert copy["securityContext"]["readOnlyRootFilesystem"] is True
+        # The same emptyDir in both containers.
+        mounted = {m["mountPath"]: m["name"] for m in copy["volumeMounts"]}
+        server = {m["mountPath"]: m["name"] for m in containers(workload)[0]["volumeMounts"]}
+        assert mounted["/cube/duckdb-extensions"] == server["/cube/duckdb-extensions"]
+        assert copy["resources"] == containers(workload)[0]["resources"]
+    config = find(objects, "ConfigMap", "cube-config")["data"]["cube.js"]
+    assert "INSTALL" not in config
+    assert '"LOAD httpfs",\n  "LOAD avro",\n  "LOAD iceberg",' in config
+    assert "SET extension_directory = '/cube/duckdb-extensions'" in config
+
+
+@pytest.mark.parametrize(("source", "message"), [
+    ("{}", "qa.yaml:5: semantic.duckdb_extensions.repository: set exactly one of repository (a mirror DuckDB "
+           "installs from) and image"),
+    ("{repository: 'http://mirror.example.org', image: 'registry.example.com/x:1'}",
+     "semantic.duckdb_extensions.image: set exactly one of repository"),
+    ("{repository: 'http://mirror.example.org', image_path: /opt}",
+     "semantic.duckdb_extensions.image_path: image_path goes with image, not with repository"),
+    ("{image: 'registry.example.com/x:latest'}", "is not a pinned image"),
+])
+def test_an_extension_source_is_one_mirror_or_one_pinned_image(tmp_path, source: str, message: str) -> None:
+    path = tmp_path / "qa.yaml"
+    path.write_text('platform_version: "1.0.0"\ngitops:\n  repository: https://git.example.org/floe.git\n'
+                    f"semantic:\n  duckdb_extensions: {source}\n")
+    with pytest.raises(FloeError, match=re.escape(message)):
+        load_environment(path)

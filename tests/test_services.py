@@ -7,8 +7,8 @@ from floe.tiers import SYNC_WAVE
 from tests.conftest import ENVIRONMENT_NAMES
 
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "Rollout", "Job", "CronJob"}
-API_CLIENTS = {"dagster-webserver", "dagster-daemon"}
-"""The only workloads whose pods get a service account token."""
+API_CLIENTS = {"dagster-webserver", "dagster-daemon", "kube-state-metrics"}
+"""The only workloads whose pods get a service account token (kube-state-metrics lists and watches)."""
 
 
 def workloads(objects: dict[str, dict]) -> list[dict]:
@@ -92,9 +92,15 @@ def test_every_config_map_key_a_pod_reads_exists(environment: str, rendered) -> 
 
 def _expected_secrets(environment) -> set[str]:
     """Secret names the environment names (fields ending in 'secret'), plus in-cluster defaults."""
-    from floe.components.postgres import CONSUMERS, database_of
+    from floe.components.postgres import CONSUMERS, admin_secret, database_of, monitoring_secret
+    from floe.config.storage import InClusterPostgres
 
     names: set[str] = {database_of(environment, consumer).credentials_secret for consumer in CONSUMERS}
+    names |= {admin_secret(consumer, settings) for consumer in CONSUMERS
+              if isinstance(settings := getattr(environment.storage.postgres, consumer), InClusterPostgres)}
+    names |= {monitoring_secret(consumer) for consumer in CONSUMERS
+              if isinstance(getattr(environment.storage.postgres, consumer), InClusterPostgres)}
+    names |= {product.catalog_credentials_secret for product in environment.data_products}
 
     def walk(value) -> None:
         if isinstance(value, dict):
@@ -130,7 +136,7 @@ def test_every_container_is_bounded_and_restricted(environment: str, rendered) -
     for obj in workloads(rendered[environment]):
         spec = pod_template(obj)["spec"]
         assert spec["securityContext"]["runAsNonRoot"] is True
-        # Only Dagster's webserver and daemon call the Kubernetes API (they create and delete run Jobs).
+        # Only Dagster's webserver and daemon (run Jobs) and kube-state-metrics call the Kubernetes API.
         assert spec["automountServiceAccountToken"] is (obj["metadata"]["name"] in API_CLIENTS), obj["metadata"]["name"]
         for container in all_containers(obj):
             assert set(container["resources"]) == {"requests", "limits"}

@@ -41,11 +41,12 @@ def test_postgres_statefulset_shape(environment: str, rendered, environments) ->
         (claim,) = spec["volumeClaimTemplates"]
         assert claim["spec"]["resources"]["requests"]["storage"] == settings.storage.size
         assert claim["spec"].get("storageClassName") == settings.storage.storage_class
-        (container,) = containers(statefulset)
+        container = next(c for c in containers(statefulset) if c["name"] == "postgres")
         mount = next(m for m in container["volumeMounts"] if m["name"] == claim["metadata"]["name"])
         variables = env_of(container)
         assert variables["PGDATA"]["value"].startswith(mount["mountPath"] + "/")
-        secret = database_of(environments[environment], consumer).credentials_secret
+        # initdb's superuser is the instance's own, never the consumer's role.
+        secret = f"{name}-admin-credentials"
         assert variables["POSTGRES_USER"]["valueFrom"]["secretKeyRef"] == {"name": secret, "key": "username"}
         assert variables["POSTGRES_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": secret, "key": "password"}
         for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
@@ -54,7 +55,9 @@ def test_postgres_statefulset_shape(environment: str, rendered, environments) ->
         headless = find(objects, "Service", f"{name}-headless")["spec"]
         assert headless["clusterIP"] == "None"
         client = find(objects, "Service", name)["spec"]
-        assert client["ports"] == [{"name": "postgres", "port": 5432, "protocol": "TCP", "targetPort": "postgres"}]
+        # The server, and its postgres_exporter sidecar for Prometheus.
+        assert client["ports"] == [{"name": "postgres", "port": 5432, "protocol": "TCP", "targetPort": "postgres"},
+                                   {"name": "metrics", "port": 9187, "protocol": "TCP", "targetPort": "metrics"}]
 
 
 def test_external_database_is_used_not_rendered(environments) -> None:

@@ -106,7 +106,12 @@ def test_prod_drawing_shows_outside_database_and_ingress(drawings: dict[str, str
     assert '    postgres_dagster["postgres-dagster (outside the cluster)"]' in platform
     assert ("pipeline_jobs", '-.->|"5432"|', "postgres_dagster") in edges
     assert ("ext_ingress_nginx", '-.->|"http"|', "grafana") in edges
-    assert '    dagster["dagster (Rollout, Deployment ×3, Job)"]' in platform
+    # Two webservers (the read-only one for viewers) and the UI's login in front of both.
+    assert '    dagster["dagster (Rollout, Deployment ×4, Job)"]' in platform
+    assert '    oauth2_proxy["oauth2-proxy (Deployment ×2)"]' in platform
+    assert ("ext_ingress_nginx", '-.->|"http"|', "oauth2_proxy") in edges
+    assert ("oauth2_proxy", '-.->|"http"|', "dagster") in edges
+    assert ("ext_ingress_nginx", '-.->|"http"|', "dagster") not in edges
 
 
 def test_engines_chain(drawings: dict[str, str]) -> None:

@@ -29,6 +29,7 @@ from floe.cli.context import checked_names, console, err_console, one_environmen
 from floe.cli.policy import file_problems, object_problems
 from floe.cli.render import render_scratch, schema_problems
 from floe.cli.tree import describe, environment_files, parse
+from floe.components import cube, prometheus
 from floe.errors import FloeError
 from floe.synth import CAPACITY_FILE, GITOPS_DIR, TOPOLOGY_FILE, owned_folders
 from floe.validation import Problem
@@ -421,6 +422,11 @@ def validate(env: EnvOption = None) -> None:
         scanned += [p for p in sorted(settings.environments.rglob("*")) if p.is_file()]
         problems += file_problems(scanned, Path.cwd())
     out = console()
+    # Valid, but worth knowing: what an environment leaves out on purpose (failing or not).
+    for name in names:
+        environment = one_environment(name)
+        for notice in (*cube.notices(environment), *prometheus.notices(environment)):
+            out.print(f"notice: {name}: {notice}", markup=False, soft_wrap=True)
     for problem in problems:
         out.print(Text("✗ ", style="red") + Text(str(problem)), soft_wrap=True)
     if any(problem.version == "drift" for problem in problems):

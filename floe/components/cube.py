@@ -4,23 +4,34 @@ The seed backs Cube with Redis, but current Cube releases removed the Redis driv
 ``CUBEJS_CACHE_AND_QUEUE_DRIVER`` accepts only ``cubestore`` or ``memory``, so Cube Store takes
 Redis's place as cache and queue (and holds the pre-aggregations).
 
-Data source: DuckDB inside the Cube process, reading the lakehouse's Iceberg tables from MinIO
-(``httpfs`` and ``iceberg`` extensions, S3 settings in ``CUBEJS_DB_DUCKDB_S3_*``). Cube Store keeps
-its durable copy in MinIO too (``CUBESTORE_MINIO_*``), so its pods only need scratch space.
+Data source: DuckDB inside the Cube process (``@duckdb/node-api``), set up by the rendered Cube
+configuration file, ``cube.js``: its ``driverFactory`` hands the DuckDB driver an ``initSql``, which the
+driver runs once per instance after its own settings. That SQL turns off installing extensions from
+the public internet, loads httpfs, avro and iceberg from the environment's extension source (installed
+from its mirror, or copied from its image by an init container), creates the object-store and
+catalog secrets from env vars (Secret references; no credential is in the file) and attaches the
+Polaris catalog as ``<catalog>``, so the model reads ``<catalog>.<namespace>.<table>``. The driver's
+own ``CUBEJS_DB_DUCKDB_*`` settings are left unset: ``CUBEJS_DB_DUCKDB_EXTENSIONS`` installs from the
+internet, and its ``SET s3_*`` would make DuckDB autoinstall httpfs from there before ``initSql`` runs.
+Cube Store keeps its durable copy in MinIO (``CUBESTORE_MINIO_*``), so its pods only need scratch space.
 
 The images declare no user; Cube runs as the Node image's ``node`` user (1000), Cube Store as the
 same unprivileged IDs. Service names avoid ``cubestore-*``: Kubernetes' service-link variables of
 such names (``CUBESTORE_PORT``...) break Cube Store's configuration (cube-js/cube#3158).
 """
 
+import json
+
 from constructs import Construct
 
-from floe.components import minio
+from floe.components import minio, polaris
 from floe.components.dns import service_host
 from floe.components.telemetry import otlp_env
 from floe.config.environment import Environment
 from floe.config.releases import image_tag
+from floe.config.resources import Resources
 from floe.constructs import env
+from floe.constructs.config_files import config_map
 from floe.constructs.container import Container, Port
 from floe.constructs.ingress import ServiceIngress
 from floe.constructs.kube import k8s
@@ -45,7 +56,20 @@ STATUS_PORT = 3031
 WORKER_PORT = 9001
 RUN_AS = RunAs(user=1000, group=1000)
 API_SECRET_KEY = "api-secret"
-MODEL_DIR = "/cube/conf/model"
+CONFIG_DIR = "/cube/conf"
+"""The image's working directory, where Cube's server looks for ``cube.js``."""
+CONFIG_FILE = "cube.js"
+MODEL_DIR = f"{CONFIG_DIR}/model"
+EXTENSIONS = ("httpfs", "avro", "iceberg")
+"""httpfs reads the object store and the catalog's REST API; iceberg reads its manifests with avro."""
+EXTENSION_DIR = ScratchPath("/cube/duckdb-extensions", size_limit="512Mi")
+"""DuckDB's ``extension_directory``: what it installs at start, about 80 MB for the three."""
+CATALOG_SCOPE = "PRINCIPAL_ROLE:ALL"
+"""The OAuth2 scope Polaris grants a principal's roles under (the one its own bootstrap asks for)."""
+CATALOG_CLIENT_ID_ENV = "FLOE_CATALOG_CLIENT_ID"
+CATALOG_CLIENT_SECRET_ENV = "FLOE_CATALOG_CLIENT_SECRET"
+OBJECT_STORE_KEY_ID_ENV = "FLOE_OBJECT_STORE_ACCESS_KEY_ID"
+OBJECT_STORE_SECRET_ENV = "FLOE_OBJECT_STORE_SECRET_ACCESS_KEY"
 CUBE_STORE_DIR = "/cube/.cubestore"
 CUBE_STORE_STEP = Step.PREPARE
 """Cube Store syncs one wave before the API and refresh worker, whose readiness needs it."""
@@ -56,6 +80,20 @@ def render(scope: Construct, environment: Environment) -> None:
         return
     _cube_store(scope, environment)
     _cube(scope, environment)
+
+
+def notices(environment: Environment) -> tuple[str, ...]:
+    """What a valid environment leaves Cube without, said by ``floe validate``: it starts, but serves no data."""
+    settings = environment.semantic
+    if not settings.enabled:
+        return ()
+    said = []
+    if settings.schema_configmap is None:
+        said.append("semantic.schema_configmap is not set: Cube starts on an empty data model and serves no cubes")
+    if settings.duckdb_extensions is None:
+        said.append("semantic.duckdb_extensions is not set: Cube's DuckDB installs and loads no extension and "
+                    "attaches no catalog, so it reads neither the object store nor the Iceberg tables")
+    return tuple(said)
 
 
 def _pod_host(environment: Environment, statefulset: str, pod: str) -> str:
@@ -156,12 +194,113 @@ def _cube_store(scope: Construct, environment: Environment) -> None:
     )
 
 
+# Cube's configuration file: DuckDB's start-up SQL ---------------------------------------------------
+
+
+def sql_literal(value: str) -> str:
+    """A SQL string literal: single-quoted, a quote inside written twice."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def from_env(name: str) -> str:
+    """A placeholder cube.js replaces, when Cube starts, by the env var's value as a SQL string literal."""
+    return "${" + name + "}"
+
+
+def init_sql(environment: Environment) -> tuple[str, ...]:
+    """The statements DuckDB runs at start; credentials only as :func:`from_env` placeholders.
+
+    Without an extension source nothing is installed or loaded and no catalog attached: a query of
+    the object store fails at once instead of DuckDB fetching extensions from the public internet.
+    """
+    source = environment.semantic.duckdb_extensions
+    statements = ["SET autoinstall_known_extensions = false"]
+    if source is None:
+        return tuple(statements)
+    catalog = environment.catalog.polaris.catalog
+    catalog_uri = polaris.catalog_uri(environment)
+    # From a mirror DuckDB installs each extension; from an image the init container has put them in place.
+    installs = (f"INSTALL {name} FROM {sql_literal(source.repository)}" for name in EXTENSIONS if source.repository)
+    return (
+        *statements,
+        f"SET extension_directory = {sql_literal(EXTENSION_DIR.path)}",
+        *installs,
+        *(f"LOAD {name}" for name in EXTENSIONS),
+        # MinIO: host:port without a scheme, path-style URLs.
+        f"CREATE SECRET floe_object_store (TYPE s3, KEY_ID {from_env(OBJECT_STORE_KEY_ID_ENV)}, "
+        f"SECRET {from_env(OBJECT_STORE_SECRET_ENV)}, "
+        f"ENDPOINT {sql_literal(minio.endpoint(environment).removeprefix('http://'))}, "
+        f"URL_STYLE 'path', USE_SSL false, REGION {sql_literal(minio.REGION)})",
+        f"CREATE SECRET floe_catalog (TYPE iceberg, CLIENT_ID {from_env(CATALOG_CLIENT_ID_ENV)}, "
+        f"CLIENT_SECRET {from_env(CATALOG_CLIENT_SECRET_ENV)}, "
+        f"OAUTH2_SERVER_URI {sql_literal(catalog_uri + '/v1/oauth/tokens')}, "
+        f"OAUTH2_SCOPE {sql_literal(CATALOG_SCOPE)})",
+        # The catalog vends no credentials (MinIO has no STS here): DuckDB reads with floe_object_store.
+        f"ATTACH {sql_literal(catalog)} AS \"{catalog}\" (TYPE iceberg, SECRET floe_catalog, "
+        f"ENDPOINT {sql_literal(catalog_uri)}, ACCESS_DELEGATION_MODE 'none')",
+    )
+
+
+def config_file(environment: Environment) -> str:
+    """``cube.js``: the DuckDB driver's config, its ``initSql`` filled in from the env when Cube starts.
+
+    Cube's DuckDB driver runs ``initSql`` with one call, statement after statement, and logs and skips
+    a failure, so a statement that fails leaves the ones after it undone.
+    """
+    statements = json.dumps(init_sql(environment), indent=2)
+    return rf"""// Rendered by floe: DuckDB's start-up SQL. Credentials come from the env, never from this file.
+const statements = {statements};
+
+// A placeholder ${{NAME}} becomes the env var's value as a SQL string literal; unset or empty stops Cube.
+const fromEnv = (placeholder, name) => {{
+  const value = process.env[name];
+  if (!value) {{
+    throw new Error(`${{name}} is not set: it holds a credential DuckDB's start-up SQL needs`);
+  }}
+  return `'${{value.replaceAll("'", "''")}}'`;
+}};
+const initSql = statements.map((statement) => statement.replace(/\$\{{([A-Z0-9_]+)\}}/g, fromEnv)).join(";\n");
+
+module.exports = {{
+  driverFactory: () => ({{ type: "duckdb", initSql }}),
+}};
+"""
+
+
 # Cube API and refresh worker ------------------------------------------------------------------------
+
+
+def _credentials(environment: Environment) -> tuple[k8s.EnvVar, ...]:
+    """The credentials ``initSql`` reads: only when it creates the secrets, which needs the extensions."""
+    settings = environment.semantic
+    if settings.duckdb_extensions is None:
+        return ()
+    object_store = _object_store_secret(environment)
+    return (
+        env.from_secret(CATALOG_CLIENT_ID_ENV, settings.catalog_credentials_secret, polaris.CLIENT_ID_KEY),
+        env.from_secret(CATALOG_CLIENT_SECRET_ENV, settings.catalog_credentials_secret, polaris.CLIENT_SECRET_KEY),
+        env.from_secret(OBJECT_STORE_KEY_ID_ENV, object_store, minio.ROOT_USER_KEY),
+        env.from_secret(OBJECT_STORE_SECRET_ENV, object_store, minio.ROOT_PASSWORD_KEY),
+    )
+
+
+def _extension_copy(environment: Environment, resources: Resources) -> tuple[Container, ...]:
+    """With an extension image, the init container that copies its files into DuckDB's extension directory."""
+    source = environment.semantic.duckdb_extensions
+    if source is None or source.image is None:
+        return ()
+    return (Container(
+        name="duckdb-extensions",
+        image=source.image,
+        # The server's own: the pod then asks for no more than the server does.
+        resources=resources,
+        command=("cp", "-R", f"{source.image_path}/.", EXTENSION_DIR.path),
+        scratch=(EXTENSION_DIR,),
+    ),)
 
 
 def _cube_env(environment: Environment, service_name: str, refresh_worker: bool) -> tuple[k8s.EnvVar, ...]:
     """What the API and the refresh worker share: secret, cache/queue, data source, model."""
-    secret = _object_store_secret(environment)
     return otlp_env(environment, service_name) + (
         env.from_secret("CUBEJS_API_SECRET", environment.semantic.api_secret, API_SECRET_KEY),
         env.literal("CUBEJS_DEV_MODE", "false"),
@@ -172,18 +311,11 @@ def _cube_env(environment: Environment, service_name: str, refresh_worker: bool)
         env.literal("CUBEJS_CACHE_AND_QUEUE_DRIVER", "cubestore"),
         env.literal("CUBEJS_CUBESTORE_HOST", service_host(environment, ROUTER)),
         env.literal("CUBEJS_CUBESTORE_PORT", ROUTER_HTTP_PORT),
+        # Cube's documented setting for the data source; cube.js's driverFactory returns the same type.
         env.literal("CUBEJS_DB_TYPE", "duckdb"),
-        env.literal("CUBEJS_DB_DUCKDB_EXTENSIONS", "httpfs,iceberg"),
-        # DuckDB's s3_endpoint is host:port, without a scheme; MinIO needs path-style URLs.
-        env.literal("CUBEJS_DB_DUCKDB_S3_ENDPOINT", minio.endpoint(environment).removeprefix("http://")),
-        env.literal("CUBEJS_DB_DUCKDB_S3_USE_SSL", "false"),
-        env.literal("CUBEJS_DB_DUCKDB_S3_URL_STYLE", "path"),
-        env.literal("CUBEJS_DB_DUCKDB_S3_REGION", minio.REGION),
-        env.from_secret("CUBEJS_DB_DUCKDB_S3_ACCESS_KEY_ID", secret, minio.ROOT_USER_KEY),
-        env.from_secret("CUBEJS_DB_DUCKDB_S3_SECRET_ACCESS_KEY", secret, minio.ROOT_PASSWORD_KEY),
-        # DuckDB installs extensions under $HOME/.duckdb; the image's home is on the read-only root.
+        # DuckDB's defaults live under $HOME/.duckdb; the image's home is on the read-only root.
         env.literal("HOME", TMP.path),
-    )
+    ) + _credentials(environment)
 
 
 def _model(environment: Environment) -> tuple[tuple[ScratchPath, ...], tuple[k8s.Volume, ...],
@@ -191,18 +323,27 @@ def _model(environment: Environment) -> tuple[tuple[ScratchPath, ...], tuple[k8s
     """The data model directory: the ConfigMap when one is set, else an empty scratch directory."""
     configmap = environment.semantic.schema_configmap
     if configmap is None:
-        return (TMP, ScratchPath(MODEL_DIR)), (), ()
+        return (ScratchPath(MODEL_DIR),), (), ()
     volume = k8s.Volume(name="model", config_map=k8s.ConfigMapVolumeSource(name=configmap))
     mount = k8s.VolumeMount(name="model", mount_path=MODEL_DIR, read_only=True)
-    return (TMP,), (volume,), (mount,)
+    return (), (volume,), (mount,)
 
 
 def _cube(scope: Construct, environment: Environment) -> None:
     settings = environment.semantic
     image = environment.release.images.cube
     namespace = environment.namespaces.platform
-    scratch, volumes, mounts = _model(environment)
-    # The server compiles the model and installs DuckDB extensions before it answers.
+    identity = _identity(image, "cube", API, "semantic-api")
+    config = config_map(scope, identity, f"{API}-config", namespace, {CONFIG_FILE: config_file(environment)})
+    model_scratch, model_volumes, model_mounts = _model(environment)
+    extensions = (EXTENSION_DIR,) if settings.duckdb_extensions else ()
+    scratch = (TMP, *model_scratch, *extensions)
+    volumes = (config.volume, *model_volumes)
+    # One file into the image's working directory, beside the model directory mounted below it.
+    mounts = (k8s.VolumeMount(name=config.volume.name, mount_path=f"{CONFIG_DIR}/{CONFIG_FILE}",
+                              sub_path=CONFIG_FILE, read_only=True), *model_mounts)
+    # The server compiles the model before it answers; DuckDB starts (installing its extensions from a
+    # mirror) on the first query, /readyz's among them.
     probes = Probes.http("http", "/livez", "/readyz", startup=True)
 
     api = Container(
@@ -215,17 +356,18 @@ def _cube(scope: Construct, environment: Environment) -> None:
         scratch=scratch,
         mounts=mounts,
     )
-    identity = _identity(image, "cube", API, "semantic-api")
     PlatformService(
         scope, API,
         ServiceProps(
             identity=identity,
             namespace=namespace,
+            pod_annotations=config.annotations,
             replicas=settings.api.replicas,
             autoscaling=settings.api.autoscaling,
             blue_green=settings.api.blue_green,
             spread_across_nodes=environment.scheduling.spread_across_nodes,
-            pod=PodProps(containers=(api,), run_as=RUN_AS, volumes=volumes),
+            pod=PodProps(containers=(api,), run_as=RUN_AS, volumes=volumes,
+                         init_containers=_extension_copy(environment, api.resources)),
         ),
     )
     if settings.api.ingress:
@@ -250,6 +392,8 @@ def _cube(scope: Construct, environment: Environment) -> None:
             identity=_identity(image, "cube", REFRESH_WORKER, "semantic-refresh-worker"),
             namespace=namespace,
             replicas=1,
-            pod=PodProps(containers=(worker,), run_as=RUN_AS, volumes=volumes),
+            pod_annotations=config.annotations,
+            pod=PodProps(containers=(worker,), run_as=RUN_AS, volumes=volumes,
+                         init_containers=_extension_copy(environment, worker.resources)),
         ),
     )

@@ -5,10 +5,16 @@ which bundles dagster-webserver, dagster-postgres and dagster-k8s); each code lo
 data product's image. Runs are Kubernetes Jobs in the jobs namespace, launched by the daemon
 (the ``QueuedRunCoordinator`` hands queued runs to it) with the Layer-4 Job policy; each code
 location's ``DAGSTER_CONTAINER_CONTEXT`` gives its runs the product's pod, the same as its job
-templates'.
+templates'. The launcher admits from a code location or a run's tags only what those contexts
+set (:data:`USER_DEFINED_K8S_CONFIG`).
+
+The webservers have no Ingress of their own: the UI is reached from outside the cluster only
+through its login (``floe.components.oauth2_proxy``), and with ``orchestrator.webserver.viewer``
+a second, ``--read-only`` webserver without token or run launcher serves the viewers.
 
 The dagster-k8s image has no ``USER`` (it would run as root): every Dagster pod runs as UID/GID
-1001, a non-root ID with no meaning in the image, so ``HOME`` points at the writable ``/tmp``.
+10001, a non-root ID with no meaning in the image and above any node's own users, so ``HOME``
+points at the writable ``/tmp``.
 ``DAGSTER_HOME`` is an emptyDir (the instance writes local artifacts there) with ``dagster.yaml``
 mounted into it from the instance ConfigMap.
 """
@@ -17,6 +23,7 @@ from dataclasses import replace
 
 from constructs import Construct
 
+from floe.components import minio
 from floe.components.dns import service_host
 from floe.components.postgres import PASSWORD_KEY, USERNAME_KEY, database_of
 from floe.components.telemetry import DAGSTER_RUN, otlp_env
@@ -28,7 +35,6 @@ from floe.constructs import env
 from floe.constructs.bootstrap import BootstrapJob, BootstrapProps
 from floe.constructs.config_files import CHECKSUM_ANNOTATION, config_checksum, config_map, config_text
 from floe.constructs.container import Container, Port
-from floe.constructs.ingress import ServiceIngress
 from floe.constructs.job_policy import JOB_POLICY
 from floe.constructs.kube import k8s
 from floe.constructs.labels import LAUNCHED_BY, LAYER, OWNER, PART_OF, AppIdentity, Layer, Owner
@@ -36,10 +42,12 @@ from floe.constructs.pod import PodProps, pod_spec
 from floe.constructs.probes import LIVENESS, READINESS, STARTUP, Probe, Probes
 from floe.constructs.security import TMP, RunAs, ScratchPath
 from floe.constructs.service import PlatformService, ServiceProps
-from floe.jobs.product_pod import container_context_env
+from floe.jobs.product_pod import container_context_env, product_env
 from floe.tiers import ORCHESTRATOR, Step
 
 WEBSERVER = "dagster-webserver"
+VIEWER = "dagster-webserver-viewer"
+"""The read-only webserver, rendered with ``orchestrator.webserver.viewer``."""
 DAEMON = "dagster-daemon"
 WEBSERVER_PORT = 3000
 CODE_LOCATION_PORT = 3030
@@ -48,14 +56,32 @@ WORKSPACE_DIR = "/dagster-workspace"
 INSTANCE_FILE = "dagster.yaml"
 MIGRATION_INSTANCE_FILE = "dagster-migrate.yaml"
 """The migration Job's instance: the servers' storage, no run launcher (see :func:`migration_instance_config`)."""
+VIEWER_INSTANCE_FILE = "dagster-viewer.yaml"
+"""The read-only webserver's instance: what it shows, no run launcher (see :func:`viewer_instance_config`)."""
 WORKSPACE_FILE = "workspace.yaml"
 INSTANCE_CONFIG_MAP = "dagster-instance"
 WORKSPACE_CONFIG_MAP = "dagster-workspace"
-RUN_AS = RunAs(user=1001, group=1001)
+RUN_AS = RunAs(user=10001, group=10001)
 PG_USERNAME_ENV = "DAGSTER_PG_USERNAME"
 PG_PASSWORD_ENV = "DAGSTER_PG_PASSWORD"
 RUN_SELECTOR = {LAUNCHED_BY: "dagster"}
 """Labels of every run pod the run launcher starts, and of no other pod: what NetworkPolicies select runs by."""
+USER_DEFINED_K8S_CONFIG = {
+    "container_config": {"env": True, "resources": True},
+    "pod_template_spec_metadata": {"labels": True},
+    "job_metadata": {"labels": True},
+}
+"""The only Kubernetes settings of a run not taken from the run launcher: the run launcher's
+``only_allow_user_defined_k8s_config_fields``. A run launched with any other in its
+``dagster-k8s/config`` tag (image, command, args, env_from, volumes, service account, security
+context, namespace...) fails before its Job is created.
+
+dagster-k8s 0.29.24 ``K8sContainerContext.create_for_run`` merges the code location's container
+context and the run's tags into one "user-defined" context, then checks *that* against the list
+(``validate_user_k8s_config_for_run``); only the launcher's own settings are exempt. So the list
+must admit what the code locations' contexts set (``floe.jobs.product_pod.container_context``: the
+product's env, resources and labels) and nothing else; ``only_allow_user_defined_env_vars``
+(:func:`user_defined_env_vars`) narrows the env to the variables those contexts name."""
 HEARTBEAT_TOLERANCE_SECONDS = 300
 """How long the daemon's heartbeats may be missing before it counts as down (the chart's default)."""
 
@@ -77,6 +103,11 @@ MIGRATION_INSTANCE_VOLUME = k8s.Volume(
     # The migration file, projected under the name Dagster reads from DAGSTER_HOME.
     config_map=k8s.ConfigMapVolumeSource(name=INSTANCE_CONFIG_MAP,
                                          items=[k8s.KeyToPath(key=MIGRATION_INSTANCE_FILE, path=INSTANCE_FILE)]),
+)
+VIEWER_INSTANCE_VOLUME = k8s.Volume(
+    name="instance",
+    config_map=k8s.ConfigMapVolumeSource(name=INSTANCE_CONFIG_MAP,
+                                         items=[k8s.KeyToPath(key=VIEWER_INSTANCE_FILE, path=INSTANCE_FILE)]),
 )
 WORKSPACE_VOLUME = k8s.Volume(name="workspace", config_map=k8s.ConfigMapVolumeSource(name=WORKSPACE_CONFIG_MAP))
 INSTANCE_MOUNT = k8s.VolumeMount(name="instance", mount_path=f"{DAGSTER_HOME}/{INSTANCE_FILE}",
@@ -154,11 +185,59 @@ def instance_config(environment: Environment) -> dict:
                 "labels": {"app.kubernetes.io/part-of": PART_OF, LAYER: Layer.PIPELINE_JOBS.value,
                            OWNER: Owner.DATA_TEAM.value, **RUN_SELECTOR},
                 "run_k8s_config": run_k8s_config(environment),
+                "only_allow_user_defined_k8s_config_fields": USER_DEFINED_K8S_CONFIG,
+                "only_allow_user_defined_env_vars": user_defined_env_vars(environment),
             },
         },
+        "compute_logs": compute_log_config(environment),
         "run_monitoring": {"enabled": True},
         "telemetry": {"enabled": False},
     }
+
+
+def user_defined_env_vars(environment: Environment) -> list[str]:
+    """The variables a run's code location or tags may set: those the data products' code locations set.
+
+    Others are dropped from the run (with a warning in the daemon's log), so a tag cannot add
+    ``PYTHONPATH`` or ``LD_PRELOAD``; it can still give one of these names another value."""
+    return sorted({variable.name for product in environment.data_products
+                   for variable in product_env(environment, product)})
+
+
+def compute_log_config(environment: Environment) -> dict:
+    """Steps' stdout and stderr, uploaded to the object store while they run and read back by the UI.
+
+    ``dagster_aws`` is in the pinned ``dagster/dagster-k8s`` image (its Dockerfile installs it); every
+    product image must install it too, since the run process loads this instance. Credentials come
+    from the standard ``AWS_*`` variables: a run's are its product's, the webserver's its own.
+    """
+    settings = environment.orchestrator.compute_logs
+    endpoint = minio.endpoint(environment)
+    return {
+        "module": "dagster_aws.s3.compute_log_manager",
+        "class": "S3ComputeLogManager",
+        "config": {
+            "bucket": settings.bucket,
+            "prefix": settings.prefix,
+            "endpoint_url": endpoint,
+            "use_ssl": endpoint.startswith("https://"),
+            "region": minio.REGION,
+            # Staged in DAGSTER_HOME, the writable scratch directory of every pod with an instance.
+            "local_dir": f"{DAGSTER_HOME}/compute-logs",
+            "upload_interval": settings.upload_interval_seconds,
+            "skip_empty_files": True,
+        },
+    }
+
+
+def compute_log_reader_env(environment: Environment) -> tuple[k8s.EnvVar, ...]:
+    """The webserver's own MinIO identity, with which it reads the logs back for the UI."""
+    secret = environment.orchestrator.compute_logs.credentials_secret
+    return (
+        env.literal("AWS_REGION", minio.REGION),
+        env.from_secret("AWS_ACCESS_KEY_ID", secret, minio.USER_ACCESS_KEY),
+        env.from_secret("AWS_SECRET_ACCESS_KEY", secret, minio.USER_SECRET_KEY),
+    )
 
 
 MIGRATION_SECTIONS = ("run_storage", "event_log_storage", "schedule_storage", "telemetry")
@@ -175,6 +254,18 @@ def migration_instance_config(environment: Environment) -> dict:
     """
     config = instance_config(environment)
     return {section: config[section] for section in MIGRATION_SECTIONS}
+
+
+VIEWER_SECTIONS = (*MIGRATION_SECTIONS, "compute_logs")
+
+
+def viewer_instance_config(environment: Environment) -> dict:
+    """The read-only webserver's dagster.yaml: the storage and compute logs it shows, nothing that launches.
+
+    Without a run launcher or coordinator Dagster builds its defaults, which need no Kubernetes
+    token; ``--read-only`` turns every mutation off besides. Copied from :func:`instance_config`."""
+    config = instance_config(environment)
+    return {section: config[section] for section in VIEWER_SECTIONS}
 
 
 def run_k8s_config(environment: Environment) -> dict:
@@ -263,6 +354,27 @@ def dagster_container(environment: Environment, name: str, image: str, resources
     )
 
 
+WORKSPACE_FLAG = ("-w", f"{WORKSPACE_DIR}/{WORKSPACE_FILE}")
+
+
+def webserver_container(environment: Environment, name: str, resources: ResourceChoice, *flags: str) -> Container:
+    """A webserver on the workspace, reading runs' logs back: the UI, or with ``--read-only`` the viewers' UI."""
+    server_info = Probe.from_http_get("/server_info", "http")
+    locations_loaded = ["python", "-c", LOCATIONS_LOADED, *(product.name for product in environment.data_products)]
+    return dagster_container(
+        environment, name, environment.release.images.dagster, resources,
+        ("dagster-webserver", "-h", "0.0.0.0", "-p", str(WEBSERVER_PORT), *WORKSPACE_FLAG, *flags),
+        env_vars=compute_log_reader_env(environment),
+        ports=(Port("http", WEBSERVER_PORT),),
+        probes=Probes(
+            liveness=server_info.with_timing(LIVENESS),
+            readiness=Probe.from_exec(locations_loaded, PYTHON_CHECK),
+            startup=server_info.with_timing(STARTUP),
+        ),
+        mounts=(WORKSPACE_MOUNT,),
+    )
+
+
 def render(scope: Construct, environment: Environment) -> None:
     settings = environment.orchestrator
     namespace = environment.namespaces.platform
@@ -272,8 +384,11 @@ def render(scope: Construct, environment: Environment) -> None:
     workspace_text = config_text(workspace_config(environment))
 
     # Both in the PREPARE wave: the migration Job mounts the instance file before any server starts.
+    web = settings.webserver
+    viewer_text = config_text(viewer_instance_config(environment)) if web.viewer else None
     config_map(scope, identity(INSTANCE_CONFIG_MAP, "config", image), INSTANCE_CONFIG_MAP, namespace,
-               {INSTANCE_FILE: instance_text, MIGRATION_INSTANCE_FILE: migration_text})
+               {INSTANCE_FILE: instance_text, MIGRATION_INSTANCE_FILE: migration_text,
+                **({VIEWER_INSTANCE_FILE: viewer_text} if viewer_text else {})})
     config_map(scope, identity(WORKSPACE_CONFIG_MAP, "config", image), WORKSPACE_CONFIG_MAP, namespace,
                {WORKSPACE_FILE: workspace_text})
 
@@ -293,22 +408,8 @@ def render(scope: Construct, environment: Environment) -> None:
         ),
     )
 
-    workspace_flag = ("-w", f"{WORKSPACE_DIR}/{WORKSPACE_FILE}")
-    server_info = Probe.from_http_get("/server_info", "http")
-    locations_loaded = ["python", "-c", LOCATIONS_LOADED, *(product.name for product in environment.data_products)]
-    webserver = dagster_container(
-        environment, WEBSERVER, image, settings.webserver.resources,
-        ("dagster-webserver", "-h", "0.0.0.0", "-p", str(WEBSERVER_PORT)) + workspace_flag,
-        ports=(Port("http", WEBSERVER_PORT),),
-        probes=Probes(
-            liveness=server_info.with_timing(LIVENESS),
-            readiness=Probe.from_exec(locations_loaded, PYTHON_CHECK),
-            startup=server_info.with_timing(STARTUP),
-        ),
-        mounts=(WORKSPACE_MOUNT,),
-    )
+    webserver = webserver_container(environment, WEBSERVER, web.resources)
     both_files = {CHECKSUM_ANNOTATION: config_checksum(instance_text, workspace_text)}
-    web = settings.webserver
     PlatformService(
         scope, WEBSERVER,
         ServiceProps(
@@ -324,13 +425,28 @@ def render(scope: Construct, environment: Environment) -> None:
                          volumes=instance_volumes(environment, WORKSPACE_VOLUME), mount_service_account_token=True),
         ),
     )
-    if web.ingress:
-        ServiceIngress(scope, "dagster-webserver-ingress", identity=identity(WEBSERVER, "webserver", image),
-                       namespace=namespace, settings=web.ingress, service=WEBSERVER, port="http")
+    # No Ingress of its own: with one, the UI is reached through its login (floe.components.oauth2_proxy).
+    if web.viewer:
+        viewer = webserver_container(environment, VIEWER, web.viewer.resources, "--read-only")
+        PlatformService(
+            scope, VIEWER,
+            ServiceProps(
+                identity=identity(VIEWER, "webserver-viewer", image),
+                namespace=namespace,
+                replicas=web.viewer.replicas,
+                autoscaling=web.viewer.autoscaling,
+                spread_across_nodes=environment.scheduling.spread_across_nodes,
+                pod_annotations={CHECKSUM_ANNOTATION: config_checksum(viewer_text, workspace_text)},
+                # No token, no run-terminator binding: it never calls the Kubernetes API.
+                pod=PodProps(containers=(viewer,), run_as=RUN_AS,
+                             volumes=(VIEWER_INSTANCE_VOLUME, WORKSPACE_VOLUME,
+                                      *database_of(environment, "dagster").ca_volumes())),
+            ),
+        )
 
     daemon = dagster_container(
         environment, DAEMON, image, settings.daemon.resources,
-        ("dagster-daemon", "run") + workspace_flag,
+        ("dagster-daemon", "run", *WORKSPACE_FLAG),
         env_vars=(env.literal("DAGSTER_DAEMON_HEARTBEAT_TOLERANCE", HEARTBEAT_TOLERANCE_SECONDS),),
         # `dagster-daemon liveness-check` fails once the daemons' heartbeats in the database are
         # older than the tolerance; the first heartbeats need a minute after a start.

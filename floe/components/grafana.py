@@ -2,7 +2,10 @@
 
 One replica (its SQLite database lives on a ReadWriteOnce volume), run as the image's UID 472.
 The image's default paths are kept: data on the volume, logs and temp files in emptyDirs,
-provisioning read-only from ConfigMaps.
+provisioning read-only from ConfigMaps. The dashboards (:mod:`floe.observability.dashboards`) are
+files too: one ConfigMap per layer, mounted as that layer's folder, which a dashboard provider file
+under ``provisioning/dashboards`` names; a changed dashboard changes the pod's checksum and rolls it.
+Grafana serves its own metrics at ``/metrics`` on its HTTP port, which Prometheus scrapes.
 """
 
 from constructs import Construct
@@ -12,7 +15,7 @@ from floe.components.telemetry import collector_endpoint, otlp_env
 from floe.config.environment import Environment
 from floe.config.releases import image_tag
 from floe.constructs import env
-from floe.constructs.config_files import config_map, config_text
+from floe.constructs.config_files import CHECKSUM_ANNOTATION, config_checksum, config_map, config_text
 from floe.constructs.container import Container, Port
 from floe.constructs.ingress import ServiceIngress
 from floe.constructs.kube import k8s
@@ -22,6 +25,7 @@ from floe.constructs.probes import Probes
 from floe.constructs.security import TMP, RunAs, ScratchPath
 from floe.constructs.service import PlatformService, ServiceProps
 from floe.constructs.volumes import standalone_claim
+from floe.observability.dashboards import DATASOURCE_UID, FOLDERS, dashboards
 from floe.tiers import OBSERVABILITY
 
 INSTANCE = "grafana"
@@ -29,6 +33,10 @@ PORT = 3000
 DATA_DIR = "/var/lib/grafana"
 DATASOURCES_DIR = "/etc/grafana/provisioning/datasources"
 DATASOURCES_FILE = "datasources.yaml"
+PROVIDERS_DIR = "/etc/grafana/provisioning/dashboards"
+PROVIDERS_FILE = "dashboards.yaml"
+DASHBOARDS_DIR = "/etc/grafana/dashboards"
+"""One folder per layer below it, each a ConfigMap of that layer's dashboards."""
 CLAIM = f"{INSTANCE}-data"
 RUN_AS = RunAs(user=472, group=472, fs_group=472)
 ADMIN_USER_KEY = "admin-user"
@@ -41,6 +49,7 @@ def datasources(environment: Environment) -> dict:
         "datasources": [
             {
                 "name": "Prometheus",
+                "uid": DATASOURCE_UID,
                 "type": "prometheus",
                 "access": "proxy",
                 "url": prometheus.url(environment),
@@ -49,6 +58,34 @@ def datasources(environment: Environment) -> dict:
             }
         ],
     }
+
+
+def dashboard_providers() -> dict:
+    """One file provider per layer: its folder in Grafana and the mounted ConfigMap it reads."""
+    return {
+        "apiVersion": 1,
+        "providers": [
+            {
+                "name": layer.value,
+                "folder": folder,
+                "folderUid": f"floe-{layer.value}",
+                "type": "file",
+                # Provisioned from git: the UI may neither delete nor save over them.
+                "disableDeletion": True,
+                "allowUiUpdates": False,
+                "options": {"path": f"{DASHBOARDS_DIR}/{layer.value}"},
+            }
+            for layer, folder in FOLDERS.items()
+        ],
+    }
+
+
+def dashboard_files(environment: Environment) -> dict[str, dict[str, str]]:
+    """Per layer (its ``Layer`` value), the dashboards' files: ``<uid>.json`` → JSON."""
+    files: dict[str, dict[str, str]] = {layer.value: {} for layer in FOLDERS}
+    for board in dashboards(environment):
+        files[board.layer.value][board.file] = board.text()
+    return files
 
 
 def render(scope: Construct, environment: Environment) -> None:
@@ -61,6 +98,18 @@ def render(scope: Construct, environment: Environment) -> None:
                            version=image_tag(image), tier=OBSERVABILITY)
     text = config_text(datasources(environment))
     config = config_map(scope, identity, f"{INSTANCE}-datasources", namespace, {DATASOURCES_FILE: text})
+    providers = config_map(scope, identity, f"{INSTANCE}-dashboard-providers", namespace,
+                           {PROVIDERS_FILE: config_text(dashboard_providers())})
+    boards = {layer: config_map(scope, identity, f"{INSTANCE}-dashboards-{layer}", namespace, files)
+              for layer, files in dashboard_files(environment).items()}
+    # Each ConfigMap is its own volume (ConfigFiles names every volume `config`).
+    provisioning = [(providers, "dashboard-providers", PROVIDERS_DIR),
+                    *((board, f"dashboards-{layer}", f"{DASHBOARDS_DIR}/{layer}") for layer, board in boards.items())]
+    extra_volumes = tuple(k8s.Volume(name=volume, config_map=k8s.ConfigMapVolumeSource(name=files.name))
+                          for files, volume, _ in provisioning)
+    extra_mounts = tuple(k8s.VolumeMount(name=volume, mount_path=path, read_only=True)
+                         for _, volume, path in provisioning)
+    every_file = [text for files in (config, *(f for f, _, _ in provisioning)) for text in files.files.values()]
     standalone_claim(scope, identity, CLAIM, namespace, settings.storage)
     ingress = settings.ingress
     root_url = ()
@@ -92,7 +141,7 @@ def render(scope: Construct, environment: Environment) -> None:
         # Database migrations run before the first answer: allow a slow first start.
         probes=Probes.http("http", "/api/health", "/api/health", startup=True),
         scratch=(TMP, ScratchPath("/var/log/grafana", size_limit="1Gi")),
-        mounts=(k8s.VolumeMount(name="data", mount_path=DATA_DIR), config.mount(DATASOURCES_DIR)),
+        mounts=(k8s.VolumeMount(name="data", mount_path=DATA_DIR), config.mount(DATASOURCES_DIR), *extra_mounts),
     )
     PlatformService(
         scope, "grafana",
@@ -102,7 +151,9 @@ def render(scope: Construct, environment: Environment) -> None:
             replicas=1,
             # The ReadWriteOnce volume can be attached to one pod at a time.
             recreate=True,
-            pod_annotations=config.annotations,
+            # Any provisioned file rolls the pod: Grafana reads data sources only at start, and a rolled pod
+            # shows a changed dashboard at once rather than after the kubelet refreshes the mounted ConfigMap.
+            pod_annotations={CHECKSUM_ANNOTATION: config_checksum(*every_file)},
             pod=PodProps(
                 containers=(container,),
                 run_as=RUN_AS,
@@ -110,6 +161,7 @@ def render(scope: Construct, environment: Environment) -> None:
                     k8s.Volume(name="data",
                                persistent_volume_claim=k8s.PersistentVolumeClaimVolumeSource(claim_name=CLAIM)),
                     config.volume,
+                    *extra_volumes,
                 ),
             ),
         ),

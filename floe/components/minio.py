@@ -10,12 +10,13 @@ from floe.components.dns import service_host
 from floe.config.environment import Environment
 from floe.config.releases import image_tag
 from floe.constructs import env
-from floe.constructs.bootstrap import BootstrapJob, BootstrapProps, wait_until
+from floe.constructs.bootstrap import BootstrapJob, BootstrapProps
 from floe.constructs.container import Container, Port
 from floe.constructs.kube import k8s
 from floe.constructs.labels import AppIdentity
 from floe.constructs.pod import PodProps
 from floe.constructs.probes import Probes
+from floe.constructs.scripts import shell_command
 from floe.constructs.security import RunAs
 from floe.constructs.service import PlatformService, ServiceProps, VolumeClaim, WorkloadKind
 from floe.tiers import STORAGE
@@ -27,6 +28,12 @@ DATA_DIR = "/data"
 RUN_AS = RunAs(user=1000, group=1000, fs_group=1000)
 ROOT_USER_KEY = "root-user"
 ROOT_PASSWORD_KEY = "root-password"
+USER_ACCESS_KEY = "access-key"
+USER_SECRET_KEY = "secret-key"
+"""Keys of the Secret of a MinIO user other than root (backups, compute logs): its access and secret key."""
+METRICS_PATH = "/minio/v2/metrics/cluster"
+"""Cluster-wide metrics: any one server answers for all of them."""
+METRICS_TOKEN_KEY = "token"
 REGION = "us-east-1"
 """MinIO's default region; S3 clients must sign requests for it."""
 
@@ -64,8 +71,9 @@ def render(scope: Construct, environment: Environment) -> None:
         env=credentials + (
             # The image's user has no home directory; MinIO keeps its client config under $HOME.
             env.literal("HOME", "/tmp"),
-            # Prometheus scrapes /minio/v2/metrics/cluster without a bearer token.
-            env.literal("MINIO_PROMETHEUS_AUTH_TYPE", "public"),
+            # Metrics ask for a bearer JWT (`mc admin prometheus generate`), which Prometheus reads from
+            # its Secret; `public` would show the cluster's layout and usage to any pod that reaches the API.
+            env.literal("MINIO_PROMETHEUS_AUTH_TYPE", "jwt"),
         ),
         ports=(Port("api", API_PORT), Port("console", CONSOLE_PORT)),
         probes=Probes.http("api", "/minio/health/live", "/minio/health/ready"),
@@ -87,21 +95,11 @@ def render(scope: Construct, environment: Environment) -> None:
             pod=PodProps(containers=(server,), run_as=RUN_AS),
         ),
     )
-    # Idempotent: `mb --ignore-existing` keeps existing buckets, `anonymous set none` keeps them private.
-    script = "\n".join((
-        "set -eu",
-        wait_until('mc alias set floe "$MINIO_ENDPOINT" "$MINIO_ROOT_USER" "$MINIO_ROOT_PASSWORD"',
-                   "MinIO at $MINIO_ENDPOINT"),
-        "for bucket in $BUCKETS; do",
-        '  mc mb --ignore-existing "floe/$bucket"',
-        '  mc anonymous set none "floe/$bucket"',
-        "done",
-    ))
     client = Container(
         name="create-buckets",
         image=release.images.minio_client,
         resources=environment.presets["small"],
-        command=("/bin/sh", "-c", script),
+        command=shell_command("minio-create-buckets.sh"),
         env=credentials + (
             env.literal("MINIO_ENDPOINT", endpoint(environment)),
             env.literal("BUCKETS", " ".join(settings.buckets)),

@@ -2,12 +2,14 @@
 
 A stateless Deployment whose metastore is its own PostgreSQL (``relational-jdbc``). Ports,
 health endpoints, UID 10000 / GID 10001 and the config keys are those of the image and the
-project's Helm chart. The bootstrap Job runs once Polaris is Ready and is safe on every sync:
+project's Helm chart. The bootstrap Job runs once Polaris is Ready and reconciles on every sync:
 the schema is created ``IF NOT EXISTS``, the admin tool skips a bootstrapped realm (Polaris
-1.7+), and an existing catalog (409 Conflict) counts as created.
+1.7+), and the bootstrap-catalog step makes the catalog, the products' namespaces and the catalog's
+principals match the render (see ``floe/scripts/polaris-bootstrap-catalog.sh``).
 """
 
 import json
+from dataclasses import dataclass
 
 from constructs import Construct
 
@@ -18,7 +20,7 @@ from floe.components.telemetry import otlp_env
 from floe.config.environment import Environment
 from floe.config.releases import image_tag
 from floe.constructs import env
-from floe.constructs.bootstrap import BootstrapJob, BootstrapProps, wait_until
+from floe.constructs.bootstrap import BootstrapJob, BootstrapProps
 from floe.constructs.config_files import config_map
 from floe.constructs.container import Container, Port
 from floe.constructs.ingress import ServiceIngress
@@ -26,6 +28,7 @@ from floe.constructs.kube import k8s
 from floe.constructs.labels import AppIdentity
 from floe.constructs.pod import PodProps
 from floe.constructs.probes import Probes
+from floe.constructs.scripts import shell_command
 from floe.constructs.security import TMP, RunAs, ScratchPath
 from floe.constructs.service import PlatformService, ServiceProps
 from floe.tiers import CATALOG
@@ -41,10 +44,31 @@ PUBLIC_KEY = "public.pem"
 PRIVATE_KEY = "private.pem"
 CLIENT_ID_KEY = "client-id"
 CLIENT_SECRET_KEY = "client-secret"
-ADMIN_TOOL = "/opt/jboss/container/java/run/run-java.sh"
-"""The admin tool image's entrypoint (runtime/admin/src/main/docker/Dockerfile.jvm); it passes its arguments on."""
 ROOT_CREDENTIALS_SCRATCH = ScratchPath("/run/polaris-bootstrap", in_memory=True, size_limit="1Mi")
 ROOT_CREDENTIALS_FILE = f"{ROOT_CREDENTIALS_SCRATCH.path}/root-credentials.yaml"
+ACCESS_TOKEN_SCRATCH = ScratchPath("/run/polaris-access", in_memory=True, size_limit="1Mi")
+"""The catalog step's own in-memory folder: it never shares the admin tool's, which held the root secret."""
+AUTHORIZATION_HEADER_FILE = f"{ACCESS_TOKEN_SCRATCH.path}/authorization"
+"""The bootstrap's ``Authorization`` header, in memory, so the root's access token is on no command line."""
+REQUESTS_DIR = "/etc/polaris-bootstrap"
+"""The bootstrap's request lists (ConfigMap ``polaris-bootstrap-requests``): one request a line, as many as
+there are products, too long for env vars (the kernel refuses one over 128 KiB at exec)."""
+PRINCIPALS_DIR = "/run/polaris-principals"
+"""Each managed principal's Secret mounted at ``<dir>/<principal>/`` (files ``client-id``, ``client-secret``)."""
+SEMANTIC_PRINCIPAL = "floe-semantic"
+WRITE_PRIVILEGES = (
+    "NAMESPACE_LIST", "NAMESPACE_READ_PROPERTIES",
+    "TABLE_CREATE", "TABLE_DROP", "TABLE_LIST", "TABLE_READ_DATA", "TABLE_READ_PROPERTIES", "TABLE_WRITE_DATA",
+    "TABLE_WRITE_PROPERTIES",
+    "VIEW_CREATE", "VIEW_DROP", "VIEW_LIST", "VIEW_READ_PROPERTIES", "VIEW_WRITE_PROPERTIES",
+)
+"""A product on its own namespace: its tables and views (dbt builds both), not the namespace itself."""
+READ_PRIVILEGES = (
+    "NAMESPACE_LIST", "NAMESPACE_READ_PROPERTIES",
+    "TABLE_LIST", "TABLE_READ_DATA", "TABLE_READ_PROPERTIES",
+    "VIEW_LIST", "VIEW_READ_PROPERTIES",
+)
+"""What listing, loading and scanning tables and views needs (DuckDB's ATTACH and SELECT among them)."""
 SCHEMA = "polaris_schema"
 """Polaris 1.8 no longer creates its schema; its default ``POLARIS_SCHEMA`` folds to this name in PostgreSQL."""
 
@@ -83,33 +107,6 @@ def application_properties(environment: Environment) -> str:
         "quarkus.otel.resource.attributes": "${OTEL_RESOURCE_ATTRIBUTES}",
     }
     return "".join(f"{key}={properties[key]}\n" for key in sorted(properties))
-
-
-def bootstrap_realm_script() -> str:
-    """The admin tool's bootstrap, reading the realm's root credentials from a file.
-
-    ``--credential realm,id,secret`` would put the secret on the tool's command line, readable by
-    any process of the node in ``/proc/*/cmdline``. The script writes the credentials file
-    (``-f``/``--credentials-file``; YAML ``realm: {client-id, client-secret}``) into an in-memory
-    scratch volume, owner-only, with bash's builtin ``printf`` (no process gets the values as
-    arguments), passes its path, and removes it when the tool exits. The realms to bootstrap are
-    the file's keys. Values are YAML single-quoted scalars, a quote written twice.
-    """
-    def yaml_quoted(variable: str) -> str:
-        return f'"$q${{{variable}//$q/$q$q}}$q"'
-
-    return "\n".join((
-        "set -eu",
-        "umask 077",
-        f'credentials="{ROOT_CREDENTIALS_FILE}"',
-        """trap 'rm -f -- "$credentials"' EXIT""",
-        "q=\"'\"",
-        "printf '%s:\\n  client-id: %s\\n  client-secret: %s\\n' \\",
-        f'    {yaml_quoted("REALM")} {yaml_quoted("ROOT_CLIENT_ID")} {yaml_quoted("ROOT_CLIENT_SECRET")} \\',
-        '    > "$credentials"',
-        "# The image's entrypoint; re-running on a bootstrapped realm exits 0.",
-        f'{ADMIN_TOOL} bootstrap --credentials-file "$credentials"',
-    ))
 
 
 def storage_credentials(environment: Environment) -> tuple[k8s.EnvVar, ...]:
@@ -205,9 +202,11 @@ def _bootstrap(scope: Construct, environment: Environment, database: Database) -
         name="bootstrap-realm",
         image=images.polaris_admin_tool,
         resources=environment.presets["small"],
-        command=("/bin/bash", "-c", bootstrap_realm_script()),
+        # The root credentials reach the admin tool as a file, never on its command line.
+        command=shell_command("polaris-bootstrap-realm.sh"),
         env=root_credentials + (
             env.literal("REALM", settings.realm),
+            env.literal("ROOT_CREDENTIALS_FILE", ROOT_CREDENTIALS_FILE),
             env.literal("POLARIS_PERSISTENCE_TYPE", "relational-jdbc"),
             env.literal("QUARKUS_DATASOURCE_JDBC_URL", jdbc_url(database)),
             env.from_secret("QUARKUS_DATASOURCE_USERNAME", database.credentials_secret, USERNAME_KEY),
@@ -217,74 +216,144 @@ def _bootstrap(scope: Construct, environment: Environment, database: Database) -
         scratch=(TMP, ROOT_CREDENTIALS_SCRATCH),
         mounts=database.ca_mounts(),
     )
-    base_location = f"s3://{settings.warehouse_bucket}/"
-    request = {
-        "catalog": {
-            "name": settings.catalog,
-            "type": "INTERNAL",
-            "readOnly": False,
-            "properties": {"default-base-location": base_location},
-            "storageConfigInfo": {
-                "storageType": "S3",
-                "allowedLocations": [base_location],
-                "endpoint": minio.endpoint(environment),
-                "endpointInternal": minio.endpoint(environment),
-                "pathStyleAccess": True,
-                "region": minio.REGION,
-                # MinIO here vends no temporary credentials; clients bring their own.
-                "stsUnavailable": True,
-            },
-        }
-    }
-    script = "\n".join((
-        "set -eu",
-        'management="${CATALOG_URI%/catalog}/management/v1"',
-        # The root credentials reach curl as its config on stdin (`-K -`), never as arguments, which
-        # any process of the node could read in /proc/*/cmdline; printf is the shell's builtin.
-        # A config string is double-quoted, its backslashes and quotes escaped by a backslash.
-        r"""config_quoted() { printf '%s' "$1" | sed 's/[\\"]/\\&/g'; }""",
-        wait_until("\n".join((
-            """token=$(printf 'user = "%s:%s"\\n' "$(config_quoted "$ROOT_CLIENT_ID")" \\""",
-            '    "$(config_quoted "$ROOT_CLIENT_SECRET")" \\',
-            '    | curl --silent --show-error --fail --config - -X POST "$CATALOG_URI/v1/oauth/tokens" \\',
-            '    -H "Polaris-Realm: $REALM" -d grant_type=client_credentials -d scope=PRINCIPAL_ROLE:ALL \\',
-            """    | sed -n 's/.*"access_token" *: *"\\([^"]*\\)".*/\\1/p') && [ -n "$token" ]""",
-        )), "an access token from $CATALOG_URI"),
-        'api() { curl --silent --show-error -o /tmp/response -w "%{http_code}" -H "Polaris-Realm: $REALM" \\',
-        '    -H "Authorization: Bearer $token" -H "Content-Type: application/json" "$@"; }',
-        "# 409 Conflict: the catalog exists (or the grant is held) from an earlier sync.",
-        'status=$(api -X POST "$management/catalogs" -d "$CATALOG_REQUEST")',
-        'case "$status" in 201|409) ;; *) cat /tmp/response >&2; exit 1 ;; esac',
-        'status=$(api -X PUT "$management/catalogs/$CATALOG/catalog-roles/catalog_admin/grants" \\',
-        """    -d '{"type": "catalog", "privilege": "CATALOG_MANAGE_CONTENT"}')""",
-        'case "$status" in 2??|409) ;; *) cat /tmp/response >&2; exit 1 ;; esac',
-        'echo "catalog $CATALOG ready in realm $REALM"',
-    ))
-    create_catalog = Container(
-        name="create-catalog",
+    principals = catalog_principals(environment)
+    bodies, lists = bootstrap_requests(environment, principals)
+    identity = AppIdentity(name="polaris", instance="polaris-bootstrap", component="bootstrap",
+                           version=image_tag(images.polaris), tier=CATALOG)
+    requests = config_map(scope, identity, "polaris-bootstrap-requests", environment.namespaces.platform, lists)
+    bootstrap_catalog = Container(
+        name="bootstrap-catalog",
         # The server image ships curl (the project's own compose health checks use it).
         image=images.polaris,
         resources=environment.presets["small"],
-        command=("/bin/sh", "-c", script),
+        command=shell_command("polaris-bootstrap-catalog.sh"),
         env=root_credentials + (
             env.literal("CATALOG_URI", catalog_uri(environment)),
             env.literal("REALM", settings.realm),
             env.literal("CATALOG", settings.catalog),
-            env.literal("CATALOG_REQUEST", json.dumps(request, sort_keys=True)),
+            env.literal("AUTHORIZATION_HEADER_FILE", AUTHORIZATION_HEADER_FILE),
+            env.literal("REQUESTS", REQUESTS_DIR),
+            # The request bodies as sent; tests/conformance/test_polaris_models.py checks them, and the lists'.
+            *(env.literal(name, text) for name, text in bodies.items()),
         ),
+        scratch=(TMP, ACCESS_TOKEN_SCRATCH),
+        mounts=(requests.mount(REQUESTS_DIR),
+                *(k8s.VolumeMount(name=p.name, mount_path=p.credentials, read_only=True) for p in principals)),
     )
+    credentials = tuple(
+        # Owner and group read only; the pod's fsGroup is the process's group.
+        k8s.Volume(name=p.name, secret=k8s.SecretVolumeSource(
+            secret_name=p.secret, default_mode=0o440,
+            items=[k8s.KeyToPath(key=key, path=key) for key in (CLIENT_ID_KEY, CLIENT_SECRET_KEY)]))
+        for p in principals)
     BootstrapJob(
         scope, "polaris-bootstrap",
         BootstrapProps(
-            identity=AppIdentity(name="polaris", instance="polaris-bootstrap", component="bootstrap",
-                                 version=image_tag(images.polaris), tier=CATALOG),
+            identity=identity,
             namespace=environment.namespaces.platform,
+            pod_annotations=requests.annotations,
             pod=PodProps(
                 init_containers=(create_schema, bootstrap_realm),
-                containers=(create_catalog,),
+                containers=(bootstrap_catalog,),
                 run_as=RUN_AS,
-                volumes=database.ca_volumes(),
+                volumes=(*database.ca_volumes(), requests.volume, *credentials),
                 restart_policy="Never",
             ),
         ),
     )
+
+
+@dataclass(frozen=True)
+class CatalogPrincipal:
+    """A principal the bootstrap manages: its principal role and catalog role share its name, and its
+    credentials are the Secret's."""
+
+    name: str
+    secret: str
+    grants: tuple[dict, ...]
+    """Its catalog role's grants, as the management API's ``CatalogGrant`` / ``NamespaceGrant``; any
+    other grant the role holds is revoked."""
+
+    @property
+    def credentials(self) -> str:
+        """Where the bootstrap mounts its Secret."""
+        return f"{PRINCIPALS_DIR}/{self.name}"
+
+
+def _namespace_grants(namespace: str, privileges: tuple[str, ...]) -> tuple[dict, ...]:
+    return tuple({"type": "namespace", "namespace": [namespace], "privilege": p} for p in privileges)
+
+
+def catalog_principals(environment: Environment) -> tuple[CatalogPrincipal, ...]:
+    """Each data product's principal (its jobs and Dagster runs: writes its own namespace, reads those it
+    declares) and, where Cube attaches the catalog, the semantic layer's (reads everything)."""
+    principals = [
+        CatalogPrincipal(
+            name=f"floe-product-{product.name}",
+            secret=product.catalog_credentials_secret,
+            grants=_namespace_grants(product.name, WRITE_PRIVILEGES)
+            + tuple(g for read in product.reads for g in _namespace_grants(read, READ_PRIVILEGES)),
+        )
+        for product in environment.data_products
+    ]
+    semantic = environment.semantic
+    if semantic.enabled and semantic.duckdb_extensions is not None:
+        principals.append(CatalogPrincipal(
+            name=SEMANTIC_PRINCIPAL,
+            secret=semantic.catalog_credentials_secret,
+            grants=tuple({"type": "catalog", "privilege": p} for p in ("CATALOG_READ_PROPERTIES", *READ_PRIVILEGES)),
+        ))
+    return tuple(principals)
+
+
+def _catalog(environment: Environment) -> dict:
+    """The catalog as created (``Catalog``); an existing one is updated to its properties and storage."""
+    settings = environment.catalog.polaris
+    base_location = f"s3://{settings.warehouse_bucket}/"
+    return {
+        "name": settings.catalog,
+        "type": "INTERNAL",
+        "properties": {"default-base-location": base_location},
+        "storageConfigInfo": {
+            "storageType": "S3",
+            "allowedLocations": [base_location],
+            "endpoint": minio.endpoint(environment),
+            "endpointInternal": minio.endpoint(environment),
+            "pathStyleAccess": True,
+            "region": minio.REGION,
+            # MinIO here vends no temporary credentials; clients bring their own.
+            "stsUnavailable": True,
+        },
+    }
+
+
+def bootstrap_requests(environment: Environment,
+                       principals: tuple[CatalogPrincipal, ...]) -> tuple[dict[str, str], dict[str, str]]:
+    """The bodies the bootstrap script sends, none holding a secret: env var → the catalog's, and file →
+    the lists, one request a line after the names its path needs."""
+    catalog = _catalog(environment)
+    update = {key: catalog[key] for key in ("properties", "storageConfigInfo")}
+
+    def body(value: dict) -> str:
+        return json.dumps(value, sort_keys=True)
+
+    def lines(rows: list[tuple[str, dict]]) -> str:
+        return "".join(f"{name} {body(value)}\n".lstrip() for name, value in rows)
+
+    bodies = {
+        "CATALOG_REQUEST": body({"catalog": catalog}),
+        # UpdateCatalogRequest without currentEntityVersion, which the script reads from the catalog first.
+        "CATALOG_UPDATE": body(update),
+        # catalog_admin: the catalog role Polaris creates with the catalog, held by the root's service_admin.
+        "GRANT_REQUEST": body({"grant": {"type": "catalog", "privilege": "CATALOG_MANAGE_CONTENT"}}),
+    }
+    lists = {
+        "namespaces": lines([("", {"namespace": [p.name]}) for p in environment.data_products]),
+        # A principal, where its Secret is mounted, its CreatePrincipalRequest.
+        "principals": lines([(f"{p.name} {p.credentials}", {"principal": {"name": p.name}}) for p in principals]),
+        # Each principal's principal role and catalog role share its name: created, then granted to it.
+        "principal-roles": lines([(p.name, {"principalRole": {"name": p.name}}) for p in principals]),
+        "catalog-roles": lines([(p.name, {"catalogRole": {"name": p.name}}) for p in principals]),
+        "grants": lines([(p.name, {"grant": grant}) for p in principals for grant in p.grants]),
+    }
+    return bodies, lists

@@ -33,6 +33,8 @@ PASSWORD_KEY = "password"
 CA_KEY = "ca.crt"
 CA_DIR = "/etc/floe/postgres-ca"
 CA_VOLUME = "postgres-ca"
+METRICS_PORT = 9187
+"""postgres_exporter's default listen address (``:9187``), where Prometheus scrapes ``/metrics``."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,39 @@ def instance_name(consumer: str) -> str:
     return f"postgres-{consumer}"
 
 
+def admin_secret(consumer: str, settings: InClusterPostgres) -> str:
+    """The instance's superuser (keys ``username``, ``password``): the server's and its role bootstrap's
+    alone, never a client's (a superuser runs programs on the server with ``COPY ... TO PROGRAM``)."""
+    return settings.admin_secret or f"{instance_name(consumer)}-admin-credentials"
+
+
+def monitoring_secret(consumer: str) -> str:
+    """The exporter's login (keys ``username``, ``password``): a role granted ``pg_monitor`` and nothing else.
+
+    Creating that role in the database is the bootstrap's work; the platform only references the Secret."""
+    return f"{instance_name(consumer)}-monitoring-credentials"
+
+
+def exporter(consumer: str, environment: Environment, database: Database) -> Container:
+    """prometheus-community's postgres_exporter beside the server, over loopback with its read-only role."""
+    secret = monitoring_secret(consumer)
+    return Container(
+        name="metrics",
+        image=environment.release.images.postgres_exporter,
+        resources=environment.presets["small"],
+        env=(
+            # DATA_SOURCE_URI takes host:port/database?options without credentials; those come one by one.
+            env.literal("DATA_SOURCE_URI", f"127.0.0.1:{PORT}/{database.name}?sslmode=disable"),
+            env.from_secret("DATA_SOURCE_USER", secret, USERNAME_KEY),
+            env.from_secret("DATA_SOURCE_PASS", secret, PASSWORD_KEY),
+        ),
+        ports=(Port("metrics", METRICS_PORT),),
+        # The landing page answers while the exporter runs, whether or not the server does (pg_up says that).
+        probes=Probes.http("metrics", "/", "/"),
+        scratch=(),
+    )
+
+
 def renderer(consumer: str) -> Callable[[Construct, Environment], None]:
     """The render function of one consumer's instance: nothing when its database is external."""
 
@@ -114,8 +149,9 @@ class PostgresInstance(Construct):
             image=image,
             resources=environment.resources(settings.resources),
             env=(
-                env.from_secret("POSTGRES_USER", database.credentials_secret, USERNAME_KEY),
-                env.from_secret("POSTGRES_PASSWORD", database.credentials_secret, PASSWORD_KEY),
+                # initdb's superuser; the clients' role is made by the bootstrap (postgres_roles).
+                env.from_secret("POSTGRES_USER", admin_secret(consumer, settings), USERNAME_KEY),
+                env.from_secret("POSTGRES_PASSWORD", admin_secret(consumer, settings), PASSWORD_KEY),
                 env.literal("POSTGRES_DB", database.name),
                 env.literal("PGDATA", f"{DATA_DIR}/pgdata"),
             ),
@@ -143,7 +179,7 @@ class PostgresInstance(Construct):
                 replicas=1,
                 volume_claims=(VolumeClaim("data", settings.storage),),
                 pod=PodProps(
-                    containers=(container,),
+                    containers=(container, exporter(consumer, environment, database)),
                     run_as=RUN_AS,
                     termination_grace_period_seconds=60,
                 ),

@@ -26,18 +26,15 @@ from floe.constructs.kube import k8s
 from floe.constructs.labels import AppIdentity
 from floe.constructs.metadata import object_meta
 from floe.constructs.pod import PodProps
+from floe.constructs.scripts import shell_command
 from floe.constructs.security import TMP, ScratchPath
 from floe.tiers import STORAGE
 
 DUMP_DIR = ScratchPath("/backup")
 """Where the dump waits between its two containers; the pod's own scratch, gone with the pod."""
 DUMP_FILE = f"{DUMP_DIR.path}/database.dump"
-ACCESS_KEY_KEY = "access-key"
-SECRET_KEY_KEY = "secret-key"
 ALIAS = "backup"
 """The ``mc`` alias of the object store, defined by the ``MC_HOST_<alias>`` variable alone."""
-TIMESTAMP = "%Y%m%dT%H%M%SZ"
-"""UTC, ISO 8601 basic format: object names sort by time and hold no ``:``."""
 
 
 def instance_name(consumer: str) -> str:
@@ -84,28 +81,24 @@ def dump(environment: Environment, consumer: str) -> Container:
 
 
 def upload(environment: Environment, consumer: str) -> Container:
-    """``mc`` uploads the dump, then prunes the old ones; it reads its credentials from
-    ``MC_HOST_<alias>``, which Kubernetes assembles from the Secret's keys (``$(VAR)``)."""
+    """``mc`` uploads the dump, then prunes the old ones (``floe/scripts/postgres-backup-upload.sh``); it
+    reads its credentials from ``MC_HOST_<alias>``, which Kubernetes assembles from the Secret's keys
+    (``$(VAR)``)."""
     backup = environment.storage.postgres.backup
     scheme, _, address = minio.endpoint(environment).partition("://")
-    target = f"{ALIAS}/{prefix(environment, consumer)}"
-    script = "\n".join((
-        "set -eu",
-        # Kubernetes replaces only $(NAME) of a declared variable, so the shell gets $(date ...) intact.
-        f'mc cp --quiet {DUMP_FILE} "{target}/$(date -u +{TIMESTAMP}).dump"',
-        # Only after this run's dump is stored: a failing backup never deletes the last good ones.
-        f"mc rm --recursive --force --older-than {backup.retention_days}d {target}/",
-    ))
     return Container(
         name="upload",
         image=environment.release.images.minio_client,
         resources=environment.resources(backup.resources),
-        command=("/bin/sh", "-c", script),
+        command=shell_command("postgres-backup-upload.sh"),
         env=(
-            env.from_secret("ACCESS_KEY", backup.credentials_secret, ACCESS_KEY_KEY),
-            env.from_secret("SECRET_KEY", backup.credentials_secret, SECRET_KEY_KEY),
+            env.from_secret("ACCESS_KEY", backup.credentials_secret, minio.USER_ACCESS_KEY),
+            env.from_secret("SECRET_KEY", backup.credentials_secret, minio.USER_SECRET_KEY),
             env.literal(f"MC_HOST_{ALIAS}", f"{scheme}://$(ACCESS_KEY):$(SECRET_KEY)@{address}"),
             minio.client_config_env(),
+            env.literal("DUMP_FILE", DUMP_FILE),
+            env.literal("TARGET", f"{ALIAS}/{prefix(environment, consumer)}"),
+            env.literal("RETENTION_DAYS", backup.retention_days),
         ),
         scratch=(TMP, DUMP_DIR),
     )

@@ -1,20 +1,29 @@
-"""Prometheus: scrapes the platform's own services and keeps the samples on its volume.
+"""Prometheus: scrapes every component that exports metrics and keeps the samples on its volume.
 
-Runs as ``nobody`` (UID/GID 65534), as the image and the prometheus-community chart do. The
-scrape targets are one declaration list (:data:`SCRAPE_TARGETS`) so the config and the tests
-read the same facts. Prometheus exports traces only through a ``tracing`` block of its config
-and ignores the ``OTEL_*`` variables, so it gets no ``otlp_env``.
+Runs as ``nobody`` (UID/GID 65534), as the image and the prometheus-community chart do. The scrape
+targets of an environment are one declaration list (:func:`scrape_targets`) so the config and the tests
+read the same facts; each job is named after the component's instance, which the alert rules
+(:mod:`floe.components.alerts`, the ConfigMap's second file) select by. Each target in the platform
+namespace names its registry component and port name: the same ``name:port`` the registry declares for
+Prometheus (``depends_on``, or ``callers`` of a component that starts after it), from which the
+NetworkPolicies admit it, so a test can prove no target is blocked. Cluster-level metrics come from
+kube-state-metrics (the platform's own, or the cluster's) and from the kubelets through the cluster's
+Prometheus (``/federate``); see :class:`floe.config.observability.ClusterMetrics`. Prometheus exports
+traces only through a ``tracing`` block of its config and ignores the ``OTEL_*`` variables, so it gets
+no ``otlp_env``.
 """
 
 from dataclasses import dataclass
 
 from constructs import Construct
 
-from floe.components import minio, polaris
+from floe.components import alerts, grafana, kube_state_metrics, minio, polaris, postgres
 from floe.components.dns import service_host
 from floe.components.otel_collector import EXPORTER_PORT, HEADLESS, TELEMETRY_PORT
+from floe.components.telemetry import COLLECTOR
 from floe.config.environment import Environment
 from floe.config.releases import image_tag
+from floe.config.storage import InClusterPostgres
 from floe.constructs.config_files import config_map, config_text
 from floe.constructs.container import Container, Port
 from floe.constructs.kube import k8s
@@ -23,6 +32,7 @@ from floe.constructs.pod import PodProps
 from floe.constructs.probes import Probes
 from floe.constructs.security import RunAs
 from floe.constructs.service import PlatformService, ServiceProps, VolumeClaim, WorkloadKind
+from floe.observability import metrics
 from floe.tiers import OBSERVABILITY
 
 INSTANCE = "prometheus"
@@ -30,30 +40,102 @@ PORT = 9090
 DATA_DIR = "/prometheus"
 CONFIG_DIR = "/etc/config"
 CONFIG_FILE = "prometheus.yml"
+RULES_FILE = "alerts.yml"
+CONFIG_MAP = f"{INSTANCE}-config"
 RUN_AS = RunAs(user=65534, group=65534, fs_group=65534)
+MINIO_TOKEN_DIR = "/etc/prometheus/secrets/minio"
+MINIO_TOKEN_VOLUME = "minio-token"
+KUBELET_JOB = "kubelet"
 
 
 @dataclass(frozen=True)
 class ScrapeTarget:
-    """One scrape job: a host in the platform namespace (or ``localhost``), its port and path."""
+    """One scrape job: a host in the platform namespace (``localhost``, or an address outside it), its port and
+    path, and the metric names its exporter exports."""
 
     job: str
     host: str
     port: int
+    metrics: frozenset[str]
     path: str = "/metrics"
     every_replica: bool = False
     """Resolve ``host`` (a headless Service) to each replica; otherwise scrape the address as one target."""
+    reaches: tuple[str, str] | None = None
+    """(registry component, port name) of a target in the platform namespace, which its NetworkPolicy must admit
+    Prometheus to; None for ``localhost`` and addresses outside the namespace."""
+    token_file: str | None = None
+    """Bearer token read from this file (a mounted Secret key) at every scrape."""
+    params: tuple[tuple[str, str], ...] = ()
+    honor_labels: bool = False
+    """Keep the scraped series' own ``job`` and ``instance`` (federation)."""
+
+    @property
+    def exported(self) -> frozenset[str]:
+        """What the job's series are named: the exporter's metrics and the series Prometheus adds per target."""
+        return self.metrics | metrics.SCRAPE
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
 
 
-SCRAPE_TARGETS: tuple[ScrapeTarget, ...] = (
-    ScrapeTarget("prometheus", "localhost", PORT),
-    ScrapeTarget("otel-collector", HEADLESS, TELEMETRY_PORT, every_replica=True),
-    # Each replica exports only the OTLP metrics it received itself.
-    ScrapeTarget("otlp-metrics", HEADLESS, EXPORTER_PORT, every_replica=True),
-    # Cluster-wide metrics: any one MinIO server answers for all of them.
-    ScrapeTarget("minio", minio.INSTANCE, minio.API_PORT, "/minio/v2/metrics/cluster"),
-    ScrapeTarget("polaris", f"{polaris.INSTANCE}-headless", polaris.MANAGEMENT_PORT, "/q/metrics", every_replica=True),
-)
+def _in_cluster_postgres(environment: Environment) -> tuple[str, ...]:
+    settings = environment.storage.postgres
+    return tuple(c for c in postgres.CONSUMERS if isinstance(getattr(settings, c), InClusterPostgres))
+
+
+def _federated_match(environment: Environment) -> str:
+    """The kubelet series federation asks for: the platform's namespaces only."""
+    namespaces = environment.namespaces
+    names = "|".join(sorted(metrics.KUBELET))
+    return f'{{__name__=~"{names}", namespace=~"{namespaces.platform}|{namespaces.jobs}"}}'
+
+
+def scrape_targets(environment: Environment) -> tuple[ScrapeTarget, ...]:
+    """Every job of the environment's scrape config."""
+
+    def host(name: str) -> str:
+        return service_host(environment, name)
+
+    cluster = environment.observability.prometheus.cluster_metrics
+    targets = [
+        ScrapeTarget(INSTANCE, "localhost", PORT, metrics.PROMETHEUS),
+        ScrapeTarget(COLLECTOR, host(HEADLESS), TELEMETRY_PORT, metrics.OTEL_COLLECTOR, every_replica=True,
+                     reaches=(COLLECTOR, "telemetry")),
+        # Each replica exports only the OTLP metrics it received itself.
+        ScrapeTarget("otlp-metrics", host(HEADLESS), EXPORTER_PORT, metrics.OTLP_METRICS, every_replica=True,
+                     reaches=(COLLECTOR, "prometheus")),
+        ScrapeTarget(minio.INSTANCE, host(minio.INSTANCE), minio.API_PORT, metrics.MINIO, minio.METRICS_PATH,
+                     reaches=(minio.INSTANCE, "api"), token_file=f"{MINIO_TOKEN_DIR}/{minio.METRICS_TOKEN_KEY}"),
+        ScrapeTarget(polaris.INSTANCE, host(f"{polaris.INSTANCE}-headless"), polaris.MANAGEMENT_PORT, metrics.POLARIS,
+                     "/q/metrics", every_replica=True, reaches=(polaris.INSTANCE, "management")),
+        *(ScrapeTarget(postgres.instance_name(c), host(postgres.instance_name(c)), postgres.METRICS_PORT,
+                       metrics.POSTGRES_EXPORTER, reaches=(postgres.instance_name(c), "metrics"))
+          for c in _in_cluster_postgres(environment)),
+    ]
+    if environment.observability.grafana.enabled:
+        targets.append(ScrapeTarget(grafana.INSTANCE, host(grafana.INSTANCE), grafana.PORT, metrics.GRAFANA,
+                                    reaches=(grafana.INSTANCE, "http")))
+    if kube_state_metrics.renders(environment):
+        targets.append(ScrapeTarget(kube_state_metrics.INSTANCE, host(kube_state_metrics.INSTANCE),
+                                    kube_state_metrics.PORT, metrics.KUBE_STATE_METRICS,
+                                    reaches=(kube_state_metrics.INSTANCE, "http-metrics")))
+    else:
+        address, _, port = cluster.kube_state_metrics.address.rpartition(":")
+        targets.append(ScrapeTarget(kube_state_metrics.INSTANCE, address, int(port), metrics.KUBE_STATE_METRICS))
+    if cluster.kubelet:
+        address, _, port = cluster.kubelet.federate.rpartition(":")
+        targets.append(ScrapeTarget(KUBELET_JOB, address, int(port), metrics.KUBELET, "/federate",
+                                    params=(("match[]", _federated_match(environment)),), honor_labels=True))
+    return tuple(targets)
+
+
+def notices(environment: Environment) -> tuple[str, ...]:
+    """What a valid environment leaves Prometheus without, said by ``floe validate``."""
+    if environment.observability.prometheus.cluster_metrics.kubelet:
+        return ()
+    return ("observability.prometheus.cluster_metrics.kubelet is not set: no CPU, memory or volume usage is collected, "
+            "so the volume alerts never fire and the dashboards' usage panels stay empty",)
 
 
 def url(environment: Environment) -> str:
@@ -61,14 +143,23 @@ def url(environment: Environment) -> str:
     return f"http://{service_host(environment, INSTANCE)}:{PORT}"
 
 
-def scrape_config(target: ScrapeTarget, environment: Environment) -> dict:
-    address = target.host if target.host == "localhost" else service_host(environment, target.host)
+def scrape_config(target: ScrapeTarget) -> dict:
     if target.every_replica:
         # DNS discovery needs no Kubernetes API access, unlike kubernetes_sd_configs.
-        discovery = {"dns_sd_configs": [{"names": [address], "type": "A", "port": target.port}]}
+        discovery = {"dns_sd_configs": [{"names": [target.host], "type": "A", "port": target.port}]}
     else:
-        discovery = {"static_configs": [{"targets": [f"{address}:{target.port}"]}]}
-    return {"job_name": target.job, "metrics_path": target.path, **discovery}
+        discovery = {"static_configs": [{"targets": [target.address]}]}
+    params: dict[str, list[str]] = {}
+    for name, value in target.params:
+        params.setdefault(name, []).append(value)
+    return {
+        "job_name": target.job,
+        "metrics_path": target.path,
+        **discovery,
+        **({"authorization": {"credentials_file": target.token_file}} if target.token_file else {}),
+        **({"params": params} if params else {}),
+        **({"honor_labels": True} if target.honor_labels else {}),
+    }
 
 
 def prometheus_config(environment: Environment) -> dict:
@@ -79,7 +170,8 @@ def prometheus_config(environment: Environment) -> dict:
             "evaluation_interval": settings.scrape_interval,
             "external_labels": {"environment": environment.name},
         },
-        "scrape_configs": [scrape_config(t, environment) for t in SCRAPE_TARGETS],
+        "rule_files": [f"{CONFIG_DIR}/{RULES_FILE}"],
+        "scrape_configs": [scrape_config(t) for t in scrape_targets(environment)],
     }
 
 
@@ -89,8 +181,10 @@ def render(scope: Construct, environment: Environment) -> None:
     image = environment.release.images.prometheus
     identity = AppIdentity(name="prometheus", instance=INSTANCE, component="metrics-store",
                            version=image_tag(image), tier=OBSERVABILITY)
-    text = config_text(prometheus_config(environment))
-    config = config_map(scope, identity, f"{INSTANCE}-config", namespace, {CONFIG_FILE: text})
+    # One ConfigMap for both files: its checksum rolls the pod when either changes.
+    files = {CONFIG_FILE: config_text(prometheus_config(environment)),
+             RULES_FILE: config_text(alerts.rule_file(environment))}
+    config = config_map(scope, identity, CONFIG_MAP, namespace, files)
     container = Container(
         name="prometheus",
         image=image,
@@ -106,8 +200,13 @@ def render(scope: Construct, environment: Environment) -> None:
         ),
         ports=(Port("http", PORT),),
         probes=Probes.http("http", "/-/healthy", "/-/ready", startup=True),
-        mounts=(k8s.VolumeMount(name="data", mount_path=DATA_DIR), config.mount(CONFIG_DIR)),
+        mounts=(k8s.VolumeMount(name="data", mount_path=DATA_DIR), config.mount(CONFIG_DIR),
+                k8s.VolumeMount(name=MINIO_TOKEN_VOLUME, mount_path=MINIO_TOKEN_DIR, read_only=True)),
     )
+    # MinIO's metrics token, as a file Prometheus rereads at each scrape: a new token needs no restart.
+    token = k8s.Volume(name=MINIO_TOKEN_VOLUME, secret=k8s.SecretVolumeSource(
+        secret_name=settings.minio_token_secret,
+        items=[k8s.KeyToPath(key=minio.METRICS_TOKEN_KEY, path=minio.METRICS_TOKEN_KEY)]))
     PlatformService(
         scope, "prometheus",
         ServiceProps(
@@ -120,7 +219,7 @@ def render(scope: Construct, environment: Environment) -> None:
             pod=PodProps(
                 containers=(container,),
                 run_as=RUN_AS,
-                volumes=(config.volume,),
+                volumes=(config.volume, token),
                 # Time to flush the head block; a killed Prometheus replays its WAL at the next start.
                 termination_grace_period_seconds=300,
             ),

@@ -105,7 +105,8 @@ class Environment(StrictModel):
         """Points at the bucket field if the file sets it, else at the bucket list that lost its default."""
         buckets = self.storage.minio.buckets
         for settings, path in ((self.catalog.polaris, ("catalog", "polaris", "warehouse_bucket")),
-                               (self.semantic.cube_store, ("semantic", "cube_store", "bucket"))):
+                               (self.semantic.cube_store, ("semantic", "cube_store", "bucket")),
+                               (self.orchestrator.compute_logs, ("orchestrator", "compute_logs", "bucket"))):
             field, bucket = ".".join(path), getattr(settings, path[-1])
             if bucket in buckets:
                 continue

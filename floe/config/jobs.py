@@ -27,11 +27,9 @@ class JobsSettings(StrictModel):
     quota: JobsQuota = JobsQuota()
     max_container: ComputeAmounts = ComputeAmounts(cpu="8", memory="32Gi")
     """LimitRange maximum of one container's limits in the jobs namespace."""
-    run_as_user: Annotated[int, Field(strict=True, ge=1, le=2**31 - 1)] = 1000
-    """Non-root UID (and GID) product images are built to run as (Kubernetes allows up to 2147483647)."""
-    catalog_credentials_secret: DnsSubdomain = "floe-jobs-catalog-credentials"
-    """Secret in the jobs namespace with keys ``client-id`` and ``client-secret``: the Polaris
-    principal jobs use."""
+    run_as_user: Annotated[int, Field(strict=True, ge=1, le=2**31 - 1)] = 10001
+    """Non-root UID (and GID) product images are built to run as (Kubernetes allows up to 2147483647);
+    at or above 10000 it can never be one of a node's own users."""
     object_store_credentials_secret: DnsSubdomain = "floe-jobs-object-store-credentials"
     """Secret in the jobs namespace with keys ``root-user`` and ``root-password`` (MinIO's key
     names): the object-store identity jobs use."""

@@ -3,7 +3,7 @@
 import re
 from typing import Annotated, Literal, Self
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Discriminator, Field, Tag, model_validator
 
 from floe.config.base import FieldError, StrictModel
 from floe.config.common import Ingress, ReplicatedServiceSettings, ServiceSettings, Storage
@@ -104,6 +104,43 @@ class OtelCollectorSettings(ReplicatedServiceSettings):
         return self
 
 
+class ScrapeAddress(StrictModel):
+    """An exporter the cluster already runs, scraped over plain HTTP at ``/metrics``."""
+
+    address: HostPort
+    """host:port of its Service, such as kube-state-metrics.monitoring.svc.cluster.local:8080."""
+
+
+class KubeletMetrics(StrictModel):
+    """The kubelets' metrics: cAdvisor's ``container_*`` and the volume stats ``kubelet_volume_stats_*``.
+
+    Scraping each kubelet needs a ClusterRole on ``nodes/metrics``, which the platform never renders, so they are
+    federated from the Prometheus the cluster's monitoring already runs (it must scrape the kubelets' ``/metrics``
+    and ``/metrics/cadvisor``); only the platform's two namespaces are asked for."""
+
+    federate: HostPort
+    """host:port of that Prometheus, whose ``/federate`` is read, such as
+    prometheus-k8s.monitoring.svc.cluster.local:9090."""
+
+
+class ClusterMetrics(StrictModel):
+    """Where the cluster-level facts come from: pod readiness, restarts, requests and limits, Jobs, quotas
+    (kube-state-metrics) and CPU, memory and volume usage (the kubelets)."""
+
+    kube_state_metrics: Annotated[
+        Annotated[Literal["render"], Tag("own-kube-state-metrics")]
+        | Annotated[ScrapeAddress, Tag("cluster-kube-state-metrics")],
+        # A mapping is an address, anything else must be `render`: each mistake gets the one message that fits.
+        Discriminator(lambda value: "cluster-kube-state-metrics" if isinstance(value, dict | ScrapeAddress)
+                      else "own-kube-state-metrics"),
+    ] = "render"
+    """``render``: the platform runs its own, limited by Roles to the kinds it reads in its two namespaces; or the
+    ``address`` of the cluster's (it must export the ``app.kubernetes.io/instance`` and ``floe.dev/data-product``
+    labels of pods and Jobs: ``--metric-labels-allowlist``)."""
+    kubelet: KubeletMetrics | None = None
+    """Unset: no CPU, memory or volume usage; the volume alerts and those panels stay empty."""
+
+
 class PrometheusSettings(ServiceSettings):
     """Prometheus, scraping the platform's own services (a StatefulSet with one volume)."""
 
@@ -112,6 +149,9 @@ class PrometheusSettings(ServiceSettings):
     retention_time: PrometheusDuration = "15d"
     """How long samples are kept (``--storage.tsdb.retention.time``); size the volume to match."""
     scrape_interval: PrometheusDuration = "30s"
+    cluster_metrics: ClusterMetrics = ClusterMetrics()
+    minio_token_secret: DnsSubdomain = "minio-metrics-token"
+    """Secret with key ``token``: the bearer token MinIO's metrics ask for (``mc admin prometheus generate``)."""
 
 
 class GrafanaSettings(ServiceSettings):

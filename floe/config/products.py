@@ -126,6 +126,16 @@ class DataProduct(StrictModel):
     dlt: DltPipeline
     quality: Quality = Quality()
     schedules: Schedules = Schedules()
+    reads: tuple[ProductName, ...] = ()
+    """Other data products whose tables this one reads: its catalog principal may read their namespaces
+    (it writes only its own)."""
+
+    @property
+    def catalog_credentials_secret(self) -> str:
+        """Secret with keys ``client-id`` and ``client-secret``: the product's own Polaris principal, read by
+        its pods in the jobs namespace and by the catalog's bootstrap in the platform namespace (which sets
+        the principal's credentials to these values)."""
+        return f"floe-{self.name}-catalog-credentials"
 
 
 def _unique_names(products: tuple[DataProduct, ...]) -> tuple[DataProduct, ...]:
@@ -139,5 +149,21 @@ def _unique_names(products: tuple[DataProduct, ...]) -> tuple[DataProduct, ...]:
     return products
 
 
-DataProducts = Annotated[tuple[DataProduct, ...], AfterValidator(_unique_names)]
+def _reads_known(products: tuple[DataProduct, ...]) -> tuple[DataProduct, ...]:
+    """A product reads other products of the environment, each once."""
+    names = {product.name for product in products}
+    for index, product in enumerate(products):
+        for position, read in enumerate(product.reads):
+            where = (index, "reads", position)
+            if read == product.name:
+                raise FieldError(where, f"{read!r} is this data product: it writes its own namespace already")
+            if read not in names:
+                raise FieldError(where, f"{read!r} is not a data product of this environment; known: "
+                                        f"{', '.join(sorted(names))}")
+            if read in product.reads[:position]:
+                raise FieldError(where, f"{read!r} is listed twice")
+    return products
+
+
+DataProducts = Annotated[tuple[DataProduct, ...], AfterValidator(_unique_names), AfterValidator(_reads_known)]
 """The data products of an environment, each name at most once."""

@@ -42,10 +42,16 @@ class Images(StrictModel):
     polaris_admin_tool: Image
     otel_collector: Image
     prometheus: Image
+    postgres_exporter: Image
+    """prometheus-community's exporter, a sidecar of each in-cluster PostgreSQL (runs as the pod's user)."""
+    kube_state_metrics: Image
+    """Rendered when ``observability.prometheus.cluster_metrics.kube_state_metrics`` is ``render``."""
     grafana: Image
     dagster: Image
     cube: Image
     cubestore: Image
+    oauth2_proxy: Image
+    """The login in front of the Dagster UI (its distroless image runs as UID 65532, ``nonroot``)."""
 
 
 class Release(StrictModel):

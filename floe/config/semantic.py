@@ -1,15 +1,20 @@
 """Settings of the semantic tier: the Cube API, its refresh worker and Cube Store."""
 
-from typing import Annotated
+import re
+from typing import Annotated, Self
 
-from pydantic import Field
+from pydantic import AfterValidator, Field, model_validator
 
-from floe.config.base import StrictModel
+from floe.config.base import FieldError, StrictModel
 from floe.config.common import Ingress, Replicas, ScalableServiceSettings, ServiceSettings
-from floe.config.types import BucketName, DnsSubdomain, Quantity
+from floe.config.products import AbsolutePath
+from floe.config.releases import Image
+from floe.config.types import BucketName, DnsSubdomain, KeyPrefix, Quantity
 
-SubPath = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$")]
-"""A key prefix inside a bucket: lowercase path segments, no leading or trailing ``/``."""
+_REPOSITORY_URL = re.compile(r"^http://[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:\d{1,5})?(/[-._~a-zA-Z0-9/]*)?$")
+"""Plain HTTP: DuckDB fetches over https only through httpfs, the first extension it installs (it checks
+every extension's signature, so the transport needs no TLS; extensions.duckdb.org is http too). No quote,
+space or query: the URL goes into DuckDB's SQL as a string literal."""
 
 
 class CubeApiSettings(ScalableServiceSettings):
@@ -46,8 +51,48 @@ class CubeStoreSettings(StrictModel):
     workers: CubeStoreWorkerSettings = CubeStoreWorkerSettings()
     bucket: BucketName = "floe-warehouse"
     """Bucket for Cube Store's remote storage; must be one of ``storage.minio.buckets``."""
-    sub_path: SubPath = "cube-store"
+    sub_path: KeyPrefix = "cube-store"
     """Prefix inside ``bucket``, so Cube Store's files never mix with the catalog's tables."""
+
+
+def _repository_url(value: str) -> str:
+    if not _REPOSITORY_URL.match(value):
+        raise ValueError(
+            f"{value!r} is not an extension repository URL: use http://host[:port][/path] with no query, such as "
+            "http://duckdb-extensions.floe.example.internal (not https: DuckDB would need httpfs to install httpfs)"
+        )
+    return value.rstrip("/")
+
+
+RepositoryUrl = Annotated[str, AfterValidator(_repository_url),
+                          Field(json_schema_extra={"pattern": _REPOSITORY_URL.pattern})]
+
+
+class DuckDBExtensionSource(StrictModel):
+    """Where Cube's DuckDB takes httpfs, avro and iceberg from, never the public internet: one of two.
+
+    Both hold the extensions of the Cube image's DuckDB (1.5.5) for the nodes' platforms
+    (``linux_amd64``, ``linux_arm64``), laid out as DuckDB lays them out.
+    """
+
+    repository: RepositoryUrl | None = None
+    """An internal mirror of DuckDB's extension repository (``extensions.duckdb.org``'s layout,
+    ``<repository>/v1.5.5/<platform>/<name>.duckdb_extension.gz``); DuckDB installs from it at start."""
+    image: Image | None = None
+    """An image the platform team builds, holding ``<image_path>/v1.5.5/<platform>/<name>.duckdb_extension``
+    and ``cp``: an init container copies the files into DuckDB's extension directory; nothing is downloaded."""
+    image_path: AbsolutePath = "/extensions"
+    """Where ``image`` holds the extension directory."""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Self:
+        if (self.repository is None) == (self.image is None):
+            raise FieldError((self.first_set("image", "repository"),),
+                             "set exactly one of repository (a mirror DuckDB installs from) and image (an image "
+                             "holding the extension files)")
+        if self.repository is not None and "image_path" in self.model_fields_set:
+            raise FieldError(("image_path",), "image_path goes with image, not with repository")
+        return self
 
 
 class SemanticSettings(StrictModel):
@@ -65,6 +110,14 @@ class SemanticSettings(StrictModel):
     """Secret with keys ``root-user`` and ``root-password`` used by DuckDB (reads) and Cube Store (writes) to
     reach MinIO; unset uses ``storage.minio.credentials_secret``. Point it at a narrower MinIO user's Secret
     with the same keys in production."""
+    catalog_credentials_secret: DnsSubdomain = "cube-catalog-credentials"
+    """Secret with keys ``client-id`` and ``client-secret``: the Polaris principal the semantic layer reads the
+    catalog as, its own (never a product's or the realm's root); the catalog's bootstrap creates it with read
+    access to the whole catalog and sets its credentials to these values. Read only with ``duckdb_extensions``,
+    without which DuckDB cannot attach the catalog."""
     schema_configmap: DnsSubdomain | None = None
     """ConfigMap holding the data model files (one key per ``.yml``/``.js`` file), mounted read-only as Cube's
     model directory; unset leaves an empty model directory (the API starts, serving no cubes)."""
+    duckdb_extensions: DuckDBExtensionSource | None = None
+    """Where Cube's DuckDB takes its extensions from; unset, it installs and loads none and attaches no
+    catalog (Cube starts, but can read neither the object store nor the Iceberg tables)."""

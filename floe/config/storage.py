@@ -57,7 +57,21 @@ class InClusterPostgres(ServiceSettings):
     database: PostgresIdentifier | None = None
     """Database name; defaults to the consumer's name (``dagster``, ``polaris``)."""
     credentials_secret: DnsSubdomain | None = None
-    """Secret with keys ``username`` and ``password``; defaults to ``postgres-<consumer>-credentials``."""
+    """Secret with keys ``username`` and ``password``; defaults to ``postgres-<consumer>-credentials``.
+    The consumer's role: it logs in and owns the database, and is never a superuser (the bootstrap
+    step makes it so on every sync)."""
+    admin_secret: DnsSubdomain | None = None
+    """Secret with keys ``username`` and ``password``; defaults to ``postgres-<consumer>-admin-credentials``.
+    The instance's superuser, created by the first start; only the server and its bootstrap step read it.
+    Must name a different role from ``credentials_secret``."""
+
+    @model_validator(mode="after")
+    def _superuser_apart(self) -> Self:
+        """One Secret for both would make the consumer's role the superuser again."""
+        if self.admin_secret is not None and self.admin_secret == self.credentials_secret:
+            raise FieldError(("admin_secret",), f"{self.admin_secret!r} is also credentials_secret: the superuser "
+                                                "needs a Secret (and a role) of its own")
+        return self
 
 
 class ExternalPostgres(StrictModel):

@@ -100,4 +100,6 @@ def _number_as_text(value: object) -> object:
 Quantity = Annotated[str, BeforeValidator(_number_as_text), AfterValidator(_quantity),
                      Field(json_schema_extra={"pattern": _QUANTITY.pattern})]
 BucketName = Annotated[str, AfterValidator(_bucket), _schema(_BUCKET, 63)]
+KeyPrefix = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$")]
+"""A key prefix inside a bucket: lowercase path segments, no leading or trailing ``/``."""
 Port = Annotated[int, Field(strict=True, ge=1, le=65535)]

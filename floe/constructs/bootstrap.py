@@ -7,7 +7,7 @@ changes. No TTL is set, so a finished Job stays until the next sync replaces it,
 being re-created by Flux every reconcile.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from constructs import Construct
 
@@ -20,7 +20,6 @@ from floe.tiers import Step
 ARGO_HOOK = "argocd.argoproj.io/hook"
 ARGO_HOOK_DELETE_POLICY = "argocd.argoproj.io/hook-delete-policy"
 FLUX_FORCE = "kustomize.toolkit.fluxcd.io/force"
-RETRY_SECONDS = 5
 
 
 @dataclass(frozen=True)
@@ -31,24 +30,13 @@ class BootstrapProps:
     step: Step = Step.BOOTSTRAP
     backoff_limit: int = 4
     """Retries of a step that failed once its server answered (a request refused while the server
-    settles); waiting for the server itself is bounded by the deadline alone (:func:`wait_until`)."""
+    settles); a step's script waits for its server with no count of its own (``until ...; do sleep``),
+    so that wait is bounded by the deadline alone."""
     active_deadline_seconds: int = 600
     """How long the Job may run in all, waits and retries included."""
-
-
-def wait_until(condition: str, waiting_for: str) -> str:
-    """A shell loop that retries ``condition`` until it succeeds, with no count of its own.
-
-    Only the Job's ``activeDeadlineSeconds`` ends the wait: a server slow to become Ready (Flux
-    applies a tier at once, so the Job may start first) costs time, never a failed pod, and a
-    server that never answers fails the Job once, at its deadline.
-    """
-    return "\n".join((
-        f"until {condition}; do",
-        f'  echo "waiting for {waiting_for}" >&2',
-        f"  sleep {RETRY_SECONDS}",
-        "done",
-    ))
+    pod_annotations: dict[str, str] = field(default_factory=dict)
+    """On the pod template: a config checksum there changes the template, so Flux recreates the Job
+    when only a mounted ConfigMap changed."""
 
 
 class BootstrapJob(Construct):
@@ -74,7 +62,7 @@ class BootstrapJob(Construct):
                 backoff_limit=props.backoff_limit,
                 active_deadline_seconds=props.active_deadline_seconds,
                 template=k8s.PodTemplateSpec(
-                    metadata=k8s.ObjectMeta(labels=props.identity.labels),
+                    metadata=k8s.ObjectMeta(labels=props.identity.labels, annotations=props.pod_annotations or None),
                     spec=pod_spec(props.pod, name),
                 ),
             ),

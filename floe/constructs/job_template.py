@@ -18,6 +18,8 @@ from floe.tiers import Step
 
 NEVER = "0 0 31 2 *"
 """February 31st: the schedule a suspended template keeps, so unsuspending it by hand starts nothing."""
+STARTING_DEADLINE_SECONDS = 600
+"""A run that could not start within this long after its time is skipped (the alert rules use it too)."""
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,7 @@ class JobTemplate(Construct):
                 time_zone="Etc/UTC",
                 # A run still going when the next is due: skip the new one, never run two at once.
                 concurrency_policy="Forbid",
-                starting_deadline_seconds=600,
+                starting_deadline_seconds=STARTING_DEADLINE_SECONDS,
                 successful_jobs_history_limit=3,
                 failed_jobs_history_limit=3,
                 job_template=k8s.JobTemplateSpec(

@@ -52,8 +52,9 @@ def product_env(environment: Environment, product: DataProduct) -> tuple[k8s.Env
         env.literal("FLOE_DATA_PRODUCT", product.name),
         env.literal("FLOE_CATALOG_URI", polaris.catalog_uri(environment)),
         env.literal("FLOE_CATALOG_WAREHOUSE", environment.catalog.polaris.catalog),
-        env.from_secret("FLOE_CATALOG_CLIENT_ID", jobs.catalog_credentials_secret, polaris.CLIENT_ID_KEY),
-        env.from_secret("FLOE_CATALOG_CLIENT_SECRET", jobs.catalog_credentials_secret, polaris.CLIENT_SECRET_KEY),
+        # The product's own principal: it writes the product's namespace and reads those it declares.
+        env.from_secret("FLOE_CATALOG_CLIENT_ID", product.catalog_credentials_secret, polaris.CLIENT_ID_KEY),
+        env.from_secret("FLOE_CATALOG_CLIENT_SECRET", product.catalog_credentials_secret, polaris.CLIENT_SECRET_KEY),
         env.literal("FLOE_OBJECT_STORE_ENDPOINT", minio.endpoint(environment)),
         # The standard AWS SDK variables, which boto3, pyarrow, DuckDB and dlt all read.
         env.literal("AWS_ENDPOINT_URL", minio.endpoint(environment)),
@@ -80,7 +81,12 @@ def product_pod(environment: Environment, product: DataProduct) -> ProductPod:
 
 def container_context(environment: Environment, product: DataProduct) -> dict:
     """The code location's container context: the fields of dagster-k8s 0.29's ``k8s`` container context
-    (``DagsterK8sJobConfig.config_type_container_context``) that carry the product's pod."""
+    (``DagsterK8sJobConfig.config_type_container_context``) that carry the product's pod.
+
+    Its service account is left out: the run launcher's own ``service_account_name`` is the same
+    one (both are ``jobs.service_account``), and the launcher's allow-list, which checks this
+    context as well as the run's tags (``floe.components.dagster.USER_DEFINED_K8S_CONFIG``),
+    admits no service account."""
     pod = product_pod(environment, product)
     spec = k8s.KubePod.manifest(spec=k8s.PodSpec(
         containers=[k8s.Container(name="run", env=list(pod.env), resources=resource_requirements(pod.resources),
@@ -89,7 +95,6 @@ def container_context(environment: Environment, product: DataProduct) -> dict:
     ))["spec"]
     container = spec["containers"][0]
     context = {
-        "service_account_name": pod.service_account,
         "labels": dict(pod.labels),
         "env": container["env"],
         "resources": container["resources"],

@@ -1,7 +1,7 @@
 """NetworkPolicies generated from the components' declared dependencies, never from a second list.
 
 Platform namespace: ingress denied by default; each component admits its own pods and the pods
-of every component that depends on it (on the ports it declared), the collector admits every
+of every component that depends on it or that it names as a caller (on the ports declared), the collector admits every
 pod's telemetry, and the ingress controller reaches exactly the Services behind an Ingress. Jobs
 namespace: all traffic denied by default; run pods may resolve names, export telemetry, reach the
 platform services (or external databases) their component depends on, and their compute. The runs
@@ -141,8 +141,10 @@ class _Policies:
         # Each dependent reaches the ports it declared; dependents that need the same ports share a rule.
         by_ports: dict[tuple[Port, ...], list[Component]] = {}
         for dependent in COMPONENTS:
-            if component.name in dependent.dependencies and self.topology.has_pods(dependent):
-                wanted = tuple(self.topology.ports(component, dependent.dependencies[component.name]))
+            names = dependent.dependencies.get(component.name, component.called_by.get(dependent.name))
+            reaches = component.name in dependent.dependencies or dependent.name in component.called_by
+            if reaches and self.topology.has_pods(dependent):
+                wanted = tuple(self.topology.ports(component, names))
                 by_ports.setdefault(wanted, []).append(dependent)
         for wanted, dependents in by_ports.items():
             if wanted:
