@@ -4,7 +4,8 @@ Validation happens before anything is written, so a bad environment file changes
 """
 
 import argparse
-import multiprocessing
+import contextlib
+import gc
 import os
 import sys
 from pathlib import Path
@@ -40,16 +41,26 @@ def render(environment: Environment) -> dict[str, str]:
 
 
 def _render_all(environments: list[Environment]) -> list[dict[str, str]]:
-    """Render environments side by side on a multi-core machine, one process (and jsii bridge) each.
+    """Render environments one after the other, in this process and its one jsii bridge.
 
-    Forking is safe only before this process has started its own bridge (a child would share its
-    pipes), so a process that already rendered (the test suite) renders one after the other.
+    Objects are rendered in Python (``floe.constructs.kube``), so an environment takes a fraction
+    of the time a render worker's own bridge took to start: workers would only add bridges.
     """
-    workers = min(len(environments), os.cpu_count() or 1)
-    if workers < 2 or "cdk8s" in sys.modules or "fork" not in multiprocessing.get_all_start_methods():
-        return [render(environment) for environment in environments]
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
-        return pool.map(render, environments)
+    return [render(environment) for environment in environments]
+
+
+@contextlib.contextmanager
+def _without_cycle_collection():
+    """A render allocates millions of small mappings and lists that all live until the tree is written,
+    and makes no garbage cycles worth collecting: the cyclic collector would only traverse them all,
+    again and again as they grow (most of a large render's time). It is off while one runs."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def owned_folders(name: str) -> tuple[str, str]:
@@ -65,14 +76,15 @@ def synthesize(outdir: Path, names: list[str] | None = None,
     exist; rendering some replaces only their folders.
     """
     environments = load_environments(names, environments_dir)
-    rendered = dict(zip((e.name for e in environments), _render_all(environments), strict=True))
-    if not names:
-        write_tree(outdir, {path: text for files in rendered.values() for path, text in files.items()})
-        return rendered
-    for name, files in rendered.items():
-        for folder in owned_folders(name):
-            write_tree(outdir / folder, {path.removeprefix(f"{folder}/"): text for path, text in files.items()
-                                         if path.startswith(f"{folder}/")})
+    with _without_cycle_collection():
+        rendered = dict(zip((e.name for e in environments), _render_all(environments), strict=True))
+        if not names:
+            write_tree(outdir, {path: text for files in rendered.values() for path, text in files.items()})
+            return rendered
+        for name, files in rendered.items():
+            for folder in owned_folders(name):
+                write_tree(outdir / folder, {path.removeprefix(f"{folder}/"): text for path, text in files.items()
+                                             if path.startswith(f"{folder}/")})
     return rendered
 
 

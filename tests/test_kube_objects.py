@@ -107,3 +107,17 @@ def test_an_unnamed_object_is_left_to_cdk8s_which_names_it() -> None:
     assert pod["metadata"]["name"].startswith("c-pod-")
     with pytest.raises(ValueError, match="floe names every object"):
         k8s.KubePod(Construct(chart, "group"), "pod", spec=k8s.PodSpec(containers=[]))
+
+
+def test_the_known_kinds_are_those_of_the_typed_classes() -> None:
+    for name, (api_version, kind) in kube._GVK.items():
+        gvk = getattr(kube._typed, name).GVK
+        assert (gvk.api_version, gvk.kind) == (api_version, kind)
+
+
+def test_a_python_chart_holds_objects_and_constructs_without_the_bridge() -> None:
+    chart = kube.Chart(cdk8s.App(), "c", namespace="ns", labels={"team": "data"})
+    group = Construct(chart, "group")
+    k8s.KubeConfigMap(group, "map", metadata=k8s.ObjectMeta(name="map"), data={"a": "b"})
+    assert chart.to_json() == [{"apiVersion": "v1", "kind": "ConfigMap", "data": {"a": "b"},
+                                "metadata": {"name": "map", "namespace": "ns", "labels": {"team": "data"}}}]

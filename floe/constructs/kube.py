@@ -29,7 +29,8 @@ import cdk8s
 import constructs
 from cdk8s_plus_32 import k8s as _typed
 
-__all__ = ["Construct", "Scope", "api_object", "chart_of", "int_or_string", "k8s", "plain_object", "quantity"]
+__all__ = ["BridgeChart", "Chart", "Construct", "Scope", "api_object", "chart_of", "int_or_string", "k8s",
+           "plain_object", "quantity"]
 
 _RENAMED: dict[str, dict[str, str]] = {
     "ContainerPort": {"hostIp": "hostIP"},
@@ -161,19 +162,18 @@ def _copy(value: Any) -> Any:
     return value
 
 
-# -- scopes: charts in the bridge, constructs in Python ----------------------------------------------------
+# -- scopes: charts and constructs ------------------------------------------------------------------------
 
 
 class _ChartObjects:
-    """What floe rendered into one chart, in order."""
+    """What floe rendered into one chart, in order, and the chart's namespace and labels (on every object)."""
 
-    def __init__(self) -> None:
+    def __init__(self, namespace_and_labels: tuple[str | None, dict[str, str]] | None = None) -> None:
         self.objects: list[dict] = []
-        self._namespace_and_labels: tuple[str | None, dict[str, str]] | None = None
+        self._namespace_and_labels = namespace_and_labels
 
-    def namespace_and_labels(self, chart: cdk8s.Chart) -> tuple[str | None, dict[str, str]]:
-        """The chart's default namespace and its labels (on every object), asked over the bridge once."""
-        if self._namespace_and_labels is None:
+    def namespace_and_labels(self, chart: "AnyChart") -> tuple[str | None, dict[str, str]]:
+        if self._namespace_and_labels is None:  # a chart made elsewhere: asked over the bridge, once
             self._namespace_and_labels = (chart.namespace, dict(chart.labels or {}))
         return self._namespace_and_labels
 
@@ -181,25 +181,58 @@ class _ChartObjects:
 _charts: "weakref.WeakKeyDictionary[cdk8s.Chart, _ChartObjects]" = weakref.WeakKeyDictionary()
 
 
-class Construct:
+class _Scope:
+    def __init__(self, chart: "AnyChart", path: str) -> None:
+        self.chart = chart
+        self.path = path
+        self._ids: set[str] = set()
+
+
+class Chart(_Scope):
+    """A chart of objects rendered in Python only: nothing of it is in the bridge, so it cannot hold an
+    object of a generated CRD binding (``floe/imports``); a :class:`BridgeChart` can.
+
+    ``to_json()`` returns its objects, as ``cdk8s.Chart.to_json`` does.
+    """
+
+    def __init__(self, scope: "Scope", id: str, *, namespace: str | None = None,
+                 labels: Mapping[str, str] | None = None) -> None:
+        super().__init__(self, f"{_path(scope)}/{id}")
+        self.namespace = namespace
+        self.labels = dict(labels or {})
+        self._objects = _ChartObjects((namespace, self.labels))
+
+    def to_json(self) -> list[Any]:
+        return list(self._objects.objects)
+
+
+class BridgeChart(cdk8s.Chart):
+    """A ``cdk8s.Chart`` whose namespace and labels are known here, so its objects never ask the bridge."""
+
+    def __init__(self, scope: constructs.Construct, id: str, *, namespace: str | None = None,
+                 labels: Mapping[str, str] | None = None) -> None:
+        super().__init__(scope, id, namespace=namespace, labels=dict(labels) if labels else None)
+        _charts[self] = _ChartObjects((namespace, dict(labels or {})))
+
+
+class Construct(_Scope):
     """A group of objects under an id in a chart, like ``constructs.Construct`` but not in the bridge.
 
     Objects are named explicitly (cdk8s would derive a name from the construct path, in Node.js).
     """
 
     def __init__(self, scope: "Scope", id: str) -> None:
-        self.chart = chart_of(scope)
-        self.path = f"{_path(scope)}/{id}"
-        self._ids: set[str] = set()
+        super().__init__(chart_of(scope), f"{_path(scope)}/{id}")
         _claim(scope, id)
 
 
-Scope = Construct | constructs.Construct
+AnyChart = Chart | cdk8s.Chart
+Scope = _Scope | constructs.Construct
 """Where an object goes: a chart, or a :class:`Construct` in one."""
 
 
-def chart_of(scope: Scope) -> cdk8s.Chart:
-    if isinstance(scope, Construct):
+def chart_of(scope: Scope) -> AnyChart:
+    if isinstance(scope, _Scope):
         return scope.chart
     if isinstance(scope, cdk8s.Chart):
         return scope
@@ -207,10 +240,12 @@ def chart_of(scope: Scope) -> cdk8s.Chart:
 
 
 def _path(scope: Scope) -> str:
-    return scope.path if isinstance(scope, Construct) else f"<{id(scope)}>"
+    return scope.path if isinstance(scope, _Scope) else f"<{id(scope)}>"
 
 
-def _objects_of(chart: cdk8s.Chart) -> _ChartObjects:
+def _objects_of(chart: AnyChart) -> _ChartObjects:
+    if isinstance(chart, Chart):
+        return chart._objects
     if chart not in _charts:
         _charts[chart] = _ChartObjects()
     return _charts[chart]
@@ -221,9 +256,9 @@ _scope_ids: "weakref.WeakKeyDictionary[constructs.Construct, set[str]]" = weakre
 
 def _claim(scope: Scope, id: str) -> None:
     """Ids are unique among a scope's children, as in cdk8s (an object's id says where it comes from)."""
-    ids = scope._ids if isinstance(scope, Construct) else _scope_ids.setdefault(scope, set())
+    ids = scope._ids if isinstance(scope, _Scope) else _scope_ids.setdefault(scope, set())
     if id in ids:
-        where = scope.path if isinstance(scope, Construct) else "its scope"
+        where = scope.path if isinstance(scope, _Scope) else "its scope"
         raise ValueError(f"There is already a Construct with name '{id}' in {where}")
     ids.add(id)
 
@@ -233,7 +268,7 @@ def _add(scope: Scope, id: str, obj: dict) -> None:
     _objects_of(chart_of(scope)).objects.append(obj)
 
 
-def _metadata(chart: cdk8s.Chart, metadata: Mapping) -> dict:
+def _metadata(chart: AnyChart, metadata: Mapping) -> dict:
     """``metadata`` as :class:`cdk8s.ApiObject` writes it: the chart's namespace unless one is given, the
     chart's labels under the object's own, then empty mappings and lists dropped."""
     namespace, labels = _objects_of(chart).namespace_and_labels(chart)
@@ -285,7 +320,7 @@ class _KubeObject:
     _props: type
 
     def __new__(cls, scope: Scope, id: str, **props: Any):
-        if not isinstance(scope, Construct) and not _named(props):
+        if not isinstance(scope, _Scope) and not _named(props):
             # cdk8s derives the name of an unnamed object from its path in the bridge: leave it there.
             return cls._typed_class(scope, id, **props)
         return super().__new__(cls)
@@ -320,8 +355,37 @@ def _named(props: Mapping[str, Any]) -> bool:
     return metadata is not None and bool(metadata.name)
 
 
+_GVK = {
+    "KubeClusterRole": ("rbac.authorization.k8s.io/v1", "ClusterRole"),
+    "KubeClusterRoleBinding": ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
+    "KubeConfigMap": ("v1", "ConfigMap"),
+    "KubeCronJob": ("batch/v1", "CronJob"),
+    "KubeDeployment": ("apps/v1", "Deployment"),
+    "KubeHorizontalPodAutoscalerV2": ("autoscaling/v2", "HorizontalPodAutoscaler"),
+    "KubeIngress": ("networking.k8s.io/v1", "Ingress"),
+    "KubeJob": ("batch/v1", "Job"),
+    "KubeLimitRange": ("v1", "LimitRange"),
+    "KubeNamespace": ("v1", "Namespace"),
+    "KubeNetworkPolicy": ("networking.k8s.io/v1", "NetworkPolicy"),
+    "KubePersistentVolumeClaim": ("v1", "PersistentVolumeClaim"),
+    "KubePod": ("v1", "Pod"),
+    "KubePodDisruptionBudget": ("policy/v1", "PodDisruptionBudget"),
+    "KubePodTemplate": ("v1", "PodTemplate"),
+    "KubeResourceQuota": ("v1", "ResourceQuota"),
+    "KubeRole": ("rbac.authorization.k8s.io/v1", "Role"),
+    "KubeRoleBinding": ("rbac.authorization.k8s.io/v1", "RoleBinding"),
+    "KubeSecret": ("v1", "Secret"),
+    "KubeService": ("v1", "Service"),
+    "KubeServiceAccount": ("v1", "ServiceAccount"),
+    "KubeStatefulSet": ("apps/v1", "StatefulSet"),
+}
+"""apiVersion and kind of the classes floe uses (each ``GVK`` is three bridge round trips; a test compares)."""
+
+
 @functools.cache
 def _gvk(typed_class: type) -> tuple[str, str]:
+    if typed_class.__name__ in _GVK:
+        return _GVK[typed_class.__name__]
     gvk = typed_class.GVK
     return gvk.api_version, gvk.kind
 

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import cdk8s
 
 from floe.config.environment import Environment
-from floe.constructs.kube import k8s
+from floe.constructs.kube import BridgeChart, k8s
 from floe.constructs.metadata import FLUX_PRUNE
 from floe.gitops.inventory import GroupKind, emittable_kinds, group_kind_of
 from floe.imports.io.fluxcd.toolkit.kustomize import (
@@ -184,12 +184,12 @@ class _Flux:
         self.objects = [obj for objects in steps.values() for obj in objects]
         self.roles = {(o["metadata"]["namespace"], o["metadata"]["name"]): o for o in self.objects
                       if o["kind"] == "Role"}
-        self.charts: dict[str, cdk8s.Chart] = {}
+        self.charts: dict[str, BridgeChart] = {}
         self.namespace = environment.gitops.flux.namespace
 
-    def chart(self, folder: str) -> cdk8s.Chart:
+    def chart(self, folder: str) -> BridgeChart:
         if folder not in self.charts:
-            self.charts[folder] = cdk8s.Chart(self.app, f"{self.environment.name}-{folder.replace('/', '-')}")
+            self.charts[folder] = BridgeChart(self.app, f"{self.environment.name}-{folder.replace('/', '-')}")
         return self.charts[folder]
 
     def path(self, folder: str) -> str:
