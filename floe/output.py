@@ -5,6 +5,7 @@ when in the sync (the tier, and the wave of its step) and what object. A tree is
 its target and swapped in whole, so an error never leaves a half-written ``dist/`` behind.
 """
 
+import os
 import re
 import shutil
 import tempfile
@@ -109,7 +110,7 @@ def _string(text: str) -> tuple[str, tuple[str, ...]]:
 def _scalar(value: object) -> tuple[str, tuple[str, ...]]:
     kind = type(value)
     if kind is str:
-        return _string(value)
+        return _scalars.get(value) or _string(value)
     if kind is bool:
         return ("true" if value else "false"), ()
     if kind is int:
@@ -119,12 +120,17 @@ def _scalar(value: object) -> tuple[str, tuple[str, ...]]:
     raise _Unusual
 
 
+_keys: dict[str, str] = {}
+"""key → its text before the colon (keys recur in every object)."""
+
+
 def _key(key: object) -> str:
     if type(key) is not str or len(key) > 100:
         raise _Unusual
     text, lines = _string(key)
     if lines:
         raise _Unusual
+    _keys[key] = text
     return text
 
 
@@ -142,36 +148,42 @@ def _mapping(mapping: object, indent: int, first: str, out: list[str], seen: set
         raise _Unusual
     seen.add(id(mapping))
     try:
-        keys = sorted(mapping)
+        items = sorted(mapping.items())
     except TypeError:
         raise _Unusual from None
     pad = " " * indent
     start = first or pad
-    for key in keys:
-        value = mapping[key]
+    keys, scalars = _keys, _scalars
+    for key, value in items:
+        text = keys.get(key) if type(key) is str else None
+        if text is None:
+            text = _key(key)
         kind = type(value)
-        if kind is dict:
-            if value:
-                out.append(f"{start}{_key(key)}:\n")
-                _mapping(value, indent + 2, "", out, seen)
-            else:
-                _empty(value, seen)
-                out.append(f"{start}{_key(key)}: {{}}\n")
-        elif kind is list:
-            if value:
-                out.append(f"{start}{_key(key)}:\n")
-                _sequence(value, indent, out, seen)
-            else:
-                _empty(value, seen)
-                out.append(f"{start}{_key(key)}: []\n")
-        else:
-            text, lines = _scalar(value)
-            line = f"{start}{_key(key)}: {text}\n"
+        if kind is str:
+            written, lines = scalars.get(value) or _string(value)
+            line = f"{start}{text}: {written}\n"
             if len(line) > _WIDTH:
                 raise _Unusual
             out.append(line)
             if lines:
                 _lines(out, lines, indent + 2)
+        elif kind is dict:
+            if value:
+                out.append(f"{start}{text}:\n")
+                _mapping(value, indent + 2, "", out, seen)
+            else:
+                _empty(value, seen)
+                out.append(f"{start}{text}: {{}}\n")
+        elif kind is list:
+            if value:
+                out.append(f"{start}{text}:\n")
+                _sequence(value, indent, out, seen)
+            else:
+                _empty(value, seen)
+                out.append(f"{start}{text}: []\n")
+        else:
+            written, lines = _scalar(value)
+            out.append(f"{start}{text}: {written}\n")
         start = pad
 
 
@@ -235,10 +247,14 @@ def write_tree(target: Path, files: Mapping[str, str]) -> None:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-new-", dir=target.parent))
+        root, made = str(staging), {""}
         for relative, content in sorted(files.items()):
-            path = staging / relative
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(content, encoding="utf-8")
+            folder = relative.rpartition("/")[0]
+            if folder not in made:  # each folder once, not once per file
+                os.makedirs(f"{root}/{folder}", exist_ok=True)
+                made.add(folder)
+            with open(f"{root}/{relative}", "wb") as file:
+                file.write(content.encode())
         staging.chmod(0o755)
         if target.exists():
             retired = Path(tempfile.mkdtemp(prefix=f".{target.name}-old-", dir=target.parent))

@@ -106,31 +106,43 @@ _kept: list = []
 # -- typed structs → JSON, as cdk8s writes them ------------------------------------------------------------
 
 
-@functools.cache
+_FIELDS: dict[type, dict[str, str] | None] = {}
+"""Struct class → python name → Kubernetes name of each field; None for a class that is not a struct."""
+
+
 def _fields(cls: type) -> dict[str, str] | None:
-    """python name → Kubernetes name of each field of a struct class; None for any other class."""
-    mapping = getattr(cls, "__jsii_name_mapping__", None)
-    if mapping is None:
-        return None
-    fqn = getattr(cls, "__jsii_type__", "")
-    renamed = _RENAMED.get(fqn.removeprefix(_K8S_FQN), {}) if fqn.startswith(_K8S_FQN) else {}
-    return {python: renamed.get(jsii, jsii) for python, jsii in mapping.items()}
+    if cls not in _FIELDS:
+        mapping = getattr(cls, "__jsii_name_mapping__", None)
+        fqn = getattr(cls, "__jsii_type__", None) or ""
+        renamed = _RENAMED.get(fqn.removeprefix(_K8S_FQN), {}) if fqn.startswith(_K8S_FQN) else {}
+        _FIELDS[cls] = None if mapping is None else {py: renamed.get(jsii, jsii) for py, jsii in mapping.items()}
+    return _FIELDS[cls]
+
+
+_LEAVES = (str, int, bool, type(None))
 
 
 def _plain(value: Any, sanitize: bool) -> Any:
     """JSON of a value of a typed field: structs by their Kubernetes field names, Quantity and IntOrString
     by their value. ``sanitize`` (an object's output, not ``manifest()``): None dropped from mappings."""
     kind = type(value)
-    if kind is str or kind is int or kind is bool or value is None:
+    if kind in _LEAVES:
         return value
-    if kind is dict:
-        return {key: _plain(item, sanitize) for key, item in value.items() if not (sanitize and item is None)}
-    if kind is list or kind is tuple:
-        return [_plain(item, sanitize) for item in value]
-    fields = _fields(kind)
+    fields = _FIELDS.get(kind) if kind in _FIELDS else _fields(kind)
     if fields is not None:
-        return {fields[name]: _plain(item, sanitize) for name, item in value._values.items()
+        out = {}
+        for name, item in value._values.items():
+            if type(item) in _LEAVES:
+                if item is not None or not sanitize:
+                    out[fields[name]] = item
+            else:
+                out[fields[name]] = _plain(item, sanitize)
+        return out
+    if kind is dict:
+        return {key: item if type(item) in _LEAVES else _plain(item, sanitize) for key, item in value.items()
                 if not (sanitize and item is None)}
+    if kind is list or kind is tuple:
+        return [item if type(item) in _LEAVES else _plain(item, sanitize) for item in value]
     if kind is float:  # the bridge's JSON makes 2.0 an integer
         return int(value) if value.is_integer() else value
     if isinstance(value, _typed.IntOrString | _typed.Quantity):
@@ -139,17 +151,25 @@ def _plain(value: Any, sanitize: bool) -> Any:
         return _plain(dict(value), sanitize)
     if isinstance(value, list | tuple):
         return _plain(list(value), sanitize)
-    if isinstance(value, str | int):  # a str or int enum
-        return _plain(str(value) if isinstance(value, str) else int(value), sanitize)
+    if isinstance(value, str):  # a str enum: its value, as JSON would carry it
+        return str.__str__(value)
+    if isinstance(value, int):
+        return int(value)
     raise TypeError(f"cannot render a {kind.__name__} in a Kubernetes object: {value!r}")
 
 
 def _without_empty(value: Any) -> Any:
     """cdk8s's metadata sanitising: empty mappings and lists dropped, at any depth (None if nothing is left)."""
-    if isinstance(value, dict):
-        kept = {key: item for key, item in ((k, _without_empty(v)) for k, v in value.items()) if item is not None}
+    if type(value) is dict:
+        kept = {}
+        for key, item in value.items():
+            if type(item) is not str:
+                item = _without_empty(item)
+                if item is None:
+                    continue
+            kept[key] = item
         return kept or None
-    if isinstance(value, list):
+    if type(value) is list:
         return [_without_empty(item) for item in value] or None
     return value
 
