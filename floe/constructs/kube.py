@@ -3,8 +3,8 @@
 cdk8s keeps every object in its Node.js process, behind the jsii bridge: creating one sends its whole
 typed spec over a pipe (a round trip, and milliseconds spent serialising nested structs), and every
 chart's ``to_json`` walks the whole app there. Rendering costs grew with each data product, so floe
-renders its objects here, as plain data, and the bridge holds only the app, its charts and the
-objects of generated CRD bindings (``floe/imports``):
+renders its objects here, as plain data, and the bridge holds only the app, the charts of GitOps
+objects and the objects of generated CRD bindings (``floe/imports``):
 
 - :data:`k8s` is ``cdk8s_plus_32.k8s`` with its object classes (``k8s.KubeDeployment`` …) replaced by
   classes of the same names and arguments that build the JSON cdk8s writes: the typed structs'
@@ -13,7 +13,9 @@ objects of generated CRD bindings (``floe/imports``):
 - :class:`Construct` groups objects under an id, as ``constructs.Construct`` does, in Python only.
 - :func:`api_object` is an object of any kind from plain JSON (a CRD's, or one a typed binding would
   strip a field from).
-- ``to_json()`` of a chart returns the objects the bridge holds, then those rendered here, in order.
+- :class:`Chart` is a chart in Python only; :class:`BridgeChart` a ``cdk8s.Chart`` that can also hold
+  a generated binding's object. ``to_json()`` of any chart (``cdk8s.Chart`` too, whoever made it)
+  returns the objects the bridge holds, then those rendered here, in order.
 
 The typed structs (``k8s.Container`` …) were always plain Python; ``Quantity`` and ``IntOrString``
 are bridge objects, created once per value (:func:`quantity`, :func:`int_or_string`) and read here
