@@ -7,7 +7,7 @@ objects by step (``<env>/<NN-tier>/<wave>-<step>``), which Flux applies one afte
 import cdk8s
 
 from floe.config.environment import Environment
-from floe.constructs.kube import BridgeChart, Chart
+from floe.constructs.kube import Chart
 from floe.gitops import argocd, flux
 from floe.registry import COMPONENTS
 from floe.security import external_secrets, network_policies
@@ -33,9 +33,7 @@ def render_objects(environment: Environment) -> dict[str, list[dict]]:
     platform = [obj for objects in tiers.values() for obj in objects]
 
     gitops = f"gitops/{environment.name}"
-    # Argo CD's objects come from a generated binding (floe/imports), in the bridge: so do their charts.
-    apps, root = (BridgeChart(app, f"{environment.name}-{part}") for part in ("apps", "root"))
-    settings = Chart(app, f"{environment.name}-settings")
+    apps, root, settings = (Chart(app, f"{environment.name}-{part}") for part in ("apps", "root", "settings"))
     argocd.render(apps, environment, platform)
     argocd.render_root(root, environment)
     argocd.render_settings(settings, environment)

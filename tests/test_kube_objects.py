@@ -1,8 +1,8 @@
 """floe renders its objects in Python (``floe.constructs.kube``): each is exactly what cdk8s writes.
 
 Every object, ``manifest()`` and plain object of the production environment (blue-green, ingresses, a
-secret store, two compute engines) is rendered again through the cdk8s classes in the jsii bridge, and
-compared.
+secret store, two compute engines, Argo CD and Flux objects) is rendered again through the cdk8s
+classes in the jsii bridge, and compared.
 """
 
 import copy
@@ -13,6 +13,8 @@ import pytest
 from floe.app import render_objects
 from floe.constructs import kube, rollout
 from floe.constructs.kube import Construct, k8s
+from floe.imports.io import argoproj
+from floe.imports.io.fluxcd.toolkit import kustomize, source
 from floe.security import external_secrets
 
 
@@ -48,6 +50,7 @@ def recorded(environments) -> dict[str, list]:
 def test_every_kind_of_object_is_rendered_in_python(recorded) -> None:
     kinds = {obj["kind"] for _, _, obj in recorded["objects"]}
     assert {"Deployment", "CronJob", "Job", "Service", "NetworkPolicy", "Ingress"} <= kinds
+    assert {"Application", "AppProject", "Kustomization", "GitRepository"} <= kinds  # generated bindings
     assert {kind for _, kind, _, _, _ in recorded["plain"]} >= {"StatefulSet", "Rollout", "ExternalSecret"}
     assert recorded["manifests"]
 
@@ -110,8 +113,10 @@ def test_an_unnamed_object_is_left_to_cdk8s_which_names_it() -> None:
 
 
 def test_the_known_kinds_are_those_of_the_typed_classes() -> None:
-    for name, (api_version, kind) in kube._GVK.items():
-        gvk = getattr(kube._typed, name).GVK
+    classes = {cls.__jsii_type__: cls for module in (kube._typed, argoproj, source, kustomize)
+               for cls in vars(module).values() if isinstance(cls, type) and issubclass(cls, cdk8s.ApiObject)}
+    for fqn, (api_version, kind) in kube._GVK.items():
+        gvk = classes[fqn].GVK
         assert (gvk.api_version, gvk.kind) == (api_version, kind)
 
 

@@ -3,8 +3,7 @@
 cdk8s keeps every object in its Node.js process, behind the jsii bridge: creating one sends its whole
 typed spec over a pipe (a round trip, and milliseconds spent serialising nested structs), and every
 chart's ``to_json`` walks the whole app there. Rendering costs grew with each data product, so floe
-renders its objects here, as plain data, and the bridge holds only the app, the charts of GitOps
-objects and the objects of generated CRD bindings (``floe/imports``):
+renders its objects here, as plain data, and the bridge holds nothing but the app:
 
 - :data:`k8s` is ``cdk8s_plus_32.k8s`` with its object classes (``k8s.KubeDeployment`` …) replaced by
   classes of the same names and arguments that build the JSON cdk8s writes: the typed structs'
@@ -13,16 +12,18 @@ objects and the objects of generated CRD bindings (``floe/imports``):
 - :class:`Construct` groups objects under an id, as ``constructs.Construct`` does, in Python only.
 - :func:`api_object` is an object of any kind from plain JSON (a CRD's, or one a typed binding would
   strip a field from).
-- :class:`Chart` is a chart in Python only; :class:`BridgeChart` a ``cdk8s.Chart`` that can also hold
-  a generated binding's object. ``to_json()`` of any chart (``cdk8s.Chart`` too, whoever made it)
-  returns the objects the bridge holds, then those rendered here, in order.
+- :func:`rendered_in_python` does the same for the generated CRD bindings' classes (``floe/imports``).
+- :class:`Chart` is a chart in Python only. ``to_json()`` of a ``cdk8s.Chart`` (a test's, say) returns
+  the objects the bridge holds, then those rendered here, in order.
 
 The typed structs (``k8s.Container`` …) were always plain Python; ``Quantity`` and ``IntOrString``
 are bridge objects, created once per value (:func:`quantity`, :func:`int_or_string`) and read here
 from a table, never over the bridge.
 """
 
+import enum
 import functools
+import sys
 import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -31,10 +32,10 @@ import cdk8s
 import constructs
 from cdk8s_plus_32 import k8s as _typed
 
-__all__ = ["BridgeChart", "Chart", "Construct", "Scope", "api_object", "chart_of", "int_or_string", "k8s",
-           "plain_object", "quantity"]
+__all__ = ["Chart", "Construct", "Scope", "api_object", "chart_of", "int_or_string", "k8s",
+           "plain_object", "quantity", "rendered_in_python"]
 
-_RENAMED: dict[str, dict[str, str]] = {
+_K8S_RENAMED: dict[str, dict[str, str]] = {
     "ContainerPort": {"hostIp": "hostIP"},
     "PodSpec": {"hostIpc": "hostIPC", "hostPid": "hostPID", "setHostnameAsFqdn": "setHostnameAsFQDN"},
     "ServiceSpec": {"clusterIp": "clusterIP", "loadBalancerIp": "loadBalancerIP"},
@@ -71,7 +72,30 @@ _RENAMED: dict[str, dict[str, str]] = {
 """The struct fields whose Kubernetes name is not their jsii name: every one in cdk8s-plus-32's
 ``toJson_<Struct>`` functions (``lib/imports/k8s.js``), which cdk8s applies on output."""
 
-_K8S_FQN = "cdk8s-plus-32.k8s."
+_ARGO_RENAMED = {"repoUrl": "repoURL"}
+_RENAMED: dict[str, dict[str, str]] = {
+    **{f"cdk8s-plus-32.k8s.{struct}": fields for struct, fields in _K8S_RENAMED.items()},
+    **{f"ioargoproj.{struct}": _ARGO_RENAMED for struct in (
+        "ApplicationSpecSource", "ApplicationSpecSources", "ApplicationOperationSyncSource",
+        "ApplicationOperationSyncSources", "ApplicationSpecSourceHydratorDrySource",
+        "ApplicationSpecSourceHydratorSyncSource")},
+    "ioargoproj.AppProjectSpecSignatureKeys": {"keyId": "keyID"},
+}
+"""Struct (jsii fqn) → its fields named otherwise in Kubernetes: cdk8s-plus-32's, and those of the
+generated bindings (``floe/imports``, their ``toJson_<Struct>`` functions; Flux's have none)."""
+
+_ENUM_VALUES: dict[str, str] = {
+    "iofluxcdtoolkitkustomize.KustomizationSpecSourceRefKind/GIT_REPOSITORY": "GitRepository",
+    "iofluxcdtoolkitkustomize.KustomizationSpecSourceRefKind/OCI_REPOSITORY": "OCIRepository",
+    "iofluxcdtoolkitkustomize.KustomizationSpecSourceRefKind/BUCKET": "Bucket",
+    "iofluxcdtoolkitkustomize.KustomizationSpecDeletionPolicy/MIRROR_PRUNE": "MirrorPrune",
+    "iofluxcdtoolkitkustomize.KustomizationSpecDeletionPolicy/DELETE": "Delete",
+    "iofluxcdtoolkitkustomize.KustomizationSpecDeletionPolicy/WAIT_FOR_TERMINATION": "WaitForTermination",
+    "iofluxcdtoolkitkustomize.KustomizationSpecDeletionPolicy/ORPHAN": "Orphan",
+}
+"""A generated binding's enum member (``fqn/NAME``) → the value its JavaScript writes (the Python enum
+knows only the name); each one floe uses is compared with the bridge by ``tests/test_kube_objects.py``."""
+
 
 
 # -- Quantity and IntOrString: bridge objects, created once per value -------------------------------------
@@ -115,8 +139,7 @@ _FIELDS: dict[type, dict[str, str] | None] = {}
 def _fields(cls: type) -> dict[str, str] | None:
     if cls not in _FIELDS:
         mapping = getattr(cls, "__jsii_name_mapping__", None)
-        fqn = getattr(cls, "__jsii_type__", None) or ""
-        renamed = _RENAMED.get(fqn.removeprefix(_K8S_FQN), {}) if fqn.startswith(_K8S_FQN) else {}
+        renamed = _RENAMED.get(getattr(cls, "__jsii_type__", None) or "", {})
         _FIELDS[cls] = None if mapping is None else {py: renamed.get(jsii, jsii) for py, jsii in mapping.items()}
     return _FIELDS[cls]
 
@@ -149,6 +172,11 @@ def _plain(value: Any, sanitize: bool) -> Any:
         return int(value) if value.is_integer() else value
     if isinstance(value, _typed.IntOrString | _typed.Quantity):
         return _bridge_value(value)
+    if isinstance(value, enum.Enum) and hasattr(kind, "__jsii_type__"):
+        member = f"{kind.__jsii_type__}/{value.name}"
+        if member not in _ENUM_VALUES:
+            raise TypeError(f"the value of enum member {member} is unknown here: add it to _ENUM_VALUES")
+        return _ENUM_VALUES[member]
     if isinstance(value, Mapping):
         return _plain(dict(value), sanitize)
     if isinstance(value, list | tuple):
@@ -211,8 +239,8 @@ class _Scope:
 
 
 class Chart(_Scope):
-    """A chart of objects rendered in Python only: nothing of it is in the bridge, so it cannot hold an
-    object of a generated CRD binding (``floe/imports``); a :class:`BridgeChart` can.
+    """A chart of objects rendered in Python, not in the bridge (so it cannot hold an object made by a
+    bridge class: wrap that class with :func:`rendered_in_python`).
 
     ``to_json()`` returns its objects, as ``cdk8s.Chart.to_json`` does.
     """
@@ -226,15 +254,6 @@ class Chart(_Scope):
 
     def to_json(self) -> list[Any]:
         return list(self._objects.objects)
-
-
-class BridgeChart(cdk8s.Chart):
-    """A ``cdk8s.Chart`` whose namespace and labels are known here, so its objects never ask the bridge."""
-
-    def __init__(self, scope: constructs.Construct, id: str, *, namespace: str | None = None,
-                 labels: Mapping[str, str] | None = None) -> None:
-        super().__init__(scope, id, namespace=namespace, labels=dict(labels) if labels else None)
-        _charts[self] = _ChartObjects((namespace, dict(labels or {})))
 
 
 class Construct(_Scope):
@@ -378,38 +397,49 @@ def _named(props: Mapping[str, Any]) -> bool:
 
 
 _GVK = {
-    "KubeClusterRole": ("rbac.authorization.k8s.io/v1", "ClusterRole"),
-    "KubeClusterRoleBinding": ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
-    "KubeConfigMap": ("v1", "ConfigMap"),
-    "KubeCronJob": ("batch/v1", "CronJob"),
-    "KubeDeployment": ("apps/v1", "Deployment"),
-    "KubeHorizontalPodAutoscalerV2": ("autoscaling/v2", "HorizontalPodAutoscaler"),
-    "KubeIngress": ("networking.k8s.io/v1", "Ingress"),
-    "KubeJob": ("batch/v1", "Job"),
-    "KubeLimitRange": ("v1", "LimitRange"),
-    "KubeNamespace": ("v1", "Namespace"),
-    "KubeNetworkPolicy": ("networking.k8s.io/v1", "NetworkPolicy"),
-    "KubePersistentVolumeClaim": ("v1", "PersistentVolumeClaim"),
-    "KubePod": ("v1", "Pod"),
-    "KubePodDisruptionBudget": ("policy/v1", "PodDisruptionBudget"),
-    "KubePodTemplate": ("v1", "PodTemplate"),
-    "KubeResourceQuota": ("v1", "ResourceQuota"),
-    "KubeRole": ("rbac.authorization.k8s.io/v1", "Role"),
-    "KubeRoleBinding": ("rbac.authorization.k8s.io/v1", "RoleBinding"),
-    "KubeSecret": ("v1", "Secret"),
-    "KubeService": ("v1", "Service"),
-    "KubeServiceAccount": ("v1", "ServiceAccount"),
-    "KubeStatefulSet": ("apps/v1", "StatefulSet"),
+    "cdk8s-plus-32.k8s.KubeClusterRole": ("rbac.authorization.k8s.io/v1", "ClusterRole"),
+    "cdk8s-plus-32.k8s.KubeClusterRoleBinding": ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
+    "cdk8s-plus-32.k8s.KubeConfigMap": ("v1", "ConfigMap"),
+    "cdk8s-plus-32.k8s.KubeCronJob": ("batch/v1", "CronJob"),
+    "cdk8s-plus-32.k8s.KubeDeployment": ("apps/v1", "Deployment"),
+    "cdk8s-plus-32.k8s.KubeHorizontalPodAutoscalerV2": ("autoscaling/v2", "HorizontalPodAutoscaler"),
+    "cdk8s-plus-32.k8s.KubeIngress": ("networking.k8s.io/v1", "Ingress"),
+    "cdk8s-plus-32.k8s.KubeJob": ("batch/v1", "Job"),
+    "cdk8s-plus-32.k8s.KubeLimitRange": ("v1", "LimitRange"),
+    "cdk8s-plus-32.k8s.KubeNamespace": ("v1", "Namespace"),
+    "cdk8s-plus-32.k8s.KubeNetworkPolicy": ("networking.k8s.io/v1", "NetworkPolicy"),
+    "cdk8s-plus-32.k8s.KubePersistentVolumeClaim": ("v1", "PersistentVolumeClaim"),
+    "cdk8s-plus-32.k8s.KubePod": ("v1", "Pod"),
+    "cdk8s-plus-32.k8s.KubePodDisruptionBudget": ("policy/v1", "PodDisruptionBudget"),
+    "cdk8s-plus-32.k8s.KubePodTemplate": ("v1", "PodTemplate"),
+    "cdk8s-plus-32.k8s.KubeResourceQuota": ("v1", "ResourceQuota"),
+    "cdk8s-plus-32.k8s.KubeRole": ("rbac.authorization.k8s.io/v1", "Role"),
+    "cdk8s-plus-32.k8s.KubeRoleBinding": ("rbac.authorization.k8s.io/v1", "RoleBinding"),
+    "cdk8s-plus-32.k8s.KubeSecret": ("v1", "Secret"),
+    "cdk8s-plus-32.k8s.KubeService": ("v1", "Service"),
+    "cdk8s-plus-32.k8s.KubeServiceAccount": ("v1", "ServiceAccount"),
+    "cdk8s-plus-32.k8s.KubeStatefulSet": ("apps/v1", "StatefulSet"),
+    "ioargoproj.Application": ("argoproj.io/v1alpha1", "Application"),
+    "ioargoproj.AppProject": ("argoproj.io/v1alpha1", "AppProject"),
+    "iofluxcdtoolkitkustomize.Kustomization": ("kustomize.toolkit.fluxcd.io/v1", "Kustomization"),
+    "iofluxcdtoolkitsource.GitRepository": ("source.toolkit.fluxcd.io/v1", "GitRepository"),
 }
 """apiVersion and kind of the classes floe uses (each ``GVK`` is three bridge round trips; a test compares)."""
 
 
 @functools.cache
 def _gvk(typed_class: type) -> tuple[str, str]:
-    if typed_class.__name__ in _GVK:
-        return _GVK[typed_class.__name__]
+    if typed_class.__jsii_type__ in _GVK:
+        return _GVK[typed_class.__jsii_type__]
     gvk = typed_class.GVK
     return gvk.api_version, gvk.kind
+
+
+def rendered_in_python(typed: type) -> type:
+    """A class of the same name and arguments as ``typed`` (a typed binding's object class: cdk8s-plus-32's
+    or a generated one's, with a ``<Name>Props`` struct beside it) whose objects are rendered here."""
+    props = getattr(sys.modules[typed.__module__], f"{typed.__name__}Props")
+    return type(typed.__name__, (_KubeObject,), {"_typed_class": typed, "_props": props, "__doc__": typed.__doc__})
 
 
 class _K8s:
@@ -417,9 +447,9 @@ class _K8s:
 
     def __getattr__(self, name: str) -> Any:
         typed = getattr(_typed, name)
-        props = getattr(_typed, f"{name}Props", None) if name.startswith("Kube") else None
-        if props is not None and isinstance(typed, type) and issubclass(typed, cdk8s.ApiObject):
-            typed = type(name, (_KubeObject,), {"_typed_class": typed, "_props": props, "__doc__": typed.__doc__})
+        if (name.startswith("Kube") and isinstance(typed, type) and issubclass(typed, cdk8s.ApiObject)
+                and hasattr(_typed, f"{name}Props")):
+            typed = rendered_in_python(typed)
         setattr(self, name, typed)  # found without __getattr__ from now on
         return typed
 
