@@ -102,8 +102,11 @@ def _start_bridge() -> threading.Thread:
     about as long as Python takes to import the environment models and validate the environments, and
     happens in another process, on another core. :func:`render` waits for it on its first import."""
     def start() -> None:
-        for module in BRIDGE_MODULES:
-            importlib.import_module(module)
+        try:
+            for module in BRIDGE_MODULES:
+                importlib.import_module(module)
+        except Exception:  # noqa: S110 - the render imports them again, and reports what fails
+            pass
 
     thread = threading.Thread(target=start, name="start-jsii-bridge")
     thread.start()
