@@ -7,6 +7,7 @@ objects by step (``<env>/<NN-tier>/<wave>-<step>``), which Flux applies one afte
 import cdk8s
 
 from floe.config.environment import Environment
+from floe.constructs.kube import Chart
 from floe.gitops import argocd, flux
 from floe.registry import COMPONENTS
 from floe.security import checkov, external_secrets, network_policies
@@ -15,24 +16,24 @@ from floe.tiers import FOUNDATION, TIERS, sync_steps
 
 def render_objects(environment: Environment) -> dict[str, list[dict]]:
     app = cdk8s.App()
-    charts = {tier: cdk8s.Chart(app, f"{environment.name}-{tier.folder}") for tier in TIERS}
+    charts = {tier: Chart(app, f"{environment.name}-{tier.folder}") for tier in TIERS}
     for component in COMPONENTS:
         component.render(charts[component.tier], environment)
     tiers = {tier: chart.to_json() for tier, chart in charts.items()}
     # Policies derive their ports from the rendered Services: render them once the rest exists.
     rendered = [obj for objects in tiers.values() for obj in objects]
-    policies = cdk8s.Chart(app, f"{environment.name}-network-policies")
+    policies = Chart(app, f"{environment.name}-network-policies")
     network_policies.render(policies, environment, rendered)
     # With a secret store, every Secret the rendered pods read is fetched by an ExternalSecret that
     # syncs in the foundation's first wave, before any reader.
-    secrets = cdk8s.Chart(app, f"{environment.name}-external-secrets")
+    secrets = Chart(app, f"{environment.name}-external-secrets")
     external_secrets.render(secrets, environment, rendered)
     tiers[FOUNDATION] += policies.to_json() + secrets.to_json()
     tiers = {tier: objects for tier, objects in tiers.items() if objects}
     platform = [obj for objects in tiers.values() for obj in objects]
 
     gitops = f"gitops/{environment.name}"
-    apps, root, settings = (cdk8s.Chart(app, f"{environment.name}-{part}") for part in ("apps", "root", "settings"))
+    apps, root, settings = (Chart(app, f"{environment.name}-{part}") for part in ("apps", "root", "settings"))
     argocd.render(apps, environment, platform)
     argocd.render_root(root, environment)
     argocd.render_settings(settings, environment)

@@ -5,6 +5,8 @@ when in the sync (the tier, and the wave of its step) and what object. A tree is
 its target and swapped in whole, so an error never leaves a half-written ``dist/`` behind.
 """
 
+import os
+import re
 import shutil
 import tempfile
 from collections.abc import Mapping
@@ -28,9 +30,190 @@ def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 _Dumper.add_representer(str, _represent_str)
 
 
+def _dump(obj: object) -> str:
+    return yaml.dump(obj, Dumper=_Dumper, sort_keys=True, default_flow_style=False, width=4096, allow_unicode=True)
+
+
 def to_yaml(obj: Mapping) -> str:
-    return yaml.dump(obj, Dumper=_Dumper, sort_keys=True, default_flow_style=False, width=4096,
-                     allow_unicode=True)
+    """``obj`` as YAML: block style, sorted keys, multi-line strings as literal blocks.
+
+    PyYAML's representer walks every value in Python before libyaml writes it; the objects here are
+    JSON-like mappings, which :func:`_mapping` writes directly, byte for byte as :func:`_dump` would
+    (``tests/test_output.py`` holds it to that). Anything else (a float, an anchor-worthy shared
+    value, a very long or non-ASCII string) goes to PyYAML whole.
+    """
+    out: list[str] = []
+    try:
+        _mapping(obj, 0, "", out, set())
+    except _Unusual:
+        return _dump(obj)
+    return "".join(out) if out else _dump(obj)
+
+
+class _Unusual(Exception):
+    """A value :func:`to_yaml` leaves to PyYAML."""
+
+
+_WIDTH = 4000
+"""libyaml folds a line at a space past column 4096 (its ``width``): :func:`to_yaml` leaves any line
+that could come near to PyYAML."""
+_NOT_PLAIN_ASCII = re.compile(r"[^\x20-\x7e]")
+_INDICATOR_INSIDE = re.compile(r": | #|:$")
+"""After the first character: ``: `` or a final ``:`` (a key's end), `` #`` (a comment)."""
+_FIRST_INDICATORS = frozenset("#,[]{}&*!|>'\"%@`")
+
+
+def _implicit(text: str) -> bool:
+    """Whether a plain ``text`` would read back as something other than a string (``true``, ``1``, ``~``…)."""
+    return any(pattern.match(text) for _, pattern in _Dumper.yaml_implicit_resolvers.get(text[0], ()))
+
+
+def _single_line(text: str) -> str:
+    """How libyaml writes a one-line printable ASCII string in block context: plain if it can, else
+    single-quoted (libyaml's ``yaml_emitter_analyze_scalar`` and ``select_scalar_style``)."""
+    if not text:
+        return "''"
+    first = text[0]
+    plain = not (
+        first == " " or text[-1] == " "
+        or first in _FIRST_INDICATORS
+        or (first in "?:-" and (len(text) == 1 or text[1] == " "))
+        or text.startswith(("---", "..."))
+        or _INDICATOR_INSIDE.search(text, 1) is not None
+        or _implicit(text)
+    )
+    return text if plain else "'" + text.replace("'", "''") + "'"
+
+
+_scalars: dict[str, tuple[str, tuple[str, ...]]] = {}
+"""string → (its text on the key's line, the lines below it): lines for a literal block, at indent 0."""
+
+
+def _string(text: str) -> tuple[str, tuple[str, ...]]:
+    written = _scalars.get(text)
+    if written is None:
+        if _NOT_PLAIN_ASCII.search(text) is None:
+            written = (_single_line(text), ())
+        elif "\n" in text and not _NOT_PLAIN_ASCII.search(text.replace("\n", "")):
+            # A literal block: PyYAML writes it alone (content indented by 2), then it moves with its key.
+            header, *lines = _dump(text).split("\n")
+            if not header.startswith("|") or "+" in header or lines[-1] or any(
+                    line and not line.startswith("  ") for line in lines):
+                raise _Unusual
+            written = (header, tuple(line[2:] for line in lines[:-1]))
+        else:
+            raise _Unusual
+        _scalars[text] = written
+    return written
+
+
+def _scalar(value: object) -> tuple[str, tuple[str, ...]]:
+    kind = type(value)
+    if kind is str:
+        return _scalars.get(value) or _string(value)
+    if kind is bool:
+        return ("true" if value else "false"), ()
+    if kind is int:
+        return str(value), ()
+    if value is None:
+        return "null", ()
+    raise _Unusual
+
+
+_keys: dict[str, str] = {}
+"""key → its text before the colon (keys recur in every object)."""
+
+
+def _key(key: object) -> str:
+    if type(key) is not str or len(key) > 100:
+        raise _Unusual
+    text, lines = _string(key)
+    if lines:
+        raise _Unusual
+    _keys[key] = text
+    return text
+
+
+def _lines(out: list[str], lines: tuple[str, ...], indent: int) -> None:
+    pad = " " * indent
+    out.extend(f"{pad}{line}\n" if line else "\n" for line in lines)
+
+
+def _mapping(mapping: object, indent: int, first: str, out: list[str], seen: set[int]) -> None:
+    """A block mapping at ``indent``; its first line starts with ``first`` (``"- "`` in a sequence).
+
+    ``seen``: the mappings and lists written so far, by id: PyYAML would write one met twice as an alias.
+    """
+    if type(mapping) is not dict or id(mapping) in seen:
+        raise _Unusual
+    seen.add(id(mapping))
+    try:
+        items = sorted(mapping.items())
+    except TypeError:
+        raise _Unusual from None
+    pad = " " * indent
+    start = first or pad
+    keys, scalars = _keys, _scalars
+    for key, value in items:
+        text = keys.get(key) if type(key) is str else None
+        if text is None:
+            text = _key(key)
+        kind = type(value)
+        if kind is str:
+            written, lines = scalars.get(value) or _string(value)
+            line = f"{start}{text}: {written}\n"
+            if len(line) > _WIDTH:
+                raise _Unusual
+            out.append(line)
+            if lines:
+                _lines(out, lines, indent + 2)
+        elif kind is dict:
+            if value:
+                out.append(f"{start}{text}:\n")
+                _mapping(value, indent + 2, "", out, seen)
+            else:
+                _empty(value, seen)
+                out.append(f"{start}{text}: {{}}\n")
+        elif kind is list:
+            if value:
+                out.append(f"{start}{text}:\n")
+                _sequence(value, indent, out, seen)
+            else:
+                _empty(value, seen)
+                out.append(f"{start}{text}: []\n")
+        else:
+            written, lines = _scalar(value)
+            out.append(f"{start}{text}: {written}\n")
+        start = pad
+
+
+def _empty(value: dict | list, seen: set[int]) -> None:
+    if id(value) in seen:
+        raise _Unusual
+    seen.add(id(value))
+
+
+def _sequence(sequence: list, indent: int, out: list[str], seen: set[int]) -> None:
+    """A block sequence in a mapping at ``indent``: its dashes at the mapping's indent."""
+    _empty(sequence, seen)
+    dash = " " * indent + "- "
+    for item in sequence:
+        kind = type(item)
+        if kind is dict:
+            if item:
+                _mapping(item, indent + 2, dash, out, seen)
+            else:
+                _empty(item, seen)
+                out.append(f"{dash}{{}}\n")
+        elif kind is list:
+            raise _Unusual
+        else:
+            text, lines = _scalar(item)
+            if len(text) + len(dash) > _WIDTH:
+                raise _Unusual
+            out.append(f"{dash}{text}\n")
+            if lines:
+                _lines(out, lines, indent + 2)
 
 
 def file_name(obj: Mapping) -> str:
@@ -64,10 +247,14 @@ def write_tree(target: Path, files: Mapping[str, str]) -> None:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-new-", dir=target.parent))
+        root, made = str(staging), {""}
         for relative, content in sorted(files.items()):
-            path = staging / relative
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(content, encoding="utf-8")
+            folder = relative.rpartition("/")[0]
+            if folder not in made:  # each folder once, not once per file
+                os.makedirs(f"{root}/{folder}", exist_ok=True)
+                made.add(folder)
+            with open(f"{root}/{relative}", "wb") as file:
+                file.write(content.encode())
         staging.chmod(0o755)
         if target.exists():
             retired = Path(tempfile.mkdtemp(prefix=f".{target.name}-old-", dir=target.parent))

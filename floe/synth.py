@@ -4,17 +4,20 @@ Validation happens before anything is written, so a bad environment file changes
 """
 
 import argparse
-import multiprocessing
+import contextlib
+import gc
+import importlib
 import os
 import sys
+import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-
-from floe.config.environment import Environment
-from floe.config.loader import ENVIRONMENTS_DIR, load_environments
 from floe.errors import FloeError
 from floe.output import tree_files, write_tree
+
+if TYPE_CHECKING:
+    from floe.config.environment import Environment
 
 DEFAULT_OUTDIR = Path("dist")
 GITOPS_DIR = "gitops"
@@ -22,7 +25,12 @@ CAPACITY_FILE = "capacity.md"
 TOPOLOGY_FILE = "topology.md"
 
 
-def render(environment: Environment) -> dict[str, str]:
+BRIDGE_MODULES = ("cdk8s", "cdk8s_plus_32", "floe.imports.io.argoproj", "floe.imports.io.fluxcd.toolkit.source",
+                  "floe.imports.io.fluxcd.toolkit.kustomize")
+"""What importing starts in the jsii bridge: Node.js, then cdk8s and each binding's JavaScript."""
+
+
+def render(environment: "Environment") -> dict[str, str]:
     """Every file of one environment, keyed by its path relative to ``dist/``."""
     from floe.app import render_objects  # starts the jsii bridge: only once the input is known good
     from floe.capacity import capacity_report
@@ -39,17 +47,27 @@ def render(environment: Environment) -> dict[str, str]:
     return files
 
 
-def _render_all(environments: list[Environment]) -> list[dict[str, str]]:
-    """Render environments side by side on a multi-core machine, one process (and jsii bridge) each.
+def _render_all(environments: "list[Environment]") -> list[dict[str, str]]:
+    """Render environments one after the other, in this process and its one jsii bridge.
 
-    Forking is safe only before this process has started its own bridge (a child would share its
-    pipes), so a process that already rendered (the test suite) renders one after the other.
+    Objects are rendered in Python (``floe.constructs.kube``), so an environment takes a fraction
+    of the time a render worker's own bridge took to start: workers would only add bridges.
     """
-    workers = min(len(environments), os.cpu_count() or 1)
-    if workers < 2 or "cdk8s" in sys.modules or "fork" not in multiprocessing.get_all_start_methods():
-        return [render(environment) for environment in environments]
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
-        return pool.map(render, environments)
+    return [render(environment) for environment in environments]
+
+
+@contextlib.contextmanager
+def _without_cycle_collection():
+    """A render allocates millions of small mappings and lists that all live until the tree is written,
+    and makes no garbage cycles worth collecting: the cyclic collector would only traverse them all,
+    again and again as they grow (most of a large render's time). It is off while one runs."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def owned_folders(name: str) -> tuple[str, str]:
@@ -58,25 +76,63 @@ def owned_folders(name: str) -> tuple[str, str]:
 
 
 def synthesize(outdir: Path, names: list[str] | None = None,
-               environments_dir: Path = ENVIRONMENTS_DIR) -> dict[str, dict[str, str]]:
+               environments_dir: Path | None = None) -> dict[str, dict[str, str]]:
     """Render the named environments (all by default) into ``outdir``.
 
     Rendering all environments replaces ``outdir`` whole, removing environments that no longer
     exist; rendering some replaces only their folders.
     """
-    environments = load_environments(names, environments_dir)
-    rendered = dict(zip((e.name for e in environments), _render_all(environments), strict=True))
-    if not names:
-        write_tree(outdir, {path: text for files in rendered.values() for path, text in files.items()})
-        return rendered
-    for name, files in rendered.items():
-        for folder in owned_folders(name):
-            write_tree(outdir / folder, {path.removeprefix(f"{folder}/"): text for path, text in files.items()
-                                         if path.startswith(f"{folder}/")})
+    from floe.config.loader import ENVIRONMENTS_DIR, load_environments
+
+    environments = load_environments(names, environments_dir or ENVIRONMENTS_DIR)
+    with _without_cycle_collection():
+        rendered = dict(zip((e.name for e in environments), _render_all(environments), strict=True))
+        if not names:
+            write_tree(outdir, {path: text for files in rendered.values() for path, text in files.items()})
+            return rendered
+        for name, files in rendered.items():
+            for folder in owned_folders(name):
+                write_tree(outdir / folder, {path.removeprefix(f"{folder}/"): text for path, text in files.items()
+                                             if path.startswith(f"{folder}/")})
     return rendered
 
 
+def _start_bridge() -> threading.Thread:
+    """Start the jsii bridge in the background: Node.js starting and loading cdk8s and the bindings takes
+    about as long as Python takes to import the environment models and validate the environments, and
+    happens in another process, on another core. :func:`render` waits for it on its first import."""
+    def start() -> None:
+        try:
+            for module in BRIDGE_MODULES:
+                importlib.import_module(module)
+        except Exception:  # noqa: S110 - the render imports them again, and reports what fails
+            pass
+
+    thread = threading.Thread(target=start, name="start-jsii-bridge")
+    thread.start()
+    return thread
+
+
+def _spinner() -> contextlib.AbstractContextManager:
+    """A spinner on a terminal only (Rich is not even imported otherwise)."""
+    if not sys.stderr.isatty():
+        return contextlib.nullcontext()
+    from rich.console import Console
+
+    return Console(stderr=True).status("rendering…")
+
+
 def main(argv: list[str] | None = None) -> int:
+    bridge = _start_bridge()
+    try:
+        return _main(argv)
+    finally:
+        bridge.join()  # a bad input ends the run before the bridge is needed: let it start, then stop
+
+
+def _main(argv: list[str] | None) -> int:
+    from floe.config.loader import ENVIRONMENTS_DIR
+
     parser = argparse.ArgumentParser(
         prog="main.py",
         description="Render every environment (or the named ones) into dist/ "
@@ -90,8 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     before = rendered_environments(args.outdir)
     try:
-        # A spinner on a terminal only: Rich stays silent when stderr is a pipe or a file.
-        with Console(stderr=True).status("rendering…"):
+        with _spinner():
             rendered = synthesize(args.outdir, args.names, args.environments)
     except FloeError as error:
         print("\n".join(f"error: {line}" for line in str(error).splitlines()), file=sys.stderr)

@@ -7,8 +7,6 @@ subdirectory of the volume so a fresh volume's ``lost+found`` never blocks ``ini
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from constructs import Construct
-
 from floe.components.dns import service_host
 from floe.config.common import Egress
 from floe.config.environment import Environment
@@ -16,7 +14,7 @@ from floe.config.releases import image_tag
 from floe.config.storage import ExternalPostgres, InClusterPostgres
 from floe.constructs import env
 from floe.constructs.container import Container, Port
-from floe.constructs.kube import k8s
+from floe.constructs.kube import Construct, Scope, k8s
 from floe.constructs.labels import AppIdentity
 from floe.constructs.pod import PodProps
 from floe.constructs.probes import Probes
@@ -126,10 +124,10 @@ def exporter(consumer: str, environment: Environment, database: Database) -> Con
     )
 
 
-def renderer(consumer: str) -> Callable[[Construct, Environment], None]:
+def renderer(consumer: str) -> Callable[[Scope, Environment], None]:
     """The render function of one consumer's instance: nothing when its database is external."""
 
-    def render(scope: Construct, environment: Environment) -> None:
+    def render(scope: Scope, environment: Environment) -> None:
         settings = getattr(environment.storage.postgres, consumer)
         if isinstance(settings, InClusterPostgres):
             PostgresInstance(scope, consumer, environment, settings)
@@ -138,7 +136,7 @@ def renderer(consumer: str) -> Callable[[Construct, Environment], None]:
 
 
 class PostgresInstance(Construct):
-    def __init__(self, scope: Construct, consumer: str, environment: Environment,
+    def __init__(self, scope: Scope, consumer: str, environment: Environment,
                  settings: InClusterPostgres) -> None:
         super().__init__(scope, instance_name(consumer))
         database = database_of(environment, consumer)

@@ -13,8 +13,6 @@ objects in the backup bucket.
 
 from collections.abc import Callable
 
-from constructs import Construct
-
 from floe.components import minio, postgres
 from floe.config.environment import Environment
 from floe.config.releases import image_tag
@@ -22,7 +20,7 @@ from floe.constructs import env
 from floe.constructs.container import Container
 from floe.constructs.job_policy import JOB_POLICY
 from floe.constructs.job_template import JobTemplate, JobTemplateProps
-from floe.constructs.kube import k8s
+from floe.constructs.kube import Construct, Scope, k8s
 from floe.constructs.labels import AppIdentity
 from floe.constructs.metadata import object_meta
 from floe.constructs.pod import PodProps
@@ -46,11 +44,11 @@ def prefix(environment: Environment, consumer: str) -> str:
     return f"{environment.storage.postgres.backup.bucket}/postgres/{postgres.instance_name(consumer)}"
 
 
-def renderer(consumer: str) -> Callable[[Construct, Environment], None]:
+def renderer(consumer: str) -> Callable[[Scope, Environment], None]:
     """The render function of one instance's backup: nothing when the database is external or
     backups are off."""
 
-    def render(scope: Construct, environment: Environment) -> None:
+    def render(scope: Scope, environment: Environment) -> None:
         if consumer in environment.storage.postgres.backed_up():
             PostgresBackup(scope, consumer, environment)
 
@@ -107,7 +105,7 @@ def upload(environment: Environment, consumer: str) -> Container:
 class PostgresBackup(Construct):
     """The CronJob of one instance's backup and the ServiceAccount its pods run as (no API token)."""
 
-    def __init__(self, scope: Construct, consumer: str, environment: Environment) -> None:
+    def __init__(self, scope: Scope, consumer: str, environment: Environment) -> None:
         name = instance_name(consumer)
         super().__init__(scope, name)
         backup, namespace = environment.storage.postgres.backup, environment.namespaces.platform

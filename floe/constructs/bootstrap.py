@@ -9,9 +9,7 @@ being re-created by Flux every reconcile.
 
 from dataclasses import dataclass, field
 
-from constructs import Construct
-
-from floe.constructs.kube import k8s
+from floe.constructs.kube import Construct, Scope, k8s
 from floe.constructs.labels import AppIdentity
 from floe.constructs.metadata import object_meta
 from floe.constructs.pod import PodProps, pod_spec
@@ -40,7 +38,7 @@ class BootstrapProps:
 
 
 class BootstrapJob(Construct):
-    def __init__(self, scope: Construct, id: str, props: BootstrapProps) -> None:
+    def __init__(self, scope: Scope, id: str, props: BootstrapProps) -> None:
         super().__init__(scope, id)
         name = props.identity.instance
         k8s.KubeServiceAccount(

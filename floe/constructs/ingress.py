@@ -4,16 +4,15 @@ It syncs in the final wave (:func:`floe.constructs.metadata.final_meta`): Argo C
 Progressing until its controller publishes an address, which says nothing about the platform.
 """
 
-from constructs import Construct
 
 from floe.config.common import Ingress
-from floe.constructs.kube import k8s
+from floe.constructs.kube import Construct, Scope, k8s
 from floe.constructs.labels import AppIdentity
 from floe.constructs.metadata import final_meta
 
 
 class ServiceIngress(Construct):
-    def __init__(self, scope: Construct, id: str, *, identity: AppIdentity, namespace: str, settings: Ingress,
+    def __init__(self, scope: Scope, id: str, *, identity: AppIdentity, namespace: str, settings: Ingress,
                  service: str, port: str, path: str = "/") -> None:
         super().__init__(scope, id)
         backend = k8s.IngressBackend(

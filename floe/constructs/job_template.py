@@ -7,10 +7,8 @@ instantiated on demand (``floe run``, ``kubectl create job --from=cronjob/<name>
 
 from dataclasses import dataclass
 
-from constructs import Construct
-
 from floe.constructs.job_policy import JOB_POLICY
-from floe.constructs.kube import k8s
+from floe.constructs.kube import Construct, Scope, k8s
 from floe.constructs.labels import AppIdentity
 from floe.constructs.metadata import IGNORE_HEALTH, object_meta
 from floe.constructs.pod import PodProps, pod_spec
@@ -37,7 +35,7 @@ class JobTemplateProps:
 
 
 class JobTemplate(Construct):
-    def __init__(self, scope: Construct, id: str, props: JobTemplateProps) -> None:
+    def __init__(self, scope: Scope, id: str, props: JobTemplateProps) -> None:
         super().__init__(scope, id)
         labels = {**props.identity.labels, **(props.labels or {})}
         k8s.KubeCronJob(

@@ -1,6 +1,6 @@
 """An Argo Rollouts blue-green ``Rollout``: a Deployment's pods, upgraded beside the running version.
 
-Rendered as a plain :class:`cdk8s.ApiObject` whose keys follow the Rollout CRD
+Rendered as a plain object (:func:`floe.constructs.kube.api_object`) whose keys follow the Rollout CRD
 (``floe/crds/argoproj.io_rollouts.yaml``, argoproj/argo-rollouts @ 9f8d111d8f8e). A typed
 binding from ``cdk8s import`` of that CRD was tried and not used: its pod template is a separate
 generated type that refuses the ``k8s.PodTemplateSpec`` every other workload uses, and its
@@ -14,10 +14,7 @@ the dry run still runs once the CRD exists).
 
 from dataclasses import dataclass
 
-import cdk8s
-from constructs import Construct
-
-from floe.constructs.kube import k8s
+from floe.constructs.kube import Construct, Scope, api_object, k8s
 from floe.constructs.metadata import ARGO_SYNC_OPTIONS
 
 API_VERSION = "argoproj.io/v1alpha1"
@@ -47,19 +44,10 @@ class BlueGreenStrategy:
 class BlueGreenRollout(Construct):
     """A ``Rollout`` with the selector and pod template a Deployment would have had."""
 
-    def __init__(self, scope: Construct, id: str, *, metadata: k8s.ObjectMeta, selector: k8s.LabelSelector,
+    def __init__(self, scope: Scope, id: str, *, metadata: k8s.ObjectMeta, selector: k8s.LabelSelector,
                  template: k8s.PodTemplateSpec, replicas: int | None, strategy: BlueGreenStrategy,
                  revision_history_limit: int) -> None:
         super().__init__(scope, id)
-        rollout = cdk8s.ApiObject(
-            self, "rollout",
-            api_version=API_VERSION,
-            kind=KIND,
-            metadata=cdk8s.ApiObjectMetadata(
-                name=metadata.name, namespace=metadata.namespace,
-                labels=metadata.labels, annotations={**metadata.annotations, **SKIP_DRY_RUN},
-            ),
-        )
         # manifest() renders the typed template exactly as a Deployment's would be rendered.
         template_json = k8s.KubePodTemplate.manifest(template=template)["template"]
         spec = {
@@ -70,4 +58,7 @@ class BlueGreenRollout(Construct):
         }
         if replicas is not None:
             spec["replicas"] = replicas
-        rollout.add_json_patch(cdk8s.JsonPatch.add("/spec", spec))
+        api_object(self, "rollout", API_VERSION, KIND,
+                   {"name": metadata.name, "namespace": metadata.namespace, "labels": metadata.labels,
+                    "annotations": {**metadata.annotations, **SKIP_DRY_RUN}},
+                   spec=spec)

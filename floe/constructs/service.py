@@ -9,10 +9,8 @@ with an optional HorizontalPodAutoscaler. A blue-green Deployment becomes an Arg
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from constructs import Construct
-
 from floe.config.common import Autoscaling, BlueGreen, Storage
-from floe.constructs.kube import int_or_string, k8s, plain_object
+from floe.constructs.kube import Construct, Scope, int_or_string, k8s, plain_object
 from floe.constructs.labels import AppIdentity
 from floe.constructs.metadata import final_meta, object_meta
 from floe.constructs.pod import PodProps, pod_spec
@@ -68,7 +66,7 @@ class ServiceProps:
 class PlatformService(Construct):
     """Renders a long-lived service from its props; exposes the names other components need."""
 
-    def __init__(self, scope: Construct, id: str, props: ServiceProps) -> None:
+    def __init__(self, scope: Scope, id: str, props: ServiceProps) -> None:
         super().__init__(scope, id)
         self.props = props
         self.name = props.identity.instance

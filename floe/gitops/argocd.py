@@ -15,7 +15,7 @@ import cdk8s
 from constructs import Construct
 
 from floe.config.environment import Environment
-from floe.constructs.kube import k8s
+from floe.constructs.kube import k8s, rendered_in_python
 from floe.gitops.inventory import GroupKind, autoscaled_targets, emittable_kinds
 from floe.imports.io.argoproj import (
     Application,
@@ -37,6 +37,9 @@ from floe.imports.io.argoproj import (
     AppProjectSpecOrphanedResourcesIgnore,
 )
 from floe.tiers import SYNC_WAVE
+
+# Rendered in Python, as every object is (floe.constructs.kube), never in the jsii bridge.
+Application, AppProject = rendered_in_python(Application), rendered_in_python(AppProject)
 
 IN_CLUSTER = "https://kubernetes.default.svc"
 SYNC_OPTIONS = (

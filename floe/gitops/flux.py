@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import cdk8s
 
 from floe.config.environment import Environment
-from floe.constructs.kube import k8s
+from floe.constructs.kube import Chart, k8s, rendered_in_python
 from floe.constructs.metadata import FLUX_PRUNE
 from floe.gitops.inventory import GroupKind, emittable_kinds, group_kind_of
 from floe.imports.io.fluxcd.toolkit.kustomize import (
@@ -45,6 +45,9 @@ from floe.imports.io.fluxcd.toolkit.source import (
     GitRepositorySpecSecretRef,
 )
 from floe.tiers import FINAL_WAVE, TIERS, Step, SyncStep
+
+# Rendered in Python, as every object is (floe.constructs.kube), never in the jsii bridge.
+GitRepository, Kustomization = rendered_in_python(GitRepository), rendered_in_python(Kustomization)
 
 ROOT_FOLDER = "flux"
 STEPS_FOLDER = "flux/steps"
@@ -184,12 +187,12 @@ class _Flux:
         self.objects = [obj for objects in steps.values() for obj in objects]
         self.roles = {(o["metadata"]["namespace"], o["metadata"]["name"]): o for o in self.objects
                       if o["kind"] == "Role"}
-        self.charts: dict[str, cdk8s.Chart] = {}
+        self.charts: dict[str, Chart] = {}
         self.namespace = environment.gitops.flux.namespace
 
-    def chart(self, folder: str) -> cdk8s.Chart:
+    def chart(self, folder: str) -> Chart:
         if folder not in self.charts:
-            self.charts[folder] = cdk8s.Chart(self.app, f"{self.environment.name}-{folder.replace('/', '-')}")
+            self.charts[folder] = Chart(self.app, f"{self.environment.name}-{folder.replace('/', '-')}")
         return self.charts[folder]
 
     def path(self, folder: str) -> str:

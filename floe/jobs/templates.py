@@ -23,7 +23,7 @@ from floe.constructs.pod import PodProps
 from floe.constructs.security import TMP, RunAs, ScratchPath
 from floe.jobs import JOB_TYPE_LABEL, JOB_TYPES, RUN_ID_LABEL, template_name
 from floe.jobs.commands import command
-from floe.jobs.product_pod import product_pod
+from floe.jobs.product_pod import ProductPod, product_pod
 from floe.tiers import JOBS
 
 
@@ -44,10 +44,12 @@ def scratch_paths(product: DataProduct, job_type: str) -> tuple[ScratchPath, ...
     return (TMP,)
 
 
-def job_env(environment: Environment, product: DataProduct, job_type: str) -> tuple[k8s.EnvVar, ...]:
-    """The product's env (shared with the runs Dagster launches), then what belongs to one job type."""
+def job_env(environment: Environment, product: DataProduct, job_type: str,
+            pod: ProductPod | None = None) -> tuple[k8s.EnvVar, ...]:
+    """The product's env (shared with the runs Dagster launches), then what belongs to one job type;
+    ``pod``: the product's pod, when the caller has it already."""
     return (
-        *product_pod(environment, product).env,
+        *(pod or product_pod(environment, product)).env,
         env.literal("FLOE_JOB_TYPE", job_type),
         # Empty for a scheduled run (its Job name identifies it); `floe run` labels its Jobs with a run id.
         env.from_field("FLOE_RUN_ID", f"metadata.labels['{RUN_ID_LABEL}']"),
@@ -72,7 +74,7 @@ def render(scope: Construct, environment: Environment) -> None:
                 image=product.image,
                 resources=pod.resources,
                 command=command(environment, product, job_type),
-                env=job_env(environment, product, job_type),
+                env=job_env(environment, product, job_type, pod),
                 scratch=scratch_paths(product, job_type),
                 mounts=pod.mounts,
             )

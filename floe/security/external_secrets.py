@@ -28,11 +28,9 @@ tracking marks and sync options among them. An Ingress's TLS Secret gets the typ
 
 from collections.abc import Iterable, Mapping
 
-import cdk8s
-from constructs import Construct
-
 from floe.config.environment import Environment
 from floe.config.secrets import SecretsSettings
+from floe.constructs.kube import Scope, api_object
 from floe.constructs.labels import AppIdentity, Layer
 from floe.constructs.metadata import object_meta
 from floe.constructs.rollout import SKIP_DRY_RUN
@@ -70,7 +68,7 @@ def external_secret_names(uses: Iterable[SecretUse]) -> dict[tuple[str, str], st
             for use in uses}
 
 
-def render(scope: Construct, environment: Environment, objects: Iterable[Mapping]) -> None:
+def render(scope: Scope, environment: Environment, objects: Iterable[Mapping]) -> None:
     """One ExternalSecret per Secret the ``objects`` read; none without a store."""
     settings = environment.secrets
     if settings.store is None:
@@ -85,12 +83,10 @@ def render(scope: Construct, environment: Environment, objects: Iterable[Mapping
                                version=environment.platform_version, tier=FOUNDATION,
                                layer=layers.get(use.namespace, Layer.PLATFORM_SERVICES))
         metadata = object_meta(identity, name, use.namespace, Step.PREPARE, annotations=SKIP_DRY_RUN)
-        cdk8s.ApiObject(
-            scope, f"externalsecret-{use.namespace}-{use.name}",
-            api_version=API_VERSION, kind=KIND,
-            metadata=cdk8s.ApiObjectMetadata(name=metadata.name, namespace=metadata.namespace,
-                                             labels=metadata.labels, annotations=metadata.annotations),
-        ).add_json_patch(cdk8s.JsonPatch.add("/spec", _spec(settings, use, identity)))
+        api_object(scope, f"externalsecret-{use.namespace}-{use.name}", API_VERSION, KIND,
+                   {"name": metadata.name, "namespace": metadata.namespace, "labels": metadata.labels,
+                    "annotations": metadata.annotations},
+                   spec=_spec(settings, use, identity))
 
 
 def _spec(settings: SecretsSettings, use: SecretUse, identity: AppIdentity) -> dict:

@@ -48,26 +48,42 @@ def run_pod_labels(objects: Iterable[Mapping]) -> list[dict[str, str]]:
     return [dict(launcher.get("labels") or {}) for launcher in map(run_launcher, objects) if launcher]
 
 
-def _selects(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
-    return selector.items() <= labels.items()
-
-
 class Topology:
-    """Which pods exist, which Services select them, and so which ports each component serves."""
+    """Which pods exist, which Services select them, and so which ports each component serves.
+
+    Pods are indexed by label once, so a look-up costs the pods a selector picks, not every pod:
+    the jobs tier adds pods and Services per data product.
+    """
 
     def __init__(self, objects: Iterable[Mapping], platform: str) -> None:
         objects = list(objects)
         self.pods = [pod_labels(o) for o in objects if o["kind"] in WORKLOAD_KINDS] + run_pod_labels(objects)
         self.services = [o for o in objects if o["kind"] == "Service" and o["metadata"]["namespace"] == platform]
         self.ingresses = [o for o in objects if o["kind"] == "Ingress"]
+        self._by_label: dict[tuple[str, str], set[int]] = {}
+        for index, labels in enumerate(self.pods):
+            for item in labels.items():
+                self._by_label.setdefault(item, set()).add(index)
+        # Pod → the Services that select it, in the order the Services were rendered.
+        self._services_of: dict[int, list[int]] = {}
+        for index, service in enumerate(self.services):
+            for pod in self._selected(service["spec"]["selector"]):
+                self._services_of.setdefault(pod, []).append(index)
+
+    def _selected(self, selector: Mapping[str, str]) -> set[int]:
+        """The pods (by index) whose labels include every label of ``selector``."""
+        if not selector:
+            return set(range(len(self.pods)))
+        sets = sorted((self._by_label.get(item, set()) for item in selector.items()), key=len)
+        return set(sets[0]).intersection(*sets[1:])
 
     def has_pods(self, component: Component) -> bool:
-        return any(_selects(component.pod_selector, labels) for labels in self.pods)
+        return bool(self._selected(component.pod_selector))
 
     def _owned(self, component: Component) -> list[Mapping]:
-        return [s for s in self.services
-                if any(_selects(s["spec"]["selector"], labels) and _selects(component.pod_selector, labels)
-                       for labels in self.pods)]
+        pods = self._selected(component.pod_selector)
+        owned = {service for pod in pods for service in self._services_of.get(pod, ())}
+        return [self.services[index] for index in sorted(owned)]
 
     def ports(self, component: Component, names: tuple[str, ...] | None = None) -> list[Port]:
         """The (named) pod ports behind the component's Services: all, or those ``names``."""

@@ -7,6 +7,7 @@ pods of the rendered workloads it covers the runs Dagster launches, whose pod te
 the rendered ``dagster.yaml`` (the run launcher's ``run_k8s_config``), not in any workload.
 """
 
+import functools
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
@@ -84,8 +85,14 @@ def run_launcher(obj: Mapping) -> Mapping | None:
     """The Kubernetes run launcher's config in a rendered Dagster instance ConfigMap, if this is one."""
     if obj.get("kind") != "ConfigMap" or DAGSTER_INSTANCE_KEY not in (obj.get("data") or {}):
         return None
-    launcher = (yaml.safe_load(obj["data"][DAGSTER_INSTANCE_KEY]) or {}).get("run_launcher") or {}
+    launcher = (_instance(obj["data"][DAGSTER_INSTANCE_KEY]) or {}).get("run_launcher") or {}
     return launcher.get("config") if launcher.get("class") == K8S_RUN_LAUNCHER else None
+
+
+@functools.lru_cache(maxsize=8)
+def _instance(text: str) -> Mapping | None:
+    """A ``dagster.yaml``, parsed once however many readers ask (not to be modified)."""
+    return yaml.load(text, Loader=yaml.CSafeLoader)
 
 
 def _references(spec: Mapping) -> Iterator[tuple[str, str]]:
