@@ -10,11 +10,12 @@ from floe.config.environment import Environment
 from floe.constructs.kube import Chart
 from floe.gitops import argocd, flux
 from floe.registry import COMPONENTS
+from floe.rendered import Json
 from floe.security import checkov, external_secrets, network_policies
 from floe.tiers import FOUNDATION, TIERS, sync_steps
 
 
-def render_objects(environment: Environment) -> dict[str, list[dict]]:
+def render_objects(environment: Environment) -> dict[str, list[Json]]:
     app = cdk8s.App()
     charts = {tier: Chart(app, f"{environment.name}-{tier.folder}") for tier in TIERS}
     for component in COMPONENTS:

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from floe.config.types import quantity_decimal
 from floe.constructs.labels import LAYER, TIER
-from floe.rendered import POD_KINDS, pod_spec
+from floe.rendered import POD_KINDS, JsonView, pod_spec
 from floe.tiers import TIERS
 
 RESOURCES = ("cpu", "memory")
@@ -36,32 +36,35 @@ class Usage:
         self.storage += other.storage
 
 
-def _labels(obj: Mapping) -> Mapping:
+def _labels(obj: JsonView) -> JsonView:
     return obj["metadata"].get("labels") or {}
 
 
-def _sum(containers: Iterable[Mapping], side: str, name: str) -> Decimal:
+def _sum(containers: Iterable[JsonView], side: str, name: str) -> Decimal:
     return sum((quantity_decimal(c.get("resources", {}).get(side, {}).get(name, 0)) for c in containers), Decimal(0))
 
 
-def _pod(spec: Mapping, side: str, name: str) -> Decimal:
+def _pod(spec: JsonView, side: str, name: str) -> Decimal:
     init = [_sum([c], side, name) for c in spec.get("initContainers") or []]
     return max([_sum(spec.get("containers") or [], side, name), *init])
 
 
-def _replicas(obj: Mapping, autoscaled: Mapping[tuple[str, str, str], int]) -> int:
+def _replicas(obj: JsonView, autoscaled: Mapping[tuple[str, str, str], int]) -> int:
     key = (obj["kind"], obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
     if key in autoscaled:
         return autoscaled[key]
     spec = obj["spec"]
+    replicas: int
     if obj["kind"] == "CronJob":
-        return spec["jobTemplate"]["spec"].get("parallelism", 1)
-    if obj["kind"] == "Job":
-        return spec.get("parallelism", 1)
-    return spec.get("replicas", 1)
+        replicas = spec["jobTemplate"]["spec"].get("parallelism", 1)
+    elif obj["kind"] == "Job":
+        replicas = spec.get("parallelism", 1)
+    else:
+        replicas = spec.get("replicas", 1)
+    return replicas
 
 
-def usage_by_group(objects: Iterable[Mapping]) -> dict[tuple[str, str], Usage]:
+def usage_by_group(objects: Iterable[JsonView]) -> dict[tuple[str, str], Usage]:
     """(layer, tier) → usage, in layer order then startup order."""
     objects = list(objects)
     autoscaled = {
@@ -91,7 +94,7 @@ def usage_by_group(objects: Iterable[Mapping]) -> dict[tuple[str, str], Usage]:
     return dict(sorted(groups.items(), key=lambda item: (item[0][0], order.get(item[0][1], len(order)), item[0][1])))
 
 
-def quotas(objects: Iterable[Mapping]) -> list[tuple[str, str, dict[str, str]]]:
+def quotas(objects: Iterable[JsonView]) -> list[tuple[str, str, dict[str, str]]]:
     """(namespace, name, hard limits) of every ResourceQuota rendered."""
     return sorted((o["metadata"].get("namespace", ""), o["metadata"]["name"], dict(sorted(o["spec"]["hard"].items())))
                   for o in objects if o["kind"] == "ResourceQuota" and (o.get("spec") or {}).get("hard"))
@@ -112,7 +115,7 @@ def size(value: Decimal) -> str:
     return str(int(value))
 
 
-def total(objects: Iterable[Mapping]) -> Usage:
+def total(objects: Iterable[JsonView]) -> Usage:
     """One environment's totals: the last row of its table (``floe diff --format markdown`` shows their deltas)."""
     found = Usage()
     for usage in usage_by_group(objects).values():
@@ -120,7 +123,7 @@ def total(objects: Iterable[Mapping]) -> Usage:
     return found
 
 
-def rows(objects: Iterable[Mapping]) -> list[list[str]]:
+def rows(objects: Iterable[JsonView]) -> list[list[str]]:
     """The table: layer, tier, pods, cpu req/limit, memory req/limit, storage; the last row is the total."""
     objects = list(objects)
     table = [_row(layer, tier, usage) for (layer, tier), usage in usage_by_group(objects).items()]
@@ -136,7 +139,7 @@ def _row(layer: str, tier: str, usage: Usage) -> list[str]:
 HEADERS = ["layer", "tier", "pods", "cpu requests", "cpu limits", "memory requests", "memory limits", "storage"]
 
 
-def capacity_report(objects: Iterable[Mapping]) -> str:
+def capacity_report(objects: Iterable[JsonView]) -> str:
     """A Markdown report of one environment's rendered objects: deterministic, no timestamps."""
     objects = list(objects)
     lines = [

@@ -9,12 +9,14 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any, cast
 
 import yaml
 
 from floe.errors import FloeError
+from floe.rendered import Json, JsonView
 
 
 class _Dumper(yaml.CSafeDumper):
@@ -22,7 +24,7 @@ class _Dumper(yaml.CSafeDumper):
     with block style for multi-line strings (embedded config files stay readable in a diff)."""
 
 
-def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+def _represent_str(dumper: _Dumper, value: str) -> yaml.ScalarNode:
     style = "|" if "\n" in value else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
@@ -34,7 +36,7 @@ def _dump(obj: object) -> str:
     return yaml.dump(obj, Dumper=_Dumper, sort_keys=True, default_flow_style=False, width=4096, allow_unicode=True)
 
 
-def to_yaml(obj: Mapping) -> str:
+def to_yaml(obj: JsonView) -> str:
     """``obj`` as YAML: block style, sorted keys, multi-line strings as literal blocks.
 
     PyYAML's representer walks every value in Python before libyaml writes it; the objects here are
@@ -110,7 +112,8 @@ def _string(text: str) -> tuple[str, tuple[str, ...]]:
 def _scalar(value: object) -> tuple[str, tuple[str, ...]]:
     kind = type(value)
     if kind is str:
-        return _scalars.get(value) or _string(value)
+        text = cast(str, value)  # exactly str: a subclass (an enum member) takes the general path
+        return _scalars.get(text) or _string(text)
     if kind is bool:
         return ("true" if value else "false"), ()
     if kind is int:
@@ -187,13 +190,13 @@ def _mapping(mapping: object, indent: int, first: str, out: list[str], seen: set
         start = pad
 
 
-def _empty(value: dict | list, seen: set[int]) -> None:
+def _empty(value: Json | list[Any], seen: set[int]) -> None:
     if id(value) in seen:
         raise _Unusual
     seen.add(id(value))
 
 
-def _sequence(sequence: list, indent: int, out: list[str], seen: set[int]) -> None:
+def _sequence(sequence: list[Any], indent: int, out: list[str], seen: set[int]) -> None:
     """A block sequence in a mapping at ``indent``: its dashes at the mapping's indent."""
     _empty(sequence, seen)
     dash = " " * indent + "- "
@@ -216,7 +219,7 @@ def _sequence(sequence: list, indent: int, out: list[str], seen: set[int]) -> No
                 _lines(out, lines, indent + 2)
 
 
-def file_name(obj: Mapping) -> str:
+def file_name(obj: JsonView) -> str:
     return f"{obj['kind'].lower()}-{obj['metadata']['name']}.yaml"
 
 
@@ -225,7 +228,7 @@ def header(environment: str) -> str:
             "Change that file or the generator, then re-render; never edit this file.\n")
 
 
-def tree_files(environment: str, folders: Mapping[str, list[Mapping]]) -> dict[str, str]:
+def tree_files(environment: str, folders: Mapping[str, Sequence[JsonView]]) -> dict[str, str]:
     """The files of one environment's objects, keyed by path relative to ``dist/``."""
     files: dict[str, str] = {}
     for folder, objects in folders.items():

@@ -8,11 +8,12 @@ loudly: it hangs (a claim Pending for ever, an Ingress with no address, a pod wa
 """
 
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
 from floe.config.environment import Environment
+from floe.rendered import Json, JsonView
 from floe.secret_values import Provider, Provision, SecretCluster, provisions, required, states
 from floe.validation import KUBERNETES_VERSIONS, is_custom_resource
 
@@ -49,11 +50,11 @@ ENGINES = (Engine("Argo CD", (("argoproj.io", "Application"), ("argoproj.io", "A
 
 
 class PreflightCluster(SecretCluster, Protocol):
-    def server_version(self) -> dict: ...
+    def server_version(self) -> Json: ...
     def namespace_exists(self, name: str) -> bool: ...
     def crd_exists(self, name: str) -> bool: ...
-    def storage_classes(self) -> list[dict]: ...
-    def ingress_classes(self) -> list[dict]: ...
+    def storage_classes(self) -> list[Json]: ...
+    def ingress_classes(self) -> list[Json]: ...
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ class Check:
     """What was found (when passed) or the fix (when failed)."""
 
 
-def run(environment: Environment, objects: Iterable[Mapping], cluster: PreflightCluster) -> list[Check]:
+def run(environment: Environment, objects: Iterable[JsonView], cluster: PreflightCluster) -> list[Check]:
     objects = list(objects)
     return [kubernetes_version(cluster), *engine(environment, objects, cluster), *custom_resources(objects, cluster),
             *storage_classes(objects, cluster), *ingress_classes(objects, cluster),
@@ -76,6 +77,7 @@ def kubernetes_version(cluster: PreflightCluster) -> Check:
     info = cluster.server_version()
     found = _minor_version(info)
     oldest, newest = (_minor_version({"gitVersion": v}) for v in KUBERNETES_VERSIONS)
+    assert oldest and newest  # floe's own version strings, always of the form 1.<minor>
     supported = f"{oldest[0]}.{oldest[1]} to {newest[0]}.{newest[1]}"
     if found and oldest <= found <= newest:
         return Check("Kubernetes version", True, f"{info.get('gitVersion')} (supported: {supported})")
@@ -83,7 +85,7 @@ def kubernetes_version(cluster: PreflightCluster) -> Check:
                                               f"validated for {supported}: use a cluster in that range")
 
 
-def _minor_version(info: Mapping) -> tuple[int, int] | None:
+def _minor_version(info: JsonView) -> tuple[int, int] | None:
     """(major, minor) from the version fields; providers append ``+`` or suffixes (``32+``, ``v1.32.3-eks``)."""
     major, minor = (re.match(r"\d+", str(info.get(f) or "")) for f in ("major", "minor"))
     if major and minor:
@@ -92,7 +94,7 @@ def _minor_version(info: Mapping) -> tuple[int, int] | None:
     return (int(git.group(1)), int(git.group(2))) if git else None
 
 
-def engine(environment: Environment, objects: list[Mapping], cluster: PreflightCluster) -> list[Check]:
+def engine(environment: Environment, objects: list[JsonView], cluster: PreflightCluster) -> list[Check]:
     """One installed engine is enough: the environment renders both, the operator runs one."""
     rendered = [e for e in ENGINES if any(_group_kind(o) in e.kinds for o in objects)]
     if not rendered:
@@ -112,7 +114,7 @@ def engine(environment: Environment, objects: list[Mapping], cluster: PreflightC
     return [engine_check, namespace_check]
 
 
-def custom_resources(objects: list[Mapping], cluster: PreflightCluster) -> list[Check]:
+def custom_resources(objects: list[JsonView], cluster: PreflightCluster) -> list[Check]:
     """The CRD of every custom kind the tiers render (the engines' own are checked by :func:`engine`)."""
     engine_kinds = {kind for e in ENGINES for kind in e.kinds}
     wanted = sorted({_group_kind(o) for o in objects if is_custom_resource(o)} - engine_kinds)
@@ -126,7 +128,7 @@ def custom_resources(objects: list[Mapping], cluster: PreflightCluster) -> list[
     return checks
 
 
-def _group_kind(obj: Mapping) -> tuple[str, str]:
+def _group_kind(obj: JsonView) -> tuple[str, str]:
     api_version = obj.get("apiVersion", "")
     return (api_version.split("/")[0] if "/" in api_version else ""), obj.get("kind", "")
 
@@ -135,7 +137,7 @@ def _crd(group: str, kind: str) -> str:
     return f"{PLURALS.get(kind, kind.lower() + 's')}.{group}"
 
 
-def storage_classes(objects: list[Mapping], cluster: PreflightCluster) -> list[Check]:
+def storage_classes(objects: list[JsonView], cluster: PreflightCluster) -> list[Check]:
     """Each class a claim names; and a default class when a claim names none (unset, not ``""``)."""
     claims = list(_claims(objects))
     if not claims:
@@ -147,7 +149,7 @@ def storage_classes(objects: list[Mapping], cluster: PreflightCluster) -> list[C
                          "'{\"metadata\":{\"annotations\":{\"storageclass.kubernetes.io/is-default-class\":\"true\"}}}'")
 
 
-def _claims(objects: list[Mapping]) -> Iterator[tuple[str, str | None]]:
+def _claims(objects: list[JsonView]) -> Iterator[tuple[str, str | None]]:
     """(claim, storage class or None) of every PVC and StatefulSet claim template; ``""`` binds no class."""
     for obj in objects:
         where = f"{obj['kind']}/{obj['metadata']['name']}"
@@ -162,7 +164,7 @@ def _claims(objects: list[Mapping]) -> Iterator[tuple[str, str | None]]:
                 yield where, spec.get("storageClassName")
 
 
-def ingress_classes(objects: list[Mapping], cluster: PreflightCluster) -> list[Check]:
+def ingress_classes(objects: list[JsonView], cluster: PreflightCluster) -> list[Check]:
     ingresses = [(f"Ingress/{o['metadata']['name']}", (o.get("spec") or {}).get("ingressClassName"))
                  for o in objects if o.get("kind") == "Ingress"]
     if not ingresses:
@@ -191,12 +193,12 @@ def _class_checks(kind: str, users: list[tuple[str, str | None]], names: set[str
     return checks
 
 
-def _is_default(obj: Mapping, annotations: tuple[str, ...]) -> bool:
+def _is_default(obj: JsonView, annotations: tuple[str, ...]) -> bool:
     found = obj["metadata"].get("annotations") or {}
     return any(found.get(a) == "true" for a in annotations)
 
 
-def secrets(environment: Environment, objects: list[Mapping], cluster: PreflightCluster) -> list[Check]:
+def secrets(environment: Environment, objects: list[JsonView], cluster: PreflightCluster) -> list[Check]:
     """The same check as ``floe secrets check``; a Secret an ExternalSecret creates at sync may be absent."""
     found = provisions(states(required(environment, objects), cluster), environment, objects)
     failing = [p for p in found if p.provider not in (Provider.EXISTS, Provider.EXTERNAL)]

@@ -5,27 +5,36 @@ is the one place that knows how a Deployment, a CronJob or a bare Pod nests its 
 """
 
 from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, TypeAlias
+
+Json: TypeAlias = dict[str, Any]
+"""A rendered object, or a document inside one (a config file, a JSON schema): JSON-shaped nested dicts and
+lists, read by key. ``Any`` because its shape is the Kubernetes API's or the component's, not Python's."""
+JsonView: TypeAlias = Mapping[str, Any]
+"""The same, read only: what the checks and reports that read rendered objects accept."""
 
 LONG_LIVED_KINDS = ("Deployment", "StatefulSet", "Rollout", "DaemonSet")
 """Kinds whose pods run until replaced: probed, and counted at their replicas."""
 POD_KINDS = (*LONG_LIVED_KINDS, "Job", "CronJob", "Pod")
 
 
-def pod_template(obj: Mapping) -> Mapping:
+def pod_template(obj: JsonView) -> JsonView:
     """The pod template (metadata and spec) of a workload; a bare Pod is its own template."""
     if obj["kind"] == "Pod":
         return obj
     spec = obj["spec"]
     if obj["kind"] == "CronJob":
         spec = spec["jobTemplate"]["spec"]
-    return spec["template"]
+    template: JsonView = spec["template"]
+    return template
 
 
-def pod_spec(obj: Mapping) -> Mapping:
-    return pod_template(obj)["spec"]
+def pod_spec(obj: JsonView) -> JsonView:
+    spec: JsonView = pod_template(obj)["spec"]
+    return spec
 
 
-def pod_specs(objects: Iterable[Mapping]) -> Iterator[tuple[Mapping, Mapping]]:
+def pod_specs(objects: Iterable[JsonView]) -> Iterator[tuple[JsonView, JsonView]]:
     """(object, pod spec) for every object that runs pods."""
     for obj in objects:
         if obj.get("kind") in POD_KINDS and obj.get("spec"):

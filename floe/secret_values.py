@@ -11,7 +11,7 @@ are follows from the environment's settings, not from a Secret's name.
 import secrets
 import shutil
 import subprocess
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -23,6 +23,7 @@ from floe.config.compute import SnowflakeCompute
 from floe.config.environment import Environment
 from floe.config.storage import ExternalPostgres
 from floe.errors import FloeError
+from floe.rendered import JsonView
 from floe.security.secrets import SecretUse, inventory
 
 SECRET_KEYS = frozenset({"password", "root-password", "admin-password", "client-secret", "api-secret", "secret-key"})
@@ -65,7 +66,7 @@ class SecretState:
         return f"lacks keys {', '.join(self.lacking)}" if self.lacking else "ok"
 
 
-def required(environment: Environment, objects: Iterable[Mapping]) -> list[SecretUse]:
+def required(environment: Environment, objects: Iterable[JsonView]) -> list[SecretUse]:
     """The inventory, plus the Flux repository's Secret, which no pod reads (source-controller does).
 
     Its keys depend on the protocol (``username``/``password``, ``bearerToken``, or ``identity`` and
@@ -109,7 +110,7 @@ class Provision:
     detail: str = ""
 
 
-def provisions(found: list[SecretState], environment: Environment, objects: Iterable[Mapping]) -> list[Provision]:
+def provisions(found: list[SecretState], environment: Environment, objects: Iterable[JsonView]) -> list[Provision]:
     """Who provides each Secret; a missing one is floe's to generate only if nothing says otherwise."""
     objects = list(objects)
     operator = operator_secrets(environment)
@@ -190,7 +191,7 @@ def operator_secrets(environment: Environment) -> dict[str, str]:
     return wanted
 
 
-def external_secrets(objects: Iterable[Mapping]) -> dict[tuple[str, str], str]:
+def external_secrets(objects: Iterable[JsonView]) -> dict[tuple[str, str], str]:
     """(namespace, Secret) → the rendered ExternalSecret that creates it, and from which store."""
     found = {}
     for obj in objects:

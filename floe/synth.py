@@ -10,6 +10,7 @@ import importlib
 import os
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -57,7 +58,7 @@ def _render_all(environments: "list[Environment]") -> list[dict[str, str]]:
 
 
 @contextlib.contextmanager
-def _without_cycle_collection():
+def _without_cycle_collection() -> Iterator[None]:
     """A render allocates millions of small mappings and lists that all live until the tree is written,
     and makes no garbage cycles worth collecting: the cyclic collector would only traverse them all,
     again and again as they grow (most of a large render's time). It is off while one runs."""
@@ -113,7 +114,7 @@ def _start_bridge() -> threading.Thread:
     return thread
 
 
-def _spinner() -> contextlib.AbstractContextManager:
+def _spinner() -> contextlib.AbstractContextManager[object]:
     """A spinner on a terminal only (Rich is not even imported otherwise)."""
     if not sys.stderr.isatty():
         return contextlib.nullcontext()

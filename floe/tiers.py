@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 
+from floe.rendered import Json
+
 SYNC_WAVE = "argocd.argoproj.io/sync-wave"
 
 
@@ -89,10 +91,10 @@ class SyncStep:
         return f"{self.tier.folder}/{self.wave:02d}-{self.name}"
 
 
-def sync_steps(tiers: Mapping[Tier, list[dict]]) -> dict[SyncStep, list[dict]]:
+def sync_steps(tiers: Mapping[Tier, list[Json]]) -> dict[SyncStep, list[Json]]:
     """The objects of each tier grouped by step, steps in startup order: tier by tier, wave by wave
     (a tier's final step after its other steps, before the next tier)."""
-    steps: dict[SyncStep, list[dict]] = defaultdict(list)
+    steps: dict[SyncStep, list[Json]] = defaultdict(list)
     for tier, objects in tiers.items():
         for obj in objects:
             try:

@@ -11,13 +11,13 @@ draw in a pull request; it is sorted throughout and holds no timestamp.
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from floe.config.environment import Environment
 from floe.constructs.labels import Layer
 from floe.registry import COMPONENTS, Component
-from floe.rendered import POD_KINDS, pod_template
+from floe.rendered import POD_KINDS, JsonView, pod_template
 from floe.tiers import SYNC_WAVE, TIERS, Tier
 
 NAMESPACE_NAME = "kubernetes.io/metadata.name"
@@ -49,12 +49,12 @@ def _conflicts(one: Mapping[str, str], other: Mapping[str, str]) -> bool:
     return any(key in other and other[key] != value for key, value in one.items())
 
 
-def _wave(obj: Mapping) -> int | None:
+def _wave(obj: JsonView) -> int | None:
     value = (obj["metadata"].get("annotations") or {}).get(SYNC_WAVE)
     return int(value) if value is not None else None
 
 
-def _ports(ports: Iterable[Mapping] | None) -> tuple[str, ...]:
+def _ports(ports: Iterable[JsonView] | None) -> tuple[str, ...]:
     """Port names or numbers, with the protocol when it is not TCP; () means every port."""
     return tuple(str(p.get("port", "all")) + ("" if p.get("protocol", "TCP") == "TCP" else f"/{p['protocol']}")
                  for p in ports or [])
@@ -66,7 +66,7 @@ def _port_text(ports: Iterable[str]) -> str:
 
 
 class _Drawing:
-    def __init__(self, environment: Environment, folders: Mapping[str, list[Mapping]]) -> None:
+    def __init__(self, environment: Environment, folders: Mapping[str, Sequence[JsonView]]) -> None:
         self.environment = environment
         name = environment.name
         self.synced = {folder: objects for folder, objects in folders.items() if folder.startswith(f"{name}/")}
@@ -153,7 +153,7 @@ class _Drawing:
                     return node_id("", component.name)
         return self.node("ext_", cidr, f"{cidr} (outside the cluster)")
 
-    def peers(self, peers: Iterable[Mapping] | None, namespace: str, ports: tuple[str, ...]) -> list[str]:
+    def peers(self, peers: Iterable[JsonView] | None, namespace: str, ports: tuple[str, ...]) -> list[str]:
         if peers is None:
             return [self.node("ext_", "anywhere", "anywhere")]
         found = []
@@ -276,7 +276,7 @@ class _Drawing:
         return lines
 
 
-def topology_report(environment: Environment, folders: Mapping[str, list[Mapping]]) -> str:
+def topology_report(environment: Environment, folders: Mapping[str, Sequence[JsonView]]) -> str:
     """The Markdown drawing of one environment from its rendered objects (``folders`` as
     :func:`floe.app.render_objects` returns them): deterministic, no timestamps."""
     drawing = _Drawing(environment, folders)

@@ -24,6 +24,8 @@ import referencing
 import yaml
 from kubernetes_validate import utils as kubernetes_validate_utils
 
+from floe.rendered import Json, JsonView
+
 KUBERNETES_VERSIONS = ("1.30.0", "1.35.0")
 """Oldest and newest supported Kubernetes versions; every object must be valid on both."""
 CUSTOM_API_GROUPS = ("argoproj.io/", "kustomize.toolkit.fluxcd.io/", "source.toolkit.fluxcd.io/",
@@ -40,15 +42,16 @@ class Problem:
         return f"{self.path}: {self.version}: {self.message}"
 
 
-def is_custom_resource(obj: dict) -> bool:
-    return obj.get("apiVersion", "").startswith(CUSTOM_API_GROUPS)
+def is_custom_resource(obj: JsonView) -> bool:
+    api_version: str = obj.get("apiVersion", "")
+    return api_version.startswith(CUSTOM_API_GROUPS)
 
 
 def schema_dir() -> Path:
     return Path(str(resources.files("kubernetes_validate").joinpath("kubernetes-json-schema")))
 
 
-def validate(objects: Iterable[tuple[str, dict]], versions: Iterable[str] = KUBERNETES_VERSIONS) -> list[Problem]:
+def validate(objects: Iterable[tuple[str, Json]], versions: Iterable[str] = KUBERNETES_VERSIONS) -> list[Problem]:
     """Every problem of every built-in object, for every version; ``objects`` are (path, object) pairs."""
     built_in = [(path, obj) for path, obj in objects if not is_custom_resource(obj)]
     if shutil.which("kubeconform"):
@@ -56,7 +59,7 @@ def validate(objects: Iterable[tuple[str, dict]], versions: Iterable[str] = KUBE
     return [p for v in versions for p in _embedded(built_in, v)]
 
 
-def _embedded(objects: list[tuple[str, dict]], version: str) -> list[Problem]:
+def _embedded(objects: list[tuple[str, Json]], version: str) -> list[Problem]:
     """As ``kubernetes_validate.validate(obj, version, strict=True)`` per object, with cached validators."""
     problems = []
     for path, obj in objects:
@@ -66,10 +69,10 @@ def _embedded(objects: list[tuple[str, dict]], version: str) -> list[Problem]:
             problems.append(Problem(path, f"Kubernetes {version}", error.message))
             continue
         # kubernetes_validate raises the first error the validator finds (Validator.validate).
-        error = next(validator.iter_errors(obj), None)
-        if error is not None:
-            where = ".".join(str(p) for p in error.path) or "(object)"
-            problems.append(Problem(path, f"Kubernetes {version}", f"{where}: {error.message}"))
+        invalid = next(validator.iter_errors(obj), None)
+        if invalid is not None:
+            where = ".".join(str(p) for p in invalid.path) or "(object)"
+            problems.append(Problem(path, f"Kubernetes {version}", f"{where}: {invalid.message}"))
     return problems
 
 
@@ -86,10 +89,11 @@ def _strict_schema_dir(version: str) -> str:
 
 
 @functools.cache
-def _schema(version: str, filename: str) -> dict:
+def _schema(version: str, filename: str) -> Json:
     """One schema file of ``version``'s strict folder, read once per process."""
-    return kubernetes_validate_utils.schema_contents(
+    schema: Json = kubernetes_validate_utils.schema_contents(
         f"kubernetes-json-schema/{_strict_schema_dir(version)}/{filename}", version.removeprefix("v"))
+    return schema
 
 
 @functools.cache
@@ -114,7 +118,7 @@ def _builtin_validator(version: str, api_version: str, kind: str) -> jsonschema.
     return jsonschema.Draft202012Validator(schema, registry=registry)
 
 
-def _kubeconform(objects: list[tuple[str, dict]], version: str) -> list[Problem]:
+def _kubeconform(objects: list[tuple[str, Json]], version: str) -> list[Problem]:
     location = f"{schema_dir()}/{{{{ .NormalizedKubernetesVersion }}}}-local{{{{ .StrictSuffix }}}}/" \
                "{{ .ResourceKind }}{{ .KindSuffix }}.json"
     stream = "".join(f"---\n{json.dumps(obj)}\n" for _, obj in objects)
@@ -141,7 +145,7 @@ CRDS_DIR = Path(__file__).resolve().parent / "crds"
 """The published CRDs of the custom resources the platform renders, vendored with their provenance."""
 
 
-def _strict(schema: dict) -> dict:
+def _strict(schema: Json) -> Json:
     """The schema with unknown fields rejected wherever the CRD does not explicitly keep them."""
     if not isinstance(schema, dict):
         return schema
@@ -156,7 +160,7 @@ def _strict(schema: dict) -> dict:
 
 
 @functools.cache
-def crd_schemas(directory: Path = CRDS_DIR) -> dict[tuple[str, str], dict]:
+def crd_schemas(directory: Path = CRDS_DIR) -> dict[tuple[str, str], Json]:
     """(apiVersion, kind) → strict JSON schema, from every CRD file in ``directory``."""
     schemas = {}
     for path in sorted(directory.glob("*.yaml")):
@@ -180,7 +184,7 @@ def _crd_validator(directory: Path, api_version: str, kind: str) -> jsonschema.D
     return jsonschema.Draft7Validator(schema) if schema else None
 
 
-def validate_custom_resources(objects: Iterable[tuple[str, dict]], directory: Path = CRDS_DIR) -> list[Problem]:
+def validate_custom_resources(objects: Iterable[tuple[str, Json]], directory: Path = CRDS_DIR) -> list[Problem]:
     """Every problem of every custom resource against its published CRD, unknown fields rejected."""
     problems = []
     for path, obj in objects:

@@ -32,7 +32,7 @@ CHANGES: dict[str, Callable[[dict], None]] = {
     "maximum of concurrent runs": lambda settings: _set(settings, "orchestrator.max_concurrent_runs", 7),
     "a second data product": _add_product,
     "a trace backend": lambda settings: _set(settings, "observability.otel_collector.traces_endpoint",
-                                             "tempo.example.org:4317"),
+                                             "tempo-distributor.tracing.svc.cluster.local:4317"),
     "a scrape interval": lambda settings: _set(settings, "observability.prometheus.scrape_interval", "15s"),
     "the platform namespace": lambda settings: _set(settings, "namespaces.platform", "floe-services"),
     "the jobs namespace": lambda settings: _set(settings, "namespaces.jobs", "floe-pipelines"),

@@ -6,6 +6,7 @@ import pytest
 import yaml
 
 from floe.config.loader import ENVIRONMENTS_DIR, environment_files, load_environment
+from floe.errors import FloeError
 from floe.synth import synthesize
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,3 +74,12 @@ def pod_spec(obj: dict) -> dict:
     if "jobTemplate" in spec:
         return spec["jobTemplate"]["spec"]["template"]["spec"]
     return spec["template"]["spec"]
+
+
+def environment_error(tmp_path: Path, text: str) -> str:
+    """The error loading ``text`` as an environment file gives, with the temporary folder left out."""
+    path = tmp_path / "qa.yaml"
+    path.write_text(text)
+    with pytest.raises(FloeError) as raised:
+        load_environment(path)
+    return str(raised.value).replace(f"{tmp_path}/", "")

@@ -96,11 +96,14 @@ def test_disabling_grafana_keeps_its_claim_kind_whitelisted(dev_without_grafana,
 def test_project_allows_only_the_environment_namespaces_as_namespaces(environment: str, gitops,
                                                                        environments) -> None:
     """Destinations fence namespaced objects only (argo-cd AppProject.IsResourcePermitted); the
-    Namespaces themselves are fenced by name (IsGroupKindNamePermitted, Argo CD 3.3)."""
+    Namespaces themselves are fenced by name (IsGroupKindNamePermitted, Argo CD 3.3), and so is the
+    jobs namespace's admission policy with its binding: no other policy of the cluster."""
     namespaces = environments[environment].namespaces
     cluster = find(gitops[environment], "AppProject", f"floe-{environment}")["spec"]["clusterResourceWhitelist"]
+    policy = f"floe-{environment}-jobs-admission"
     assert sorted((k["kind"], k["name"]) for k in cluster) == sorted(
-        [("Namespace", namespaces.platform), ("Namespace", namespaces.jobs)])
+        [("Namespace", namespaces.platform), ("Namespace", namespaces.jobs),
+         ("ValidatingAdmissionPolicy", policy), ("ValidatingAdmissionPolicyBinding", policy)])
 
 
 # 2. Restricted projects --------------------------------------------------------------------------

@@ -24,7 +24,6 @@ from pydantic import ValidationError
 
 from floe.components import postgres, postgres_backup
 from floe.config.storage import StorageSettings
-from floe.constructs.job_policy import JOB_POLICY
 from floe.tiers import STORAGE, SYNC_WAVE, Step
 from tests.conftest import ENVIRONMENT_NAMES, find, pod_spec
 
@@ -296,13 +295,13 @@ def test_a_failed_upload_prunes_nothing(rendered, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENT_NAMES)
-def test_a_backup_runs_under_the_job_and_security_policies(environment: str, rendered, environments) -> None:
-    backup = environments[environment].storage.postgres.backup
+def test_a_backup_runs_under_the_job_and_security_policies(environment: str, rendered) -> None:
     for cronjob in backups(rendered[environment]).values():
         spec, job = cronjob["spec"], cronjob["spec"]["jobTemplate"]["spec"]
-        assert spec["schedule"] == backup.schedule and spec["concurrencyPolicy"] == "Forbid"
-        assert {k: job[k] for k in ("backoffLimit", "ttlSecondsAfterFinished", "activeDeadlineSeconds")} == \
-            JOB_POLICY.job_spec(backup.active_deadline_seconds)
+        assert spec["schedule"] == "30 2 * * *" and spec["concurrencyPolicy"] == "Forbid"
+        # The Job policy (no retry of its own, cleaned up an hour after) with the backup's one-hour deadline.
+        assert {k: job[k] for k in ("backoffLimit", "ttlSecondsAfterFinished", "activeDeadlineSeconds")} == {
+            "backoffLimit": 0, "ttlSecondsAfterFinished": 3600, "activeDeadlineSeconds": 3600}
         assert int(cronjob["metadata"]["annotations"][SYNC_WAVE]) == STORAGE.wave_of(Step.SERVE)
         pod = pod_spec(cronjob)
         assert pod["securityContext"]["runAsNonRoot"] and not pod["automountServiceAccountToken"]

@@ -118,7 +118,8 @@ def run_main(*args: str) -> subprocess.CompletedProcess:
 def workspace(tmp_path: Path) -> tuple[Path, Path]:
     environments = tmp_path / "environments"
     environments.mkdir()
-    (environments / "dev.yaml").write_text(GOOD)
+    # The cluster fact a render needs besides the two required fields (its API server's endpoint).
+    (environments / "dev.yaml").write_text(GOOD + "network:\n  api_server:\n    cidrs: [192.0.2.10/32]\n")
     outdir = tmp_path / "dist"
     (outdir / "dev").mkdir(parents=True)
     (outdir / "dev" / "previous.yaml").write_text("kind: Previous\n")

@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 
 from floe.components import minio
-from floe.components.postgres import database_of
 from floe.config.loader import load_environment
 from floe.config.storage import ExternalPostgres
 from floe.errors import FloeError
@@ -83,16 +82,16 @@ def test_health_probes_use_the_declared_management_port(rendered, name: str) -> 
 def test_metastore_is_the_database_the_environment_configures(rendered, environments, name: str) -> None:
     environment = environments[name]
     settings = environment.storage.postgres.polaris
-    database = database_of(environment, "polaris")
     _, container = server(rendered, name)
     variables = env_of(container)
-    assert secret_ref(variables["quarkus.datasource.username"]) == (database.credentials_secret, "username")
-    assert secret_ref(variables["quarkus.datasource.password"]) == (database.credentials_secret, "password")
+    # Every shipped environment runs Polaris's metastore in the cluster, with the default Secret.
+    assert secret_ref(variables["quarkus.datasource.username"]) == ("postgres-polaris-credentials", "username")
+    assert secret_ref(variables["quarkus.datasource.password"]) == ("postgres-polaris-credentials", "password")
     _, props = properties(rendered, name)
     assert props["polaris.persistence.type"] == "relational-jdbc"
     url = props["quarkus.datasource.jdbc.url"]
-    assert url == (f"jdbc:postgresql://{database.host}:{database.port}/{database.name}"
-                   f"?currentSchema=polaris_schema&sslmode={database.ssl_mode}")
+    assert url == ("jdbc:postgresql://postgres-polaris.floe-platform.svc.cluster.local:5432/polaris"
+                   "?currentSchema=polaris_schema&sslmode=disable")
     statefulsets = [o for o in rendered[name].values()
                     if o["kind"] == "StatefulSet" and o["metadata"]["name"] == "postgres-polaris"]
     if isinstance(settings, ExternalPostgres):
@@ -149,15 +148,14 @@ def test_bootstrap_runs_after_polaris_and_before_observability(rendered, name: s
 def test_bootstrap_creates_schema_realm_and_catalog_idempotently(rendered, environments, name: str) -> None:
     environment = environments[name]
     settings = environment.catalog.polaris
-    database = database_of(environment, "polaris")
     spec = pod_spec(bootstrap(rendered, name))
     schema, realm = spec["initContainers"]
     [catalog] = spec["containers"]
 
     assert schema["image"] == environment.release.images.postgres
     assert schema["command"][-1] == "CREATE SCHEMA IF NOT EXISTS polaris_schema"
-    assert secret_ref(env_of(schema)["PGPASSWORD"]) == (database.credentials_secret, "password")
-    assert env_of(schema)["PGHOST"]["value"] == database.host
+    assert secret_ref(env_of(schema)["PGPASSWORD"]) == ("postgres-polaris-credentials", "password")
+    assert env_of(schema)["PGHOST"]["value"] == "postgres-polaris.floe-platform.svc.cluster.local"
 
     assert realm["image"] == environment.release.images.polaris_admin_tool
     # The secret reaches the admin tool as a file, never on its command line (test_runtime_defects.py).
@@ -168,7 +166,7 @@ def test_bootstrap_creates_schema_realm_and_catalog_idempotently(rendered, envir
     assert secret_ref(realm_env["ROOT_CLIENT_SECRET"]) == (settings.root_credentials_secret, "client-secret")
     assert realm_env["QUARKUS_DATASOURCE_JDBC_URL"]["value"] == properties(rendered, name)[1][
         "quarkus.datasource.jdbc.url"]
-    assert secret_ref(realm_env["QUARKUS_DATASOURCE_USERNAME"]) == (database.credentials_secret, "username")
+    assert secret_ref(realm_env["QUARKUS_DATASOURCE_USERNAME"]) == ("postgres-polaris-credentials", "username")
 
     # What it does on a first and a later sync: tests/conformance/test_polaris_bootstrap.py.
     assert catalog["name"] == "bootstrap-catalog"

@@ -16,6 +16,7 @@ from floe.components.telemetry import COLLECTOR
 from floe.config.loader import load_environment
 from floe.errors import FloeError
 from tests.conftest import containers, find
+from tests.network import Pod, connects, pods
 
 LOKI = "http://loki-gateway.monitoring.svc.cluster.local/otlp"
 PIPELINE = {"receivers": ["otlp"], "processors": ["memory_limiter", "batch"]}
@@ -43,6 +44,7 @@ def undefined_components(config: dict) -> list[str]:
 def write_env(tmp_path: Path, collector: str) -> Path:
     path = tmp_path / "qa.yaml"
     path.write_text('platform_version: "1.0.0"\ngitops:\n  repository: https://git.example.com/floe.git\n'
+                    'network:\n  api_server:\n    cidrs: [192.0.2.10/32]\n'
                     'observability:\n  otel_collector:\n' + collector)
     return path
 
@@ -92,18 +94,19 @@ def test_the_structural_check_catches_a_pipeline_naming_an_undefined_exporter(re
     assert "traces: no exporters" in undefined_components(broken)
 
 
-def test_collector_egress_is_not_restricted(rendered) -> None:
-    """The logs backend, like the trace backend, is reached without a NetworkPolicy: none limits the
-    platform namespace's egress. Should one ever, this fails and the backend must be admitted."""
-    for objects in rendered.values():
-        collector = find(objects, "Deployment", COLLECTOR)
-        namespace = collector["metadata"]["namespace"]
-        labels = collector["spec"]["template"]["metadata"]["labels"]
-        for policy in (o for o in objects.values() if o["kind"] == "NetworkPolicy"
-                       and o["metadata"]["namespace"] == namespace):
-            selector = policy["spec"].get("podSelector", {}).get("matchLabels", {})
-            if selector.items() <= labels.items():
-                assert "Egress" not in policy["spec"].get("policyTypes", []), policy["metadata"]["name"]
+def test_the_collector_reaches_its_backends_pods_on_their_own_ports(rendered, environments) -> None:
+    """Platform egress is closed: prod's collector reaches Tempo's distributors (derived from
+    ``tempo-distributor.tracing.svc...:4317``) and the Loki gateway's pods on 8080, as prod declares, not
+    the gateway Service's port 80, which a NetworkPolicy never sees; nothing else outside the platform."""
+    objects, settings = rendered["prod"], environments["prod"]
+    policies = [o for o in objects.values() if o["kind"] == "NetworkPolicy"]
+    (collector,) = [p for p in pods(objects.values(), settings.namespaces.jobs) if p.name == COLLECTOR]
+    gateway = Pod("monitoring", {"app.kubernetes.io/component": "gateway"})
+    assert connects(policies, collector, Pod("tracing", {}), 4317)
+    assert connects(policies, collector, gateway, 8080)
+    assert not connects(policies, collector, gateway, 80)
+    assert not connects(policies, collector, Pod("monitoring", {}), 8080)
+    assert not connects(policies, collector, Pod("tracing", {}), 4318)
 
 
 # --- who is told to export logs --------------------------------------------------------------------
@@ -149,7 +152,8 @@ def test_the_runs_dagster_launches_are_told_to_export_logs(rendered) -> None:
 def test_grpc_backend_with_headers_from_a_secret(tmp_path) -> None:
     path = write_env(tmp_path, "    debug: true\n    logs:\n      endpoint: otlp.vendor.example.com:443\n"
                                "      protocol: grpc\n      insecure: false\n      headers:\n"
-                               "        api-key: {secret: vendor-logs, key: api-key}\n")
+                               "        api-key: {secret: vendor-logs, key: api-key}\n"
+                               "      egress: [{cidr: 203.0.113.0/24}]\n")
     settings = load_environment(path).observability.otel_collector
     config = collector_config(settings)
     assert config["exporters"]["otlp_grpc/logs"] == {

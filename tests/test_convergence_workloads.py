@@ -164,8 +164,11 @@ def run_script(job: dict, env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run(container["command"], env=env, capture_output=True, text=True, timeout=60)
 
 
-MINIO_ENV = {"MINIO_ENDPOINT": "http://minio:9000", "MINIO_ROOT_USER": "root", "MINIO_ROOT_PASSWORD": "s3cret",
-             "BUCKETS": "floe-warehouse"}
+def minio_env(tmp_path: Path) -> dict[str, str]:
+    """The bucket bootstrap's env with no user to make (tests/test_object_store_users.py runs it with users)."""
+    (tmp_path / "policies").mkdir()
+    return {"MINIO_ENDPOINT": "http://minio:9000", "BUCKETS": "floe-warehouse", "POLICIES": str(tmp_path / "policies"),
+            "USERS": str(tmp_path / "users"), "POLICY_PREFIX": "floe-"}
 
 
 def test_bootstrap_jobs_keep_their_deadline_and_retries(rendered) -> None:
@@ -175,10 +178,10 @@ def test_bootstrap_jobs_keep_their_deadline_and_retries(rendered) -> None:
 
 
 def test_bucket_bootstrap_waits_for_a_slow_object_store(rendered, tmp_path: Path) -> None:
-    mc = f'if [ "$1" = alias ]; then\n{answers_after(SLOW_SERVER, "exit 0")}\nfi\necho "mc $*"'
+    mc = f'if [ "$1 $2" = "admin info" ]; then\n{answers_after(SLOW_SERVER, "exit 0")}\nfi\necho "mc $*"'
     env = fake_tools(tmp_path / "bin", {"mc": mc})
     result = run_script(find(rendered["dev"], "Job", "minio-buckets"),
-                        {**env, **MINIO_ENV})
+                        {**env, **minio_env(tmp_path)})
     assert result.returncode == 0, result.stderr
     assert result.stderr.count("waiting for MinIO at http://minio:9000") == SLOW_SERVER
     assert "mc mb --ignore-existing floe/floe-warehouse" in result.stdout
@@ -186,9 +189,9 @@ def test_bucket_bootstrap_waits_for_a_slow_object_store(rendered, tmp_path: Path
 
 def test_bucket_bootstrap_fails_the_pod_when_the_answering_store_refuses(rendered, tmp_path: Path) -> None:
     """backoffLimit still counts real failures: a refusal after the wait ends the pod."""
-    env = fake_tools(tmp_path / "bin", {"mc": '[ "$1" = alias ] || exit 1'})
+    env = fake_tools(tmp_path / "bin", {"mc": '[ "$1 $2" = "admin info" ] || exit 1'})
     result = run_script(find(rendered["dev"], "Job", "minio-buckets"),
-                        {**env, **MINIO_ENV})
+                        {**env, **minio_env(tmp_path)})
     assert result.returncode == 1
 
 

@@ -10,19 +10,11 @@ import pytest
 
 from floe.config.loader import environment_files, load_environment
 from floe.errors import FloeError
-from tests.conftest import ROOT
+from tests.conftest import ROOT, environment_error
 
 GOOD = 'platform_version: "1.0.0"\ngitops:\n  repository: https://git.example.org/floe.git\n'
 PRODUCT = ("  - name: sales\n    image: registry.example.com/floe/sales:1.0.0\n"
            "    module: sales.definitions\n    dlt: {module: sales.ingest}\n")
-
-
-def _error(tmp_path: Path, text: str) -> str:
-    path = tmp_path / "qa.yaml"
-    path.write_text(text)
-    with pytest.raises(FloeError) as raised:
-        load_environment(path)
-    return str(raised.value).replace(f"{tmp_path}/", "")
 
 
 CROSS_FIELD = {
@@ -80,7 +72,7 @@ CROSS_FIELD = {
 @pytest.mark.parametrize("case", sorted(CROSS_FIELD))
 def test_a_check_across_fields_points_at_the_field_to_fix(case: str, tmp_path: Path) -> None:
     text, expected = CROSS_FIELD[case]
-    assert _error(tmp_path, text) == expected
+    assert environment_error(tmp_path, text) == expected
 
 
 WORDS = {
@@ -152,7 +144,7 @@ WORDS = {
 @pytest.mark.parametrize("case", sorted(WORDS))
 def test_type_and_range_errors_say_what_is_allowed(case: str, tmp_path: Path) -> None:
     text, expected = WORDS[case]
-    assert _error(tmp_path, text) == expected
+    assert environment_error(tmp_path, text) == expected
 
 
 MALFORMED = {
@@ -201,13 +193,14 @@ MALFORMED = {
 @pytest.mark.parametrize("case", sorted(MALFORMED))
 def test_malformed_yaml_is_explained_in_words(case: str, tmp_path: Path) -> None:
     text, expected = MALFORMED[case]
-    assert _error(tmp_path, text) == expected
+    assert environment_error(tmp_path, text) == expected
 
 
 def test_every_duplicate_key_is_reported_with_its_path(tmp_path: Path) -> None:
     text = GOOD + "data_products:\n" + PRODUCT + "    module: sales.other\nplatform_version: '1.1.0'\n"
-    assert _error(tmp_path, text) == ("qa.yaml:9: data_products.0.module: duplicate key (first set at line 7)\n"
-                                      "qa.yaml:10: platform_version: duplicate key (first set at line 1)")
+    assert environment_error(tmp_path, text) == (
+        "qa.yaml:9: data_products.0.module: duplicate key (first set at line 7)\n"
+        "qa.yaml:10: platform_version: duplicate key (first set at line 1)")
 
 
 def test_a_merge_key_is_not_a_duplicate(tmp_path: Path) -> None:
@@ -219,7 +212,7 @@ def test_a_merge_key_is_not_a_duplicate(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("text", "kind"), [("- dev\n- prod\n", "list"), ("just words\n", "str"), ("42\n", "int")])
 def test_a_file_that_is_not_a_mapping_is_refused(text: str, kind: str, tmp_path: Path) -> None:
-    assert _error(tmp_path, text) == f"qa.yaml: the file must hold a mapping of settings, not a {kind}"
+    assert environment_error(tmp_path, text) == f"qa.yaml: the file must hold a mapping of settings, not a {kind}"
 
 
 def test_gitops_cannot_name_an_environment(tmp_path: Path) -> None:

@@ -8,18 +8,16 @@ from a code location or a tag no more than the product settings the platform its
 """
 
 import json
-from pathlib import Path
 
 import pytest
 import yaml
 
 from floe.components.oauth2_proxy import arguments, logins
 from floe.config.loader import load_environment
-from floe.errors import FloeError
 from floe.secret_values import operator_secrets
 from floe.security.network_policies import Topology
 from floe.security.secrets import inventory
-from tests.conftest import ENVIRONMENT_NAMES, containers, find, pod_spec
+from tests.conftest import ENVIRONMENT_NAMES, containers, environment_error, find, pod_spec
 
 WITH_INGRESS = {
     # environment → (the UI's host, the OIDC client, the allowed group), as the environment files set them.
@@ -170,7 +168,7 @@ def test_the_read_only_webserver_cannot_act(rendered) -> None:
 def test_a_viewer_without_a_login_is_refused(tmp_path) -> None:
     viewer = ("orchestrator:\n  webserver:\n    viewer:\n      allowed_groups: [viewers]\n      ingress:\n"
               "        class_name: nginx\n        host: view.example.org\n")
-    assert _error(tmp_path, GOOD + viewer) == (
+    assert environment_error(tmp_path, GOOD + viewer) == (
         "qa.yaml:6: orchestrator.webserver.viewer: needs orchestrator.webserver.auth: the read-only UI's login uses "
         "the same OIDC client")
 
@@ -204,31 +202,24 @@ def test_a_webserver_ingress_would_have_admitted_the_controller(rendered) -> Non
 # -- the environment's contract ---------------------------------------------------------------------
 
 
-def _error(tmp_path: Path, text: str) -> str:
-    path = tmp_path / "qa.yaml"
-    path.write_text(text)
-    with pytest.raises(FloeError) as raised:
-        load_environment(path)
-    return str(raised.value).replace(f"{tmp_path}/", "")
-
-
 def test_an_ingress_without_a_login_is_refused(tmp_path) -> None:
-    assert _error(tmp_path, GOOD + INGRESS) == (
+    assert environment_error(tmp_path, GOOD + INGRESS) == (
         "qa.yaml:6: orchestrator.webserver.ingress: exposes the Dagster UI, which has no login of its own (whoever "
         "reaches it can launch runs): set orchestrator.webserver.auth (an OIDC login through oauth2-proxy), or "
         "remove the Ingress")
 
 
 def test_the_issuer_must_be_https(tmp_path) -> None:
-    auth = "    auth:\n      issuer_url: http://sso.example.org\n      client_id: dagster\n      email_domains: ['*']\n"
-    assert _error(tmp_path, GOOD + INGRESS + auth) == (
+    auth = ("    auth:\n      issuer_url: http://sso.example.org\n      client_id: dagster\n"
+            "      email_domains: ['*']\n      egress: [{cidr: 192.0.2.0/24}]\n")
+    assert environment_error(tmp_path, GOOD + INGRESS + auth) == (
         "qa.yaml:10: orchestrator.webserver.auth.issuer_url: 'http://sso.example.org' is not an https:// URL: the "
         "provider's tokens and keys are only trusted over TLS")
 
 
 def test_a_plain_http_ingress_gets_a_cookie_without_secure(tmp_path) -> None:
     auth = ("    auth:\n      issuer_url: https://sso.example.org\n      client_id: dagster\n"
-            "      email_domains: ['*']\n")
+            "      email_domains: ['*']\n      egress: [{cidr: 192.0.2.0/24}]\n")
     path = tmp_path / "qa.yaml"
     path.write_text(GOOD + INGRESS + auth)
     environment = load_environment(path)

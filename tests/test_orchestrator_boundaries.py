@@ -8,7 +8,7 @@ Dagster launches reach its database, the job templates' pods do not.
 
 import dataclasses
 from collections.abc import Mapping
-from ipaddress import ip_address, ip_network
+from ipaddress import ip_network
 
 import cdk8s
 import pytest
@@ -16,6 +16,7 @@ import pytest
 from floe import registry
 from floe.security import network_policies, rbac
 from tests.conftest import ENVIRONMENT_NAMES, find
+from tests.network import Pod, connects
 
 DAEMON_RULES = [
     {"apiGroups": [""], "resources": ["events"], "verbs": ["list"]},
@@ -144,55 +145,16 @@ def test_the_literal_pods_are_the_rendered_ones(rendered) -> None:
     assert launcher.items() <= RUN_POD.items()
 
 
-def _selects(selector: Mapping | None, labels: Mapping) -> bool:
-    selector = selector or {}
-    assert set(selector) <= {"matchLabels"}, "the evaluator reads matchLabels only"
-    return (selector.get("matchLabels") or {}).items() <= labels.items()
-
-
-def _peer_matches(peer: Mapping, namespace: str, labels: Mapping, address: str | None, own: str) -> bool:
-    if "ipBlock" in peer:
-        return address is not None and ip_address(address) in ip_network(peer["ipBlock"]["cidr"])
-    if address is not None:
-        return False
-    where = {"kubernetes.io/metadata.name": namespace}
-    if "namespaceSelector" in peer:
-        return _selects(peer["namespaceSelector"], where) and _selects(peer.get("podSelector"), labels)
-    return namespace == own and _selects(peer.get("podSelector"), labels)
-
-
-def _port_matches(rule: Mapping, port: int, port_names: Mapping[str, int]) -> bool:
-    ports = rule.get("ports")
-    return not ports or any(p.get("protocol", "TCP") == "TCP" and port_names.get(p["port"], p["port"]) == port
-                            for p in ports)
-
-
-def _allowed(objects, direction: str, namespace: str, labels: Mapping, peer_ns: str, peer_labels: Mapping,
-             address: str | None, port: int, port_names: Mapping[str, int]) -> bool:
-    """Whether the policies of ``namespace`` let the pod ``labels`` send (egress) or receive (ingress) this."""
-    key, peer_key, kind = ("egress", "to", "Egress") if direction == "egress" else ("ingress", "from", "Ingress")
-    policies = [o["spec"] for o in objects if o["kind"] == "NetworkPolicy" and o["metadata"]["namespace"] == namespace
-                and kind in o["spec"]["policyTypes"] and _selects(o["spec"]["podSelector"], labels)]
-    if not policies:
-        return True  # not isolated in this direction
-    return any(_port_matches(rule, port, port_names)
-               and (rule.get(peer_key) is None
-                    or any(_peer_matches(p, peer_ns, peer_labels, address, namespace) for p in rule[peer_key]))
-               for spec in policies for rule in spec.get(key) or [])
-
-
 def reaches_dagster_database(objects, settings, pod: Mapping) -> bool:
     """Whether a pod of the jobs namespace with labels ``pod`` may open a connection to Dagster's database."""
-    jobs, platform = settings.namespaces.jobs, settings.namespaces.platform
+    source = Pod(settings.namespaces.jobs, pod)
     database = settings.storage.postgres.dagster
-    names = {"postgres": POSTGRES_PORT}
     if database.mode == "in-cluster":
-        return (_allowed(objects, "egress", jobs, pod, platform, POSTGRES_DAGSTER_POD, None, POSTGRES_PORT, names)
-                and _allowed(objects, "ingress", platform, POSTGRES_DAGSTER_POD, jobs, pod, None, POSTGRES_PORT,
-                             names))
+        server = Pod(settings.namespaces.platform, POSTGRES_DAGSTER_POD, {"postgres": POSTGRES_PORT})
+        return connects(objects, source, server, POSTGRES_PORT)
     addresses = [str(next(ip_network(e.cidr).hosts())) for e in database.egress if POSTGRES_PORT in e.ports]
     assert addresses, "an external database is declared with its addresses"
-    return all(_allowed(objects, "egress", jobs, pod, "", {}, a, POSTGRES_PORT, names) for a in addresses)
+    return all(connects(objects, source, a, POSTGRES_PORT) for a in addresses)
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENT_NAMES)
@@ -242,7 +204,7 @@ def test_templates_declaring_the_database_would_reach_it(environment: str, rende
     settings, objects = environments[environment], list(rendered[environment].values())
     assert not reaches_dagster_database(_policies(settings, objects, monkeypatch, registry.COMPONENTS), settings,
                                         TEMPLATE_POD)
-    broken = tuple(dataclasses.replace(c, depends_on=(*c.depends_on, "postgres-dagster"))
+    broken = tuple(dataclasses.replace(c, depends_on=(*c.depends_on, registry.on("postgres-dagster")))
                    if c.name == "pipeline-jobs" else c for c in registry.COMPONENTS)
     assert reaches_dagster_database(_policies(settings, objects, monkeypatch, broken), settings, TEMPLATE_POD)
 

@@ -54,21 +54,23 @@ ALWAYS_SHALLOW_MERGE_LIST_FIELDS = {"command", "args"}
 NAMESPACE_NAME = "kubernetes.io/metadata.name"
 
 SECRETS = {
-    # Each product's own catalog principal.
+    # Each product's own catalog principal and MinIO user.
     "sales catalog": {("floe-sales-catalog-credentials", "client-id"),
                       ("floe-sales-catalog-credentials", "client-secret")},
     "marketing catalog": {("floe-marketing-catalog-credentials", "client-id"),
                           ("floe-marketing-catalog-credentials", "client-secret")},
-    "object store": {("floe-jobs-object-store-credentials", "root-user"),
-                     ("floe-jobs-object-store-credentials", "root-password")},
+    "sales object store": {("floe-sales-object-store-credentials", "access-key"),
+                           ("floe-sales-object-store-credentials", "secret-key")},
+    "marketing object store": {("floe-marketing-object-store-credentials", "access-key"),
+                               ("floe-marketing-object-store-credentials", "secret-key")},
     "snowflake": {("snowflake-transformer", "user"), ("snowflake-transformer", "password")},
 }
 PRODUCT_SECRETS = {
-    ("dev", "sales"): SECRETS["sales catalog"] | SECRETS["object store"],
-    ("staging", "sales"): SECRETS["sales catalog"] | SECRETS["object store"],
-    ("staging", "marketing"): SECRETS["marketing catalog"] | SECRETS["object store"],
-    ("prod", "sales"): SECRETS["sales catalog"] | SECRETS["object store"],
-    ("prod", "marketing"): SECRETS["marketing catalog"] | SECRETS["object store"] | SECRETS["snowflake"],
+    ("dev", "sales"): SECRETS["sales catalog"] | SECRETS["sales object store"],
+    ("staging", "sales"): SECRETS["sales catalog"] | SECRETS["sales object store"],
+    ("staging", "marketing"): SECRETS["marketing catalog"] | SECRETS["marketing object store"],
+    ("prod", "sales"): SECRETS["sales catalog"] | SECRETS["sales object store"],
+    ("prod", "marketing"): SECRETS["marketing catalog"] | SECRETS["marketing object store"] | SECRETS["snowflake"],
 }
 """What each product's code reads, whichever path started it (literal: the environments' files)."""
 RESOURCES = {

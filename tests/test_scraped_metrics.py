@@ -17,11 +17,10 @@ import yaml
 
 from floe.components.prometheus import scrape_targets
 from floe.registry import COMPONENTS
-from floe.rendered import pod_template
 from tests.conftest import ENVIRONMENT_NAMES, find
+from tests.network import Pod, connects, pods
 
 SERVICE_DOMAIN = re.compile(r"^(?P<service>[a-z0-9-]+)\.(?P<namespace>[a-z0-9-]+)\.svc\.cluster\.local$")
-WORKLOADS = {"Deployment", "StatefulSet", "Rollout"}
 
 
 def selectors(expr: str) -> list[tuple[str | None, list[tuple[str, str, str]]]]:
@@ -105,42 +104,31 @@ def test_without_the_kubelets_the_volume_alerts_read_nothing(environments) -> No
                            exported) == ["kubelet_volume_stats_available_bytes", "kubelet_volume_stats_capacity_bytes"]
 
 
-def _selects(selector: dict | None, labels: dict) -> bool:
-    return (selector or {}).get("matchLabels", {}).items() <= labels.items()
-
-
-def _admits(rule: dict, caller: dict, ports: set) -> bool:
-    """Whether an ingress rule admits pods labelled ``caller`` of the same namespace on one of ``ports``."""
-    peers = any("namespaceSelector" not in peer and "podSelector" in peer and _selects(peer["podSelector"], caller)
-                for peer in rule.get("from", []))
-    return peers and ("ports" not in rule or any(p["port"] in ports for p in rule["ports"]))
-
-
 def blocked(objects: dict, env_settings) -> list[str]:
-    """The scrape targets in the platform namespace that the rendered NetworkPolicies keep Prometheus from."""
+    """The scrape targets the rendered NetworkPolicies keep Prometheus from, Prometheus' egress and the
+    target's ingress both (tests/network.py). A target in another namespace is tried at that namespace's
+    pods on its port: the platform's egress must let Prometheus out, the cluster's own policies let it in."""
     platform = env_settings.namespaces.platform
-    pods = [pod_template(o)["metadata"]["labels"] for o in objects.values() if o["kind"] in WORKLOADS]
-    prometheus = pod_template(find(objects, "StatefulSet", "prometheus"))["metadata"]["labels"]
-    policies = [o for o in objects.values() if o["kind"] == "NetworkPolicy" and o["metadata"]["namespace"] == platform]
-    assert any(p["spec"]["podSelector"] == {} and p["spec"]["ingress"] == [] for p in policies), "no default deny"
+    everyone = pods(objects.values(), env_settings.namespaces.jobs)
+    (prometheus,) = [p for p in everyone if p.name == "prometheus"]
+    policies = [o for o in objects.values() if o["kind"] == "NetworkPolicy"]
     result = []
     for target in scrape_targets(env_settings):
-        if target.reaches is None:
-            # localhost, or outside the platform namespace (whose pods' egress no policy restricts).
-            match = SERVICE_DOMAIN.match(target.host)
-            assert target.host == "localhost" or (match and match["namespace"] != platform), target
+        if target.host == "localhost":
             continue
         match = SERVICE_DOMAIN.match(target.host)
-        assert match and match["namespace"] == platform, target
-        service = find(objects, "Service", match["service"])
-        (port,) = [p for p in service["spec"]["ports"] if p["port"] == target.port]
-        targets = [labels for labels in pods if service["spec"]["selector"].items() <= labels.items()]
-        assert targets, f"{target.address}: no pods behind the Service"
-        allowed = any(_selects(policy["spec"]["podSelector"], labels)
-                      and any(_admits(rule, prometheus, {port["targetPort"], target.port})
-                              for rule in policy["spec"].get("ingress") or [])
-                      for policy in policies for labels in targets)
-        if not allowed:
+        assert match, target
+        if match["namespace"] != platform:
+            assert target.reaches is None, target
+            tries = [(Pod(match["namespace"], {}), target.port)]
+        else:
+            service = find(objects, "Service", match["service"])
+            (port,) = [p for p in service["spec"]["ports"] if p["port"] == target.port]
+            servers = [pod for pod in everyone if pod.namespace == platform
+                       and service["spec"]["selector"].items() <= pod.labels.items()]
+            assert servers, f"{target.address}: no pods behind the Service"
+            tries = [(server, server.ports.get(port["targetPort"], port["targetPort"])) for server in servers]
+        if not any(connects(policies, prometheus, server, number) for server, number in tries):
             result.append(target.address)
     return result
 

@@ -4,24 +4,29 @@ import copy
 
 import pytest
 
-from floe.security.secrets import SecretUse, inventory
-from tests.conftest import find
+from floe.security.secrets import SecretUse, inventory, markdown_table
+from tests.conftest import ROOT, find
 
 
 def test_dev_reads_exactly_these_secrets(rendered) -> None:
     found = {(use.namespace, use.name): use.keys for use in inventory(rendered["dev"].values())}
     assert found == {
-        ("floe-jobs", "floe-jobs-object-store-credentials"): ("root-password", "root-user"),
         # The product's catalog principal: its pods, and the catalog's bootstrap that sets its credentials.
         ("floe-jobs", "floe-sales-catalog-credentials"): ("client-id", "client-secret"),
+        # The product's MinIO user: its pods, and MinIO's bucket bootstrap that creates it.
+        ("floe-jobs", "floe-sales-object-store-credentials"): ("access-key", "secret-key"),
         ("floe-jobs", "postgres-dagster-credentials"): ("password", "username"),
         ("floe-platform", "cube-api-secret"): ("api-secret",),
+        ("floe-platform", "cube-store-object-store-credentials"): ("access-key", "secret-key"),
         ("floe-platform", "dagster-compute-logs-credentials"): ("access-key", "secret-key"),
         ("floe-platform", "floe-sales-catalog-credentials"): ("client-id", "client-secret"),
+        ("floe-platform", "floe-sales-object-store-credentials"): ("access-key", "secret-key"),
         ("floe-platform", "grafana-admin-credentials"): ("admin-password", "admin-user"),
         # Prometheus' bearer token for MinIO's metrics.
         ("floe-platform", "minio-metrics-token"): ("token",),
+        # MinIO and its bucket bootstrap alone.
         ("floe-platform", "minio-root-credentials"): ("root-password", "root-user"),
+        ("floe-platform", "polaris-object-store-credentials"): ("access-key", "secret-key"),
         ("floe-platform", "polaris-root-credentials"): ("client-id", "client-secret"),
         ("floe-platform", "polaris-token-broker"): ("private.pem", "public.pem"),
         ("floe-platform", "postgres-backup-object-store-credentials"): ("access-key", "secret-key"),
@@ -79,3 +84,18 @@ def test_a_code_locations_runs_read_its_products_secrets(rendered) -> None:
     assert uses["floe-jobs", "snowflake-transformer"].readers == (
         "CronJob/marketing-dbt-run", "CronJob/marketing-dbt-test", "CronJob/marketing-dlt-ingest",
         "CronJob/marketing-quality-check", "runs launched from Deployment/dagster-code-marketing")
+
+
+def test_the_readme_table_is_the_inventory_of_every_environment(rendered) -> None:
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("<!-- secrets-table:start -->\n")[1].split("<!-- secrets-table:end -->")[0]
+    assert table == markdown_table({name: inventory(objects.values()) for name, objects in sorted(rendered.items())})
+    assert "| `grafana-admin-credentials` | floe-platform | `admin-password`, `admin-user` | Deployment/grafana |" \
+        " dev, prod, staging |" in table
+
+
+def test_a_secret_a_pod_starts_to_read_is_a_new_row() -> None:
+    pod = {"kind": "Pod", "metadata": {"name": "p", "namespace": "ns"}, "spec": {"containers": [
+        {"name": "c", "env": [{"name": "X", "valueFrom": {"secretKeyRef": {"name": "new", "key": "k"}}}]}]}}
+    assert markdown_table({"dev": inventory([pod])}).splitlines()[2:] == [
+        "| `new` | ns | `k` | Pod/p | dev |"]

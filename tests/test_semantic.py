@@ -77,8 +77,6 @@ def test_cube_api_and_refresh_worker_share_cube_store_and_secret(rendered, envir
     environment = environments[name]
     objects = semantic(rendered, name)
     namespace = environment.namespaces.platform
-    object_store_secret = (environment.semantic.object_store_credentials_secret
-                           or environment.storage.minio.credentials_secret)
     api = containers(api_workload(objects, environment))[0]
     worker = containers(find(objects, "Deployment", cube.REFRESH_WORKER))[0]
     for container in (api, worker):
@@ -92,9 +90,11 @@ def test_cube_api_and_refresh_worker_share_cube_store_and_secret(rendered, envir
         if environment.semantic.duckdb_extensions:
             assert secret_ref(container, "FLOE_CATALOG_CLIENT_ID") == ("cube-catalog-credentials", "client-id")
             assert secret_ref(container, "FLOE_CATALOG_CLIENT_SECRET") == ("cube-catalog-credentials", "client-secret")
-            assert secret_ref(container, "FLOE_OBJECT_STORE_ACCESS_KEY_ID") == (object_store_secret, "root-user")
-            assert secret_ref(container, "FLOE_OBJECT_STORE_SECRET_ACCESS_KEY") == (object_store_secret,
-                                                                                    "root-password")
+            # Its own MinIO user (floe-semantic), which may only read.
+            assert secret_ref(container, "FLOE_OBJECT_STORE_ACCESS_KEY_ID") == ("cube-object-store-credentials",
+                                                                                "access-key")
+            assert secret_ref(container, "FLOE_OBJECT_STORE_SECRET_ACCESS_KEY") == ("cube-object-store-credentials",
+                                                                                    "secret-key")
         else:  # nothing reads them without the extensions
             assert not [n for n in env_of(container) if n.startswith(("FLOE_CATALOG_", "FLOE_OBJECT_STORE_"))]
         assert "OTEL_EXPORTER_OTLP_ENDPOINT" in env_of(container)
@@ -203,7 +203,10 @@ def test_cube_store_router_and_workers(rendered, environments, name: str) -> Non
         assert names.index("K8S_POD_NAME") < names.index("CUBESTORE_SERVER_NAME")
         assert value(store, "CUBESTORE_MINIO_BUCKET") in environment.storage.minio.buckets
         assert value(store, "CUBESTORE_MINIO_SUB_PATH") == environment.semantic.cube_store.sub_path
-        assert secret_ref(store, "CUBESTORE_MINIO_ACCESS_KEY_ID")[1] == "root-user"
+        assert secret_ref(store, "CUBESTORE_MINIO_ACCESS_KEY_ID") == ("cube-store-object-store-credentials",
+                                                                      "access-key")
+        assert secret_ref(store, "CUBESTORE_MINIO_SECRET_ACCESS_KEY") == ("cube-store-object-store-credentials",
+                                                                          "secret-key")
         data_dir = value(store, "CUBESTORE_DATA_DIR")
         scratch = {m["mountPath"]: m["name"] for m in store["volumeMounts"]}
         assert data_dir.startswith(cube.CUBE_STORE_DIR) and cube.CUBE_STORE_DIR in scratch

@@ -101,6 +101,7 @@ def _expected_secrets(environment) -> set[str]:
     names |= {monitoring_secret(consumer) for consumer in CONSUMERS
               if isinstance(getattr(environment.storage.postgres, consumer), InClusterPostgres)}
     names |= {product.catalog_credentials_secret for product in environment.data_products}
+    names |= {product.object_store_credentials_secret for product in environment.data_products}
 
     def walk(value) -> None:
         if isinstance(value, dict):

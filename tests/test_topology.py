@@ -81,7 +81,7 @@ def test_dev_drawing_tiers_components_dependencies_and_paths(drawings: dict[str,
     # Tiers in startup order, with their waves.
     tiers = [line.strip() for line in platform if line.strip().startswith("subgraph tier_")]
     assert tiers == ['subgraph tier_foundation["00-foundation · wave 0"]',
-                     'subgraph tier_storage["10-storage · waves 11, 15"]',
+                     'subgraph tier_storage["10-storage · waves 10, 11, 15"]',
                      'subgraph tier_catalog["20-catalog · waves 20, 21, 25"]',
                      'subgraph tier_observability["30-observability · waves 30, 31"]',
                      'subgraph tier_orchestrator["40-orchestrator · waves 40, 41"]',
@@ -131,8 +131,8 @@ def test_the_drawing_is_deterministic(environments) -> None:
 
 def test_a_changed_dependency_changes_the_drawing_in_the_same_render(environments, drawings,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    components = tuple(dataclasses.replace(c, depends_on=(*c.depends_on, "polaris:api")) if c.name == "grafana" else c
-                       for c in registry.COMPONENTS)
+    components = tuple(dataclasses.replace(c, depends_on=(*c.depends_on, registry.on("polaris", "api")))
+                       if c.name == "grafana" else c for c in registry.COMPONENTS)
     for module in (registry, floe_app, network_policies, topology):
         monkeypatch.setattr(module, "COMPONENTS", components)
     text = render(environments["dev"])[f"dev/{TOPOLOGY_FILE}"]

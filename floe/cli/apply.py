@@ -6,11 +6,12 @@ deadline per tier. Sync-hook Jobs are deleted and created again, as Argo CD's Be
 """
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Sequence
 
 from floe.cli.cluster import Cluster, ClusterError
 from floe.cli.readiness import FAILED, WORKLOADS, Readiness, pod_problem, readiness, selector
 from floe.cli.tree import Step, describe, is_hook
+from floe.rendered import JsonView
 
 POLL_SECONDS = 2.0
 
@@ -31,9 +32,7 @@ def apply_plan(cluster: Cluster, steps: list[Step], timeout: float, report: Call
         report(f"{step.tier.name} · wave {step.wave}: applying {len(step.objects)} objects")
         for obj in step.objects:
             if obj["kind"] == "Job" and is_hook(obj):
-                cluster.delete(obj)
-                _wait(lambda o=obj: cluster.get(o) is None, deadline, clock, sleep,
-                      lambda o=obj: f"{describe(o)} is still being deleted")
+                _delete(cluster, obj, deadline, clock, sleep)
             cluster.apply(obj)
         workloads = [obj for obj in step.objects if obj["kind"] in WORKLOADS]
         if workloads:
@@ -42,7 +41,14 @@ def apply_plan(cluster: Cluster, steps: list[Step], timeout: float, report: Call
     report("every tier is Ready")
 
 
-def wait_ready(cluster: Cluster, workloads: list[Mapping], deadline: float, clock: Callable[[], float],
+def _delete(cluster: Cluster, obj: JsonView, deadline: float, clock: Callable[[], float],
+            sleep: Callable[[float], None]) -> None:
+    """Delete the object and wait until it is gone (a hook Job is run again as a new Job)."""
+    cluster.delete(obj)
+    _wait(lambda: cluster.get(obj) is None, deadline, clock, sleep, lambda: f"{describe(obj)} is still being deleted")
+
+
+def wait_ready(cluster: Cluster, workloads: Sequence[JsonView], deadline: float, clock: Callable[[], float],
                sleep: Callable[[float], None]) -> None:
     pending: dict[str, Readiness] = {}
 
@@ -64,7 +70,7 @@ def wait_ready(cluster: Cluster, workloads: list[Mapping], deadline: float, cloc
     _wait(ready, deadline, clock, sleep, waiting)
 
 
-def explain(cluster: Cluster, obj: Mapping, state: Readiness) -> str:
+def explain(cluster: Cluster, obj: JsonView, state: Readiness) -> str:
     """The state's own reason, and the first pod-level reason (CrashLoopBackOff, ImagePullBackOff, ...)."""
     pods = cluster.list_pods(obj["metadata"]["namespace"], selector(obj)) if selector(obj) else []
     return "; ".join(part for part in (state.reason or state.state, pod_problem(pods)) if part)

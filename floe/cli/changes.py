@@ -7,8 +7,9 @@ three call the same function, so what one flags the others flag.
 """
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import yaml
 from deepdiff import DeepDiff
@@ -16,7 +17,7 @@ from deepdiff import DeepDiff
 from floe.cli.tree import KUSTOMIZATION, describe, is_hook
 from floe.config.types import quantity_decimal
 from floe.constructs.labels import TIER
-from floe.rendered import POD_KINDS, pod_spec
+from floe.rendered import POD_KINDS, Json, JsonView, pod_spec
 from floe.tiers import TIERS
 
 
@@ -78,14 +79,14 @@ def _keyed(value: object) -> object:
     return value
 
 
-def _dotted(parts: list) -> str:
+def _dotted(parts: Sequence[object]) -> str:
     text = ""
     for part in parts:
         text += f"[{part}]" if isinstance(part, int | _Named) else (f".{part}" if text else str(part))
     return text or "(file)"
 
 
-def _order(parts: list) -> tuple:
+def _order(parts: Sequence[object]) -> tuple[tuple[int, int, str], ...]:
     """Document order: keys by name, list indexes by number (``[2]`` before ``[10]``)."""
     return tuple((0, part, "") if isinstance(part, int) else (1, 0, str(part)) for part in parts)
 
@@ -125,7 +126,7 @@ def field_changes(old: object, new: object) -> list[str]:
 # -- the change guard ---------------------------------------------------------------------------------------
 
 
-def _at(obj: Mapping | None, *path: str) -> object:
+def _at(obj: JsonView | None, *path: str) -> Any:
     for part in path:
         if not isinstance(obj, Mapping):
             return None
@@ -144,9 +145,10 @@ def _as_stored(field: str, value: object) -> object:
     return value
 
 
-def immutable_changes(old: Mapping, new: Mapping) -> list[str]:
+def immutable_changes(old: JsonView, new: JsonView) -> list[str]:
     """Every change between two versions of one object that Kubernetes will refuse to make in place."""
-    kind, problems = new["kind"], []
+    kind = new["kind"]
+    problems: list[str] = []
     if kind != old.get("kind"):
         return problems
     fields = {"Deployment": ("selector",), "StatefulSet": STATEFULSET_IMMUTABLE}.get(kind, ())
@@ -188,7 +190,7 @@ def load_object(text: str) -> object:
         return text
 
 
-def _objects(files: Mapping[str, str]) -> dict[tuple, tuple[str, dict]]:
+def _objects(files: Mapping[str, str]) -> dict[tuple[str, str | None, str | None], tuple[str, Json]]:
     """(kind, namespace, name) → (path, object): an object keeps its identity when it moves to another file."""
     found = {}
     for path, text in files.items():
@@ -213,7 +215,7 @@ def refused_in_place(old: Mapping[str, str], new: Mapping[str, str]) -> list[Ref
 # -- image changes ------------------------------------------------------------------------------------------
 
 
-def _images(obj: Mapping) -> dict[str, str]:
+def _images(obj: JsonView) -> dict[str, str]:
     """Container name → image of a workload (nothing for other kinds, or an object not rendered before)."""
     if obj["kind"] not in POD_KINDS or not obj.get("spec"):
         return {}
@@ -221,7 +223,8 @@ def _images(obj: Mapping) -> dict[str, str]:
     return {c["name"]: c["image"] for c in [*(pod.get("initContainers") or []), *(pod.get("containers") or [])]}
 
 
-def image_changes(before: Mapping[str, Mapping], after: Mapping[str, Mapping]) -> list[tuple[str, str, str, str, str]]:
+def image_changes(before: Mapping[str, JsonView],
+                  after: Mapping[str, JsonView]) -> list[tuple[str, str, str, str, str]]:
     """(tier, workload, container, old image, new image) for every container whose image changes between two
     parsed trees (path → object), in startup order; a workload or container that is new is not a change of image.
     ``floe platform upgrade`` and ``floe diff --format markdown`` both show these."""

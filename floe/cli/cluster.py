@@ -11,9 +11,14 @@ import sys
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from floe.errors import FloeError
+from floe.rendered import Json, JsonView
+
+if TYPE_CHECKING:  # imported where used at run time: the client takes a third of a second to import
+    from kubernetes.dynamic import DynamicClient
+    from urllib3 import BaseHTTPResponse
 
 FIELD_MANAGER = "floe"
 REQUEST_TIMEOUT = (float(os.environ.get("FLOE_KUBE_CONNECT_TIMEOUT", "3")),
@@ -86,7 +91,7 @@ class Cluster:
         self.host = api_client.configuration.host
         self.core = client.CoreV1Api(api_client)
         self.batch = client.BatchV1Api(api_client)
-        self._dynamic = None
+        self._dynamic: DynamicClient | None = None
 
     # -- plumbing ---------------------------------------------------------------------------------------
 
@@ -108,13 +113,15 @@ class Cluster:
             raise ClusterError(f"{what}: cannot reach the Kubernetes API at {self.host} ({type(error).__name__}); "
                                "check that the cluster is up and that your kubeconfig context points at it") from None
 
-    def _to_dict(self, obj: Any) -> dict:
+    def _to_dict(self, obj: Any) -> Json:
         if hasattr(obj, "to_dict") and not hasattr(obj, "swagger_types") and not hasattr(obj, "openapi_types"):
-            return obj.to_dict()  # a dynamic ResourceInstance
-        return self.api_client.sanitize_for_serialization(obj)
+            found: Json = obj.to_dict()  # a dynamic ResourceInstance
+        else:
+            found = self.api_client.sanitize_for_serialization(obj)
+        return found
 
     @property
-    def dynamic(self) -> Any:
+    def dynamic(self) -> "DynamicClient":
         if self._dynamic is None:
             from kubernetes.dynamic import DynamicClient
 
@@ -124,7 +131,7 @@ class Cluster:
     def ping(self) -> None:
         self.server_version()
 
-    def server_version(self) -> dict:
+    def server_version(self) -> Json:
         """The API server's version: ``major``, ``minor`` and ``gitVersion`` (``v1.32.3+k3s1``)."""
         from kubernetes import client
 
@@ -132,11 +139,11 @@ class Cluster:
 
     # -- generic objects ---------------------------------------------------------------------------------
 
-    def _resource(self, obj: dict) -> Any:
+    def _resource(self, obj: JsonView) -> Any:
         return self._call(f"look up {obj['apiVersion']} {obj['kind']}",
                           lambda **_: self.dynamic.resources.get(api_version=obj["apiVersion"], kind=obj["kind"]))
 
-    def apply(self, obj: dict) -> dict:
+    def apply(self, obj: JsonView) -> Json:
         """Server-side apply, field manager ``floe``, taking over fields another manager set."""
         resource = self._resource(obj)
         meta = obj["metadata"]
@@ -144,7 +151,7 @@ class Cluster:
             f"apply {obj['kind']} {meta['name']}", self.dynamic.server_side_apply, resource, body=obj,
             name=meta["name"], namespace=meta.get("namespace"), field_manager=FIELD_MANAGER, force_conflicts=True))
 
-    def get(self, obj: dict) -> dict | None:
+    def get(self, obj: JsonView) -> Json | None:
         """The live state of the object ``obj`` names (its kind, namespace and name), or None."""
         from kubernetes.dynamic.exceptions import NotFoundError
 
@@ -160,7 +167,7 @@ class Cluster:
         found = self._call(f"read {obj['kind']} {meta['name']}", read)
         return None if found is None else self._to_dict(found)
 
-    def delete(self, obj: dict) -> None:
+    def delete(self, obj: JsonView) -> None:
         """Delete the object (its pods in the background); an absent object is fine."""
         from kubernetes.dynamic.exceptions import NotFoundError
 
@@ -186,20 +193,21 @@ class Cluster:
 
         read = client.ApiextensionsV1Api(self.api_client).read_custom_resource_definition
         # The body (the whole OpenAPI schema) is not needed: only whether there is one.
-        found = self._call(f"read CustomResourceDefinition {name}", _absent_is_none(read), name,
-                           _preload_content=False)
+        found = cast("BaseHTTPResponse | None",  # unparsed: _preload_content=False
+                     self._call(f"read CustomResourceDefinition {name}", _absent_is_none(read), name,
+                                _preload_content=False))
         if found is None:
             return False
         found.release_conn()
         return True
 
-    def storage_classes(self) -> list[dict]:
+    def storage_classes(self) -> list[Json]:
         from kubernetes import client
 
         found = self._call("list StorageClasses", client.StorageV1Api(self.api_client).list_storage_class)
         return [self._to_dict(item) for item in found.items]
 
-    def ingress_classes(self) -> list[dict]:
+    def ingress_classes(self) -> list[Json]:
         from kubernetes import client
 
         found = self._call("list IngressClasses", client.NetworkingV1Api(self.api_client).list_ingress_class)
@@ -221,8 +229,8 @@ class Cluster:
                 "metadata": {"name": name, "namespace": namespace, "annotations": annotations}}
 
         def create(**kwargs: Any) -> bool:
-            try:
-                self.core.create_namespaced_secret(namespace, body, **kwargs)
+            try:  # the client sends a dict body as it is (typed: a V1Secret)
+                self.core.create_namespaced_secret(namespace, body, **kwargs)  # type: ignore[arg-type]
             except ApiException as error:
                 if error.status == 409:
                     return False
@@ -234,20 +242,20 @@ class Cluster:
 
     # -- jobs and pods ----------------------------------------------------------------------------------
 
-    def read_cronjob(self, namespace: str, name: str) -> dict | None:
+    def read_cronjob(self, namespace: str, name: str) -> Json | None:
         found = self._call(f"read CronJob {namespace}/{name}", _absent_is_none(self.batch.read_namespaced_cron_job),
                            name, namespace)
         return None if found is None else self._to_dict(found)
 
-    def create_job(self, namespace: str, body: dict) -> dict:
+    def create_job(self, namespace: str, body: Json) -> Json:
         return self._to_dict(self._call(f"create Job {body['metadata']['name']}",
                                         self.batch.create_namespaced_job, namespace, body))
 
-    def list_jobs(self, namespace: str, label_selector: str) -> list[dict]:
+    def list_jobs(self, namespace: str, label_selector: str) -> list[Json]:
         jobs = self._call("list Jobs", self.batch.list_namespaced_job, namespace, label_selector=label_selector)
         return [self._to_dict(job) for job in jobs.items]
 
-    def list_pods(self, namespace: str, label_selector: str) -> list[dict]:
+    def list_pods(self, namespace: str, label_selector: str) -> list[Json]:
         pods = self._call("list pods", self.core.list_namespaced_pod, namespace, label_selector=label_selector)
         return [self._to_dict(pod) for pod in pods.items]
 
@@ -258,8 +266,9 @@ class Cluster:
                                   "_request_timeout": (REQUEST_TIMEOUT[0], None) if follow else REQUEST_TIMEOUT}
         if since_seconds:
             kwargs["since_seconds"] = since_seconds
-        response = self._call(f"read the log of {pod}/{container}", self.core.read_namespaced_pod_log,
-                              pod, namespace, **kwargs)
+        response = cast("BaseHTTPResponse",  # unparsed: _preload_content=False
+                        self._call(f"read the log of {pod}/{container}", self.core.read_namespaced_pod_log,
+                                   pod, namespace, **kwargs))
         buffer = b""
         for chunk in response.stream(4096):
             buffer += chunk
@@ -291,6 +300,7 @@ def _message(body: Any) -> str:
     if not body:
         return "no details"
     try:
-        return json.loads(body).get("message", str(body))
+        message: str = json.loads(body).get("message", str(body))
+        return message
     except (ValueError, AttributeError, TypeError):
         return str(body)

@@ -2,7 +2,7 @@
 
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from typer.core import TyperCommand, TyperGroup
@@ -10,11 +10,14 @@ from typer.core import TyperCommand, TyperGroup
 from floe.cli.context import err_console
 from floe.errors import FloeError
 
+if TYPE_CHECKING:  # the types Typer's commands declare: those of the click it vendors
+    from typer._click import Context, Parameter
+
 INTERNAL_ERROR = 70
 """A bug in floe (sysexits' EX_SOFTWARE); every mistake a user can make has a documented code instead."""
 
 
-def _plain_flags(params: list) -> list:
+def _plain_flags(params: "list[Parameter]") -> "list[Parameter]":
     """On/off flags take no value, so help shows no type for them (Typer would print ``<bool>``)."""
     for param in params:
         if getattr(param, "is_flag", False) and param.metavar is None:
@@ -25,17 +28,17 @@ def _plain_flags(params: list) -> list:
 class FloeCommand(TyperCommand):
     """A command whose help shows flags without a value type."""
 
-    def get_params(self, ctx: typer.Context) -> list:
+    def get_params(self, ctx: "Context") -> "list[Parameter]":
         return _plain_flags(super().get_params(ctx))
 
 
 class FloeGroup(TyperGroup):
     """Maps the errors a user can cause to one line on stderr and an exit code."""
 
-    def get_params(self, ctx: typer.Context) -> list:
+    def get_params(self, ctx: "Context") -> "list[Parameter]":
         return _plain_flags(super().get_params(ctx))
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: "Context") -> Any:
         try:
             return super().invoke(ctx)
         except FloeError as error:

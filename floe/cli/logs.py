@@ -3,11 +3,12 @@
 import queue
 import re
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Sequence
 
 from floe.cli.cluster import Cluster
 from floe.cli.context import console
 from floe.errors import FloeError
+from floe.rendered import JsonView
 
 _SINCE = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -23,7 +24,7 @@ def since_seconds(text: str | None) -> int | None:
     return int(match[1]) * _UNITS[match[2]]
 
 
-def containers(pod: Mapping) -> list[str]:
+def containers(pod: JsonView) -> list[str]:
     spec = pod.get("spec") or {}
     return [c["name"] for c in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]]
 
@@ -39,7 +40,7 @@ def print_logs(cluster: Cluster, namespace: str, selector: str, missing: str, *,
            follow=follow, since=since)
 
 
-def stream(cluster: Cluster, namespace: str, pods: list[Mapping], write: Callable[[str], None], *,
+def stream(cluster: Cluster, namespace: str, pods: Sequence[JsonView], write: Callable[[str], None], *,
            follow: bool = False, since: int | None = None) -> None:
     """Every container's log; following, all streams at once until every one ends."""
     sources = [(pod["metadata"]["name"], name) for pod in pods for name in containers(pod)]
@@ -48,8 +49,7 @@ def stream(cluster: Cluster, namespace: str, pods: list[Mapping], write: Callabl
             for line in cluster.pod_logs(namespace, pod, container, since_seconds=since):
                 write(f"[{pod}/{container}] {line}")
         return
-    lines: queue.Queue = queue.Queue()
-    done = object()
+    lines: queue.Queue[str | FloeError | None] = queue.Queue()  # None: one stream ended
 
     def pump(pod: str, container: str) -> None:
         try:
@@ -58,14 +58,14 @@ def stream(cluster: Cluster, namespace: str, pods: list[Mapping], write: Callabl
         except FloeError as error:
             lines.put(error)
         finally:
-            lines.put(done)
+            lines.put(None)
 
     for pod, container in sources:
         threading.Thread(target=pump, args=(pod, container), daemon=True).start()
     remaining = len(sources)
     while remaining:
         item = lines.get()
-        if item is done:
+        if item is None:
             remaining -= 1
         elif isinstance(item, FloeError):
             raise item

@@ -16,11 +16,12 @@ from floe.cli.logs import print_logs, since_seconds
 from floe.cli.readiness import WORKLOADS, readiness
 from floe.cli.render import promote, render_scratch, schema_problems
 from floe.cli.secrets import environment_objects
-from floe.cli.tree import describe, environment_files, parse, plan, wave
-from floe.config.releases import image_tag, known_versions, release
+from floe.cli.tree import Step, describe, environment_files, parse, plan, wave
+from floe.config.releases import image_tag, known_versions
 from floe.constructs.labels import TIER, Layer
 from floe.errors import FloeError
 from floe.preflight import run as preflight
+from floe.rendered import Json
 from floe.synth import render
 from floe.tiers import TIERS, Tier
 
@@ -126,10 +127,12 @@ def deploy(
         out.print(f"wrote {settings.dist}/" + (f" for {', '.join(names)}" if names else ""), markup=False)
     if not (apply or dry_run):
         return
+    assert names  # one environment with --apply or --dry-run
     steps = plan(objects, names[0], [scope.tier] if scope else TIERS)
     if dry_run:
         out.print(_plan_table(steps))
         return
+    assert live  # connected with --apply
     apply_plan(live, steps, timeout, lambda line: out.print(line, markup=False))
 
 
@@ -166,7 +169,7 @@ def _summary(folders: dict[str, FileChanges], title: str) -> Table:
     return table
 
 
-def _plan_table(steps: list) -> Table:
+def _plan_table(steps: list[Step]) -> Table:
     table = Table(title="apply plan (in this order; each wave waits for the one before to be Ready)")
     for column in ("tier", "wave", "object"):
         table.add_column(column)
@@ -216,13 +219,15 @@ def upgrade(
     if _version_key(version) < _version_key(current) and not allow_downgrade:
         raise FloeError(f"{version} is older than {environment.name}'s {current}: a downgrade may not read data "
                         "written by the newer release; pass --allow-downgrade if you mean it")
-    old_pg, new_pg = release(current).images.postgres, release(version).images.postgres
+    upgraded = environment.model_copy(update={"platform_version": version})
+    # The images the environment renders: an override in its ``images`` stays across the upgrade.
+    old_pg, new_pg = environment.release.images.postgres, upgraded.release.images.postgres
     if _major(old_pg) != _major(new_pg):
         raise FloeError(f"PostgreSQL {image_tag(old_pg)} → {image_tag(new_pg)} changes the major version, which a "
                         "rolling update cannot do (the data directory needs pg_upgrade or a dump and restore); "
                         "migrate the databases first, then upgrade")
     with err_console().status(f"rendering {environment.name} at {version}…"):
-        after = render(environment.model_copy(update={"platform_version": version}))
+        after = render(upgraded)
         before = environment_files(settings.dist, [environment.name]) or render(environment)
     guard(before, after, allow_recreate)
     path = settings.environments / f"{environment.name}.yaml"
@@ -291,8 +296,8 @@ def _count(value: int | None) -> str:
     return "-" if value is None else str(value)
 
 
-def _offline(objects: dict[str, dict], name: str) -> Table:
-    from floe.registry import COMPONENTS  # starts the jsii bridge: only for this view
+def _offline(objects: dict[str, Json], name: str) -> Table:
+    from floe.registry import COMPONENTS, Component  # starts the jsii bridge: only for this view
 
     table = Table(title=f"{name}: startup order (from {settings.dist}/{name})")
     for column in ("tier", "folder", "waves", "component", "depends on", "objects"):
@@ -302,12 +307,12 @@ def _offline(objects: dict[str, dict], name: str) -> Table:
         if not members:
             continue
         waves = ", ".join(str(w) for w in sorted({wave(obj) for obj in members}))
-        components = [c for c in COMPONENTS if c.tier == tier] or [None]
+        components: list[Component | None] = [c for c in COMPONENTS if c.tier == tier] or [None]
         for index, component in enumerate(components):
             first = index == 0
             table.add_row(tier.name if first else "", tier.folder if first else "", waves if first else "",
                           component.name if component else "-",
-                          ", ".join(component.depends_on) if component and component.depends_on else "-",
+                          ", ".join(map(str, component.depends_on)) if component and component.depends_on else "-",
                           str(len(members)) if first else "")
     return table
 

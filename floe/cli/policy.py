@@ -6,13 +6,14 @@ says it is a credential, no credential-looking text in any file under ``dist/`` 
 """
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
 from floe.config.releases import Image
-from floe.rendered import LONG_LIVED_KINDS, POD_KINDS, pod_spec
+from floe.rendered import LONG_LIVED_KINDS, POD_KINDS, JsonView, pod_spec
 from floe.validation import Problem
 
 POLICY = "policy"
@@ -28,7 +29,7 @@ CREDENTIAL_TEXT = (
 _image = TypeAdapter(Image)
 
 
-def object_problems(objects: Iterable[tuple[str, Mapping]]) -> list[Problem]:
+def object_problems(objects: Iterable[tuple[str, JsonView]]) -> list[Problem]:
     problems = []
     for path, obj in objects:
         if obj.get("kind") == "Secret":
@@ -39,7 +40,7 @@ def object_problems(objects: Iterable[tuple[str, Mapping]]) -> list[Problem]:
     return problems
 
 
-def pod_problems(obj: Mapping) -> list[str]:
+def pod_problems(obj: JsonView) -> list[str]:
     spec = pod_spec(obj)
     pod_security = spec.get("securityContext") or {}
     found = [f"spec.{flag} is set: not allowed under the restricted Pod Security Standard"
@@ -53,7 +54,7 @@ def pod_problems(obj: Mapping) -> list[str]:
     return found
 
 
-def _container_problems(container: Mapping, pod_security: Mapping, probed: bool) -> list[str]:
+def _container_problems(container: JsonView, pod_security: JsonView, probed: bool) -> list[str]:
     name, found = container["name"], []
     try:
         _image.validate_python(container.get("image", ""))
@@ -69,7 +70,7 @@ def _container_problems(container: Mapping, pod_security: Mapping, probed: bool)
               for resource in ("cpu", "memory") if resource not in (resources.get(side) or {})]
     security = container.get("securityContext") or {}
 
-    def setting(key: str) -> object:
+    def setting(key: str) -> Any:
         return security.get(key, pod_security.get(key))
 
     if security.get("allowPrivilegeEscalation") is not False:

@@ -1,7 +1,9 @@
 """Is a live object Ready, and if not, why: pure functions over objects as the API returns them."""
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
+
+from floe.rendered import JsonView
 
 READY, PROGRESSING, FAILED, MISSING, COMPLETE = "ready", "progressing", "failed", "missing", "complete"
 WORKLOADS = ("Deployment", "StatefulSet", "Rollout", "Job")
@@ -19,11 +21,11 @@ class Readiness:
         return self.state in (READY, COMPLETE)
 
 
-def _condition(obj: Mapping, kind: str) -> Mapping | None:
+def _condition(obj: JsonView, kind: str) -> JsonView | None:
     return next((c for c in (obj.get("status") or {}).get("conditions") or [] if c.get("type") == kind), None)
 
 
-def readiness(obj: Mapping | None) -> Readiness:
+def readiness(obj: JsonView | None) -> Readiness:
     """The rollout state of a Deployment, StatefulSet, Argo Rollout or Job; other kinds are ready once they exist."""
     if obj is None:
         return Readiness(MISSING, reason="not in the cluster")
@@ -61,7 +63,7 @@ def readiness(obj: Mapping | None) -> Readiness:
     return Readiness(PROGRESSING, desired, ready, reason or f"{ready}/{desired} replicas ready")
 
 
-def _job(obj: Mapping) -> Readiness:
+def _job(obj: JsonView) -> Readiness:
     status = obj.get("status") or {}
     for kind, state in (("Complete", COMPLETE), ("SuccessCriteriaMet", COMPLETE), ("Failed", FAILED)):
         condition = _condition(obj, kind)
@@ -72,7 +74,7 @@ def _job(obj: Mapping) -> Readiness:
                      "running" if status.get("active") else "waiting for its pod")
 
 
-def job_state(obj: Mapping) -> str:
+def job_state(obj: JsonView) -> str:
     """A run's state in words: Succeeded, Failed, Running, Suspended or Pending."""
     result = _job(obj)
     if result.state == COMPLETE:
@@ -84,7 +86,7 @@ def job_state(obj: Mapping) -> str:
     return "Running" if (obj.get("status") or {}).get("active") else "Pending"
 
 
-def pod_problem(pods: Iterable[Mapping]) -> str:
+def pod_problem(pods: Iterable[JsonView]) -> str:
     """The first reason a pod is not Ready, from its containers' states (CrashLoopBackOff, OOMKilled, ...)."""
     for pod in pods:
         name = pod["metadata"]["name"]
@@ -105,14 +107,14 @@ def pod_problem(pods: Iterable[Mapping]) -> str:
     return ""
 
 
-def terminated_reason(terminated: Mapping) -> str:
+def terminated_reason(terminated: JsonView) -> str:
     parts = [terminated.get("reason") or "Terminated", f"exit code {terminated.get('exitCode')}"]
     if terminated.get("message"):
         parts.append(terminated["message"].strip().splitlines()[-1])
     return ", ".join(parts)
 
 
-def selector(obj: Mapping) -> str:
+def selector(obj: JsonView) -> str:
     """The label selector of a workload's pods (a Job's pods carry its name), or '' for other kinds."""
     if obj["kind"] == "Job":
         return f"batch.kubernetes.io/job-name={obj['metadata']['name']}"

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from floe.cli.context import settings
 from floe.output import write_tree
+from floe.rendered import Json
 from floe.synth import owned_folders, synthesize
 from floe.validation import Problem, validate, validate_custom_resources
 
@@ -32,6 +33,6 @@ def promote(files: Mapping[str, str], names: list[str] | None) -> None:
                                                 if path.startswith(f"{folder}/")})
 
 
-def schema_problems(objects: Mapping[str, dict]) -> list[Problem]:
+def schema_problems(objects: Mapping[str, Json]) -> list[Problem]:
     pairs = [(f"{settings.dist}/{path}", obj) for path, obj in objects.items()]
     return validate(pairs) + validate_custom_resources(pairs)

@@ -3,7 +3,7 @@
 import re
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from enum import Enum
 from pathlib import Path
@@ -30,7 +30,9 @@ from floe.cli.policy import file_problems, object_problems
 from floe.cli.render import render_scratch, schema_problems
 from floe.cli.tree import describe, environment_files, parse
 from floe.components import cube, prometheus
+from floe.config.releases import advisory_warnings
 from floe.errors import FloeError
+from floe.rendered import Json
 from floe.synth import CAPACITY_FILE, GITOPS_DIR, TOPOLOGY_FILE, owned_folders
 from floe.validation import Problem
 
@@ -204,7 +206,7 @@ def place(path: str) -> tuple[str, str]:
     return parts[0], parts[1] if len(parts) > 2 else REPORTS
 
 
-def _place_order(item: tuple[str, str]) -> tuple:
+def _place_order(item: tuple[str, str]) -> tuple[str, int, str]:
     env, tier = item
     return env, {GITOPS_DIR: 1, REPORTS: 2}.get(tier, 0), tier
 
@@ -226,7 +228,7 @@ def _block(lines: list[str]) -> list[str]:
     return [f"{fence}text", *lines, fence]
 
 
-def _delta(before: Decimal, after: Decimal, show) -> str:
+def _delta(before: Decimal, after: Decimal, show: Callable[[Decimal], str]) -> str:
     if before == after:
         return show(after)
     change = after - before
@@ -234,7 +236,7 @@ def _delta(before: Decimal, after: Decimal, show) -> str:
     return f"{show(before)} → **{show(after)}** ({sign}{show(abs(change))})"
 
 
-def _environment_objects(files: Mapping[str, str], env: str) -> list[dict]:
+def _environment_objects(files: Mapping[str, str], env: str) -> list[Json]:
     folders = tuple(f"{folder}/" for folder in owned_folders(env))
     return list(parse({path: text for path, text in files.items() if path.startswith(folders)}).values())
 
@@ -355,7 +357,7 @@ def markdown_report(old: Mapping[str, str], new: Mapping[str, str], where: str, 
         state = {**dict.fromkeys(changes.added, "added"), **dict.fromkeys(changes.changed, "changed"),
                  **dict.fromkeys(changes.removed, "removed")}.get(path)
         note = {"added": " (a new drawing)", "changed": " (redrawn by this change)",
-                "removed": " (removed)"}.get(state, " (unchanged)")
+                "removed": " (removed)"}.get(state or "", " (unchanged)")
         lines.append(f"- {env}: [{dist}/{path}]({link_base}{dist}/{path}){note}")
     lines += ["", "### Changes per environment and tier", ""]
     head = "\n".join(lines) + "\n"
@@ -384,7 +386,7 @@ def markdown_report(old: Mapping[str, str], new: Mapping[str, str], where: str, 
 # -- validate ---------------------------------------------------------------------------------------------
 
 
-def _rendered(names: list[str]) -> dict[str, dict]:
+def _rendered(names: list[str]) -> dict[str, Json]:
     objects = {}
     for name in names:
         found = parse(environment_files(settings.dist, [name]))
@@ -427,6 +429,9 @@ def validate(env: EnvOption = None) -> None:
         environment = one_environment(name)
         for notice in (*cube.notices(environment), *prometheus.notices(environment)):
             out.print(f"notice: {name}: {notice}", markup=False, soft_wrap=True)
+        # Known vulnerabilities of the images it renders: worth fixing, but no reason to refuse the render.
+        for warning in advisory_warnings(environment.release.images):
+            out.print(f"warning: {name}: {warning}", markup=False, soft_wrap=True)
     for problem in problems:
         out.print(Text("✗ ", style="red") + Text(str(problem)), soft_wrap=True)
     if any(problem.version == "drift" for problem in problems):

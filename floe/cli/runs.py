@@ -23,6 +23,7 @@ from floe.cli.tree import environment_files, parse
 from floe.errors import FloeError
 from floe.jobs import JOB_TYPE_LABEL, JOB_TYPES, PRODUCT_LABEL, RUN_ID_LABEL, RUN_ID_LENGTH, run_name, template_name
 from floe.output import to_yaml
+from floe.rendered import Json, JsonView
 
 INSTANTIATE = "cronjob.kubernetes.io/instantiate"
 _RUN_ID = re.compile(rf"^[0-9a-f]{{{RUN_ID_LENGTH}}}$")
@@ -35,7 +36,7 @@ def new_run_id() -> str:
     return secrets.token_hex(RUN_ID_LENGTH // 2)
 
 
-def job_from_cronjob(cronjob: dict, run_id: str) -> dict:
+def job_from_cronjob(cronjob: Json, run_id: str) -> Json:
     """The Job ``kubectl create job --from=cronjob/...`` creates, named and labelled with the run id.
 
     The job template's labels and annotations (plus ``cronjob.kubernetes.io/instantiate: manual``) and
@@ -100,7 +101,7 @@ def run(
     console().print(run_id, markup=False)
 
 
-def _rendered_template(environment: str, namespace: str, name: str) -> dict:
+def _rendered_template(environment: str, namespace: str, name: str) -> Json:
     """The job template as ``dist/`` holds it, or as a fresh render gives it when ``dist/`` does not."""
     files = environment_files(settings.dist, [environment])
     if not files:
@@ -110,7 +111,7 @@ def _rendered_template(environment: str, namespace: str, name: str) -> dict:
                 and o["metadata"].get("namespace") == namespace)
 
 
-def _live_template(namespace: str, name: str, live: Cluster) -> dict:
+def _live_template(namespace: str, name: str, live: Cluster) -> Json:
     cronjob = live.read_cronjob(namespace, name)
     if cronjob is None:
         raise ClusterError(f"the job template CronJob {namespace}/{name} is not in the cluster; sync the "
@@ -122,7 +123,7 @@ def _time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
 
-def _duration(job: dict, now: datetime) -> str:
+def _duration(job: Json, now: datetime) -> str:
     status = job.get("status") or {}
     start = _time(status.get("startTime"))
     if not start:
@@ -133,13 +134,13 @@ def _duration(job: dict, now: datetime) -> str:
         else f"{seconds // 60}m{seconds % 60:02d}s"
 
 
-def _ended(job: dict) -> datetime | None:
+def _ended(job: Json) -> datetime | None:
     failed = next((c for c in (job.get("status") or {}).get("conditions") or []
                    if c.get("type") == "Failed" and c.get("status") == "True"), None)
     return _time(failed.get("lastTransitionTime")) if failed else None
 
 
-def exit_reason(job: dict, pods: list[dict]) -> str:
+def exit_reason(job: Json, pods: list[Json]) -> str:
     """Why a run ended: the pod's terminated state, else the Job's condition (deadline, backoff limit)."""
     state = job_state(job)
     if state == "Succeeded":
@@ -151,7 +152,8 @@ def exit_reason(job: dict, pods: list[dict]) -> str:
             terminated = (container.get("state") or {}).get("terminated")
             if terminated and terminated.get("exitCode", 0) != 0:
                 return f"{container['name']}: {terminated_reason(terminated)}"
-    failed = next((c for c in (job.get("status") or {}).get("conditions") or [] if c.get("type") == "Failed"), {})
+    failed: JsonView = next((c for c in (job.get("status") or {}).get("conditions") or []
+                             if c.get("type") == "Failed"), {})
     return ": ".join(p for p in (failed.get("reason"), failed.get("message")) if p) or pod_problem(pods) or "failed"
 
 

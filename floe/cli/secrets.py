@@ -19,6 +19,7 @@ from floe.cli.command import FloeCommand, FloeGroup
 from floe.cli.context import ContextOption, cluster, console, err_console, one_environment, settings
 from floe.cli.render import render_scratch
 from floe.cli.tree import environment_files, parse
+from floe.rendered import Json
 from floe.secret_values import CREATED_BY, Provider, Provision, generate, provisions, required, states
 
 app = typer.Typer(cls=FloeGroup, no_args_is_help=True, rich_markup_mode="markdown",
@@ -28,7 +29,7 @@ EnvOption = Annotated[str | None, typer.Option("--env", "-e", metavar="NAME",
                                                help="Environment name (default: $FLOE_ENV, or the only one).")]
 
 
-def environment_objects(name: str) -> list[dict]:
+def environment_objects(name: str) -> list[Json]:
     """The environment's objects as ``dist/`` holds them, or as a fresh render gives them when it does not."""
     files = environment_files(settings.dist, [name])
     if not files:
@@ -111,7 +112,7 @@ def _outcome(provision: Provision) -> tuple[str, str]:
     return f"[red]{provision.state.status}: left alone[/]", provision.detail
 
 
-def _namespaces(live: Cluster, plan: list[Provision], objects: list[dict], out: Console) -> None:
+def _namespaces(live: Cluster, plan: list[Provision], objects: list[Json], out: Console) -> None:
     """Apply the rendered Namespace of each namespace a new Secret goes to, if the cluster lacks it.
 
     Before the first sync the foundation's Namespaces do not exist yet; the engine adopts the very
@@ -130,7 +131,7 @@ def _create(live: Cluster, plan: list[Provision], dry_run: bool) -> dict[int, tu
     for provision in plan:
         if provision.provider == Provider.FLOE:
             by_name[provision.state.use.name].append(provision)
-    results = {}
+    results: dict[int, tuple[str, str]] = {}
     for name, group in by_name.items():
         if dry_run:
             results |= {id(p): ("would create", ", ".join(p.state.use.keys)) for p in group}

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import yaml
 
+from floe.rendered import Json, JsonView
 from floe.synth import owned_folders
 from floe.tiers import SYNC_WAVE, TIERS, Tier
 
@@ -37,7 +38,7 @@ def environment_files(dist: Path, names: Iterable[str] | None) -> dict[str, str]
     return read_files(dist, [folder for name in names for folder in owned_folders(name)])
 
 
-def parse(files: Mapping[str, str]) -> dict[str, dict]:
+def parse(files: Mapping[str, str]) -> dict[str, Json]:
     """path → object, for the files that are Kubernetes objects (kustomization files are not)."""
     objects = {}
     for path, text in files.items():
@@ -48,11 +49,11 @@ def parse(files: Mapping[str, str]) -> dict[str, dict]:
     return objects
 
 
-def wave(obj: Mapping) -> int:
+def wave(obj: JsonView) -> int:
     return int((obj["metadata"].get("annotations") or {}).get(SYNC_WAVE, 0))
 
 
-def is_hook(obj: Mapping) -> bool:
+def is_hook(obj: JsonView) -> bool:
     return HOOK in (obj["metadata"].get("annotations") or {})
 
 
@@ -66,10 +67,10 @@ class Step:
 
     tier: Tier
     wave: int
-    objects: tuple[dict, ...]
+    objects: tuple[Json, ...]
 
 
-def plan(objects: Mapping[str, dict], environment: str, tiers: Iterable[Tier] = TIERS) -> list[Step]:
+def plan(objects: Mapping[str, Json], environment: str, tiers: Iterable[Tier] = TIERS) -> list[Step]:
     """The apply order of one environment's objects (``objects`` keyed by path relative to ``dist/``)."""
     steps = []
     for tier in tiers:
@@ -82,6 +83,6 @@ def plan(objects: Mapping[str, dict], environment: str, tiers: Iterable[Tier] = 
     return steps
 
 
-def describe(obj: Mapping) -> str:
+def describe(obj: JsonView) -> str:
     namespace = obj["metadata"].get("namespace")
     return f"{obj['kind']}/{obj['metadata']['name']}" + (f" ({namespace})" if namespace else "")

@@ -29,6 +29,7 @@ from floe.components import dagster, minio, polaris
 from floe.components.telemetry import COLLECTOR
 from floe.config.environment import Environment
 from floe.constructs.job_template import STARTING_DEADLINE_SECONDS
+from floe.rendered import Json
 
 GROUP = "floe-platform"
 RUNBOOKS = "README.md"
@@ -61,7 +62,7 @@ class Alert:
         """The README heading's anchor: GitHub and GitLab lower-case a heading made of letters only."""
         return self.name.lower()
 
-    def rule(self) -> dict:
+    def rule(self) -> Json:
         return {
             "alert": self.name,
             "expr": self.expr,
@@ -192,6 +193,6 @@ def alerts(environment: Environment) -> tuple[Alert, ...]:
     )
 
 
-def rule_file(environment: Environment) -> dict:
+def rule_file(environment: Environment) -> Json:
     """The rule file Prometheus loads (``rule_files``)."""
     return {"groups": [{"name": GROUP, "rules": [alert.rule() for alert in alerts(environment)]}]}

@@ -101,10 +101,6 @@ def _pod_host(environment: Environment, statefulset: str, pod: str) -> str:
     return service_host(environment, f"{pod}.{statefulset}-headless")
 
 
-def _object_store_secret(environment: Environment) -> str:
-    return environment.semantic.object_store_credentials_secret or environment.storage.minio.credentials_secret
-
-
 def _identity(image: str, name: str, instance: str, component: str) -> AppIdentity:
     return AppIdentity(name=name, instance=instance, component=component, version=image_tag(image), tier=SEMANTIC)
 
@@ -115,7 +111,7 @@ def _identity(image: str, name: str, instance: str, component: str) -> AppIdenti
 def _cube_store(scope: Construct, environment: Environment) -> None:
     settings = environment.semantic.cube_store
     image = environment.release.images.cubestore
-    secret = _object_store_secret(environment)
+    secret = settings.object_store_credentials_secret
     router_pod = f"{ROUTER}-0"
     workers = ",".join(
         f"{_pod_host(environment, WORKER, f'{WORKER}-{index}')}:{WORKER_PORT}"
@@ -128,8 +124,9 @@ def _cube_store(scope: Construct, environment: Environment) -> None:
         env.literal("CUBESTORE_MINIO_BUCKET", settings.bucket),
         env.literal("CUBESTORE_MINIO_SUB_PATH", settings.sub_path),
         env.literal("CUBESTORE_MINIO_REGION", minio.REGION),
-        env.from_secret("CUBESTORE_MINIO_ACCESS_KEY_ID", secret, minio.ROOT_USER_KEY),
-        env.from_secret("CUBESTORE_MINIO_SECRET_ACCESS_KEY", secret, minio.ROOT_PASSWORD_KEY),
+        # Its own MinIO user (floe-cube-store), allowed only under bucket/sub_path.
+        env.from_secret("CUBESTORE_MINIO_ACCESS_KEY_ID", secret, minio.USER_ACCESS_KEY),
+        env.from_secret("CUBESTORE_MINIO_SECRET_ACCESS_KEY", secret, minio.USER_SECRET_KEY),
         env.literal("CUBESTORE_TELEMETRY", "false"),
     )
 
@@ -275,12 +272,12 @@ def _credentials(environment: Environment) -> tuple[k8s.EnvVar, ...]:
     settings = environment.semantic
     if settings.duckdb_extensions is None:
         return ()
-    object_store = _object_store_secret(environment)
+    object_store = settings.object_store_credentials_secret  # floe-semantic: reads the warehouse, nothing else
     return (
         env.from_secret(CATALOG_CLIENT_ID_ENV, settings.catalog_credentials_secret, polaris.CLIENT_ID_KEY),
         env.from_secret(CATALOG_CLIENT_SECRET_ENV, settings.catalog_credentials_secret, polaris.CLIENT_SECRET_KEY),
-        env.from_secret(OBJECT_STORE_KEY_ID_ENV, object_store, minio.ROOT_USER_KEY),
-        env.from_secret(OBJECT_STORE_SECRET_ENV, object_store, minio.ROOT_PASSWORD_KEY),
+        env.from_secret(OBJECT_STORE_KEY_ID_ENV, object_store, minio.USER_ACCESS_KEY),
+        env.from_secret(OBJECT_STORE_SECRET_ENV, object_store, minio.USER_SECRET_KEY),
     )
 
 

@@ -19,9 +19,8 @@ points at the writable ``/tmp``.
 mounted into it from the instance ConfigMap.
 """
 
+from collections.abc import Mapping
 from dataclasses import replace
-
-from constructs import Construct
 
 from floe.components import minio
 from floe.components.dns import service_host
@@ -36,13 +35,14 @@ from floe.constructs.bootstrap import BootstrapJob, BootstrapProps
 from floe.constructs.config_files import CHECKSUM_ANNOTATION, config_checksum, config_map, config_text
 from floe.constructs.container import Container, Port
 from floe.constructs.job_policy import JOB_POLICY
-from floe.constructs.kube import k8s
+from floe.constructs.kube import Scope, k8s
 from floe.constructs.labels import LAUNCHED_BY, LAYER, OWNER, PART_OF, AppIdentity, Layer, Owner
 from floe.constructs.pod import PodProps, pod_spec
 from floe.constructs.probes import LIVENESS, READINESS, STARTUP, Probe, Probes
 from floe.constructs.security import TMP, RunAs, ScratchPath
 from floe.constructs.service import PlatformService, ServiceProps
 from floe.jobs.product_pod import container_context_env, product_env
+from floe.rendered import Json
 from floe.tiers import ORCHESTRATOR, Step
 
 WEBSERVER = "dagster-webserver"
@@ -141,7 +141,7 @@ def code_location_name(product: DataProduct) -> str:
     return f"dagster-code-{product.name}"
 
 
-def instance_config(environment: Environment) -> dict:
+def instance_config(environment: Environment) -> Json:
     """dagster.yaml: storage on PostgreSQL, runs as Jobs in the jobs namespace with the Job policy."""
     database = database_of(environment, "dagster")
     settings = environment.orchestrator
@@ -204,7 +204,7 @@ def user_defined_env_vars(environment: Environment) -> list[str]:
                    for variable in product_env(environment, product)})
 
 
-def compute_log_config(environment: Environment) -> dict:
+def compute_log_config(environment: Environment) -> Json:
     """Steps' stdout and stderr, uploaded to the object store while they run and read back by the UI.
 
     ``dagster_aws`` is in the pinned ``dagster/dagster-k8s`` image (its Dockerfile installs it); every
@@ -246,7 +246,7 @@ run launcher too (the K8sRunLauncher reads the in-cluster service-account token 
 the migration pod mounts no token: it never calls the Kubernetes API."""
 
 
-def migration_instance_config(environment: Environment) -> dict:
+def migration_instance_config(environment: Environment) -> Json:
     """The migration Job's dagster.yaml: the servers' own storage sections, and no run launcher.
 
     Without one Dagster builds its default launcher, which needs nothing; nothing here launches
@@ -259,7 +259,7 @@ def migration_instance_config(environment: Environment) -> dict:
 VIEWER_SECTIONS = (*MIGRATION_SECTIONS, "compute_logs")
 
 
-def viewer_instance_config(environment: Environment) -> dict:
+def viewer_instance_config(environment: Environment) -> Json:
     """The read-only webserver's dagster.yaml: the storage and compute logs it shows, nothing that launches.
 
     Without a run launcher or coordinator Dagster builds its defaults, which need no Kubernetes
@@ -268,7 +268,7 @@ def viewer_instance_config(environment: Environment) -> dict:
     return {section: config[section] for section in VIEWER_SECTIONS}
 
 
-def run_k8s_config(environment: Environment) -> dict:
+def run_k8s_config(environment: Environment) -> Json:
     """The run Job, rendered through the same container and pod policies as every workload.
 
     What every run needs: the instance's database, telemetry, the Job and pod policy. What a data
@@ -301,7 +301,7 @@ def run_k8s_config(environment: Environment) -> dict:
     }
 
 
-def workspace_config(environment: Environment) -> dict:
+def workspace_config(environment: Environment) -> Json:
     return {
         "load_from": [
             {
@@ -336,9 +336,10 @@ def database_env(credentials_secret: str) -> tuple[k8s.EnvVar, ...]:
 
 def dagster_container(environment: Environment, name: str, image: str, resources: ResourceChoice,
                       command: tuple[str, ...], *, env_vars: tuple[k8s.EnvVar, ...] = (),
-                      ports: tuple[Port, ...] = (), probes: Probes = Probes(),
-                      mounts: tuple[k8s.VolumeMount, ...] = (), **attributes: str) -> Container:
-    """A container with the Dagster instance: DAGSTER_HOME, database credentials and telemetry."""
+                      ports: tuple[Port, ...] = (), probes: Probes = Probes(), mounts: tuple[k8s.VolumeMount, ...] = (),
+                      attributes: Mapping[str, str] | None = None) -> Container:
+    """A container with the Dagster instance: DAGSTER_HOME, database credentials and telemetry (with the
+    resource ``attributes`` given)."""
     return Container(
         name=name,
         image=image,
@@ -346,7 +347,7 @@ def dagster_container(environment: Environment, name: str, image: str, resources
         command=command,
         env=database_env(database_of(environment, "dagster").credentials_secret)
         + (env.literal("DAGSTER_HOME", DAGSTER_HOME), env.literal("HOME", "/tmp")) + env_vars
-        + otlp_env(environment, name, **attributes),
+        + otlp_env(environment, name, **(attributes or {})),
         ports=ports,
         probes=probes,
         scratch=(TMP, DAGSTER_HOME_SCRATCH),
@@ -375,7 +376,7 @@ def webserver_container(environment: Environment, name: str, resources: Resource
     )
 
 
-def render(scope: Construct, environment: Environment) -> None:
+def render(scope: Scope, environment: Environment) -> None:
     settings = environment.orchestrator
     namespace = environment.namespaces.platform
     image = environment.release.images.dagster
@@ -426,7 +427,7 @@ def render(scope: Construct, environment: Environment) -> None:
         ),
     )
     # No Ingress of its own: with one, the UI is reached through its login (floe.components.oauth2_proxy).
-    if web.viewer:
+    if web.viewer and viewer_text:
         viewer = webserver_container(environment, VIEWER, web.viewer.resources, "--read-only")
         PlatformService(
             scope, VIEWER,
@@ -486,7 +487,7 @@ def render(scope: Construct, environment: Environment) -> None:
                 readiness=grpc_health.with_timing(PYTHON_CHECK),
                 startup=grpc_health.with_timing(PYTHON_STARTUP),
             ),
-            **{"floe.data_product": product.name},
+            attributes={"floe.data_product": product.name},
         )
         PlatformService(
             scope, name,

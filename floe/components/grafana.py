@@ -8,7 +8,6 @@ under ``provisioning/dashboards`` names; a changed dashboard changes the pod's c
 Grafana serves its own metrics at ``/metrics`` on its HTTP port, which Prometheus scrapes.
 """
 
-from constructs import Construct
 
 from floe.components import prometheus
 from floe.components.telemetry import collector_endpoint, otlp_env
@@ -18,7 +17,7 @@ from floe.constructs import env
 from floe.constructs.config_files import CHECKSUM_ANNOTATION, config_checksum, config_map, config_text
 from floe.constructs.container import Container, Port
 from floe.constructs.ingress import ServiceIngress
-from floe.constructs.kube import k8s
+from floe.constructs.kube import Scope, k8s
 from floe.constructs.labels import AppIdentity
 from floe.constructs.pod import PodProps
 from floe.constructs.probes import Probes
@@ -26,6 +25,7 @@ from floe.constructs.security import TMP, RunAs, ScratchPath
 from floe.constructs.service import PlatformService, ServiceProps
 from floe.constructs.volumes import standalone_claim
 from floe.observability.dashboards import DATASOURCE_UID, FOLDERS, dashboards
+from floe.rendered import Json
 from floe.tiers import OBSERVABILITY
 
 INSTANCE = "grafana"
@@ -43,7 +43,7 @@ ADMIN_USER_KEY = "admin-user"
 ADMIN_PASSWORD_KEY = "admin-password"
 
 
-def datasources(environment: Environment) -> dict:
+def datasources(environment: Environment) -> Json:
     return {
         "apiVersion": 1,
         "datasources": [
@@ -60,7 +60,7 @@ def datasources(environment: Environment) -> dict:
     }
 
 
-def dashboard_providers() -> dict:
+def dashboard_providers() -> Json:
     """One file provider per layer: its folder in Grafana and the mounted ConfigMap it reads."""
     return {
         "apiVersion": 1,
@@ -88,7 +88,7 @@ def dashboard_files(environment: Environment) -> dict[str, dict[str, str]]:
     return files
 
 
-def render(scope: Construct, environment: Environment) -> None:
+def render(scope: Scope, environment: Environment) -> None:
     settings = environment.observability.grafana
     if not settings.enabled:
         return
@@ -112,7 +112,7 @@ def render(scope: Construct, environment: Environment) -> None:
     every_file = [text for files in (config, *(f for f, _, _ in provisioning)) for text in files.files.values()]
     standalone_claim(scope, identity, CLAIM, namespace, settings.storage)
     ingress = settings.ingress
-    root_url = ()
+    root_url: tuple[k8s.EnvVar, ...] = ()
     if ingress:
         scheme = "https" if ingress.tls_secret else "http"
         # Redirects and links in e-mails use it; Grafana cannot guess it behind a proxy.

@@ -4,12 +4,11 @@ ADR-0019 names capacity planning per layer as a cost of the two lifecycle models
 that plan, written down and enforced. Namespace-wide, so it syncs with the namespaces.
 """
 
-from constructs import Construct
 
 from floe.config.environment import Environment
 from floe.config.resources import ComputeAmounts
 from floe.constructs.job_policy import JOB_POLICY
-from floe.constructs.kube import k8s, quantity
+from floe.constructs.kube import Scope, k8s, quantity
 from floe.constructs.labels import AppIdentity, Layer
 from floe.constructs.metadata import object_meta
 from floe.tiers import FOUNDATION, Step
@@ -19,7 +18,7 @@ def _amounts(amounts: ComputeAmounts) -> dict[str, k8s.Quantity]:
     return {"cpu": quantity(amounts.cpu), "memory": quantity(amounts.memory)}
 
 
-def render(scope: Construct, environment: Environment) -> None:
+def render(scope: Scope, environment: Environment) -> None:
     jobs = environment.jobs
     namespace = environment.namespaces.jobs
     identity = AppIdentity(name="floe", instance=namespace, component="capacity",

@@ -8,12 +8,11 @@ the Cube API). It reads only the kinds in :data:`RESOURCES`, only in the platfor
 (``nobody``, 65534) are those of the project's ``examples/standard`` manifests and Dockerfile.
 """
 
-from constructs import Construct
 
 from floe.config.environment import Environment
 from floe.config.releases import image_tag
 from floe.constructs.container import Container, Port
-from floe.constructs.kube import k8s
+from floe.constructs.kube import Scope, k8s
 from floe.constructs.labels import AppIdentity
 from floe.constructs.metadata import object_meta
 from floe.constructs.pod import PodProps
@@ -55,7 +54,7 @@ def args(environment: Environment) -> tuple[str, ...]:
     )
 
 
-def render(scope: Construct, environment: Environment) -> None:
+def render(scope: Scope, environment: Environment) -> None:
     if not renders(environment):
         return
     namespaces = environment.namespaces

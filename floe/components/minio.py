@@ -1,16 +1,19 @@
-"""MinIO, the S3-compatible object store, and the bootstrap step that creates its buckets.
+"""MinIO, the S3-compatible object store, and the bootstrap step that creates its buckets and users.
 
 One server, or distributed erasure-coded mode across 4+ replicas (each with one drive).
-Health endpoints and ports as MinIO documents them; runs as UID/GID 1000.
+Health endpoints and ports as MinIO documents them; runs as UID/GID 1000. The bootstrap makes the
+users and policies of ``floe.components.minio_users`` match the render on every sync.
 """
 
 from constructs import Construct
 
 from floe.components.dns import service_host
+from floe.components.minio_users import POLICY_PREFIX, object_store_users
 from floe.config.environment import Environment
 from floe.config.releases import image_tag
 from floe.constructs import env
 from floe.constructs.bootstrap import BootstrapJob, BootstrapProps
+from floe.constructs.config_files import config_map
 from floe.constructs.container import Container, Port
 from floe.constructs.kube import k8s
 from floe.constructs.labels import AppIdentity
@@ -30,7 +33,14 @@ ROOT_USER_KEY = "root-user"
 ROOT_PASSWORD_KEY = "root-password"
 USER_ACCESS_KEY = "access-key"
 USER_SECRET_KEY = "secret-key"
-"""Keys of the Secret of a MinIO user other than root (backups, compute logs): its access and secret key."""
+"""Keys of the Secret of a MinIO user other than root: its access and secret key (neither may contain
+``:``, which ends the access key in ``MC_HOST_<alias>`` and starts a session token after the secret)."""
+ALIAS = "floe"
+"""The bootstrap's ``mc`` alias, defined by ``MC_HOST_<alias>`` alone: the root's keys are in no argv."""
+POLICIES_DIR = "/etc/minio-policies"
+"""The policy documents (ConfigMap ``minio-policies``), ``<policy>.json`` each."""
+USERS_DIR = "/run/minio-users"
+"""Each user's Secret mounted at ``<dir>/<policy>/`` (files ``access-key``, ``secret-key``)."""
 METRICS_PATH = "/minio/v2/metrics/cluster"
 """Cluster-wide metrics: any one server answers for all of them."""
 METRICS_TOKEN_KEY = "token"
@@ -95,23 +105,51 @@ def render(scope: Construct, environment: Environment) -> None:
             pod=PodProps(containers=(server,), run_as=RUN_AS),
         ),
     )
+    _bootstrap(scope, environment, credentials)
+
+
+def _bootstrap(scope: Construct, environment: Environment, credentials: tuple[k8s.EnvVar, ...]) -> None:
+    """The Job that creates the buckets, then makes the users and their policies match the render."""
+    namespace = environment.namespaces.platform
+    scheme, _, address = endpoint(environment).partition("://")
+    users = object_store_users(environment)
+    image = environment.release.images.minio_client
+    identity = AppIdentity(name="minio", instance="minio-buckets", component="bootstrap", version=image_tag(image),
+                           tier=STORAGE)
+    policies = config_map(scope, identity, "minio-policies", namespace,
+                          {f"{user.policy}.json": user.document for user in users})
     client = Container(
         name="create-buckets",
-        image=release.images.minio_client,
+        image=image,
         resources=environment.presets["small"],
         command=shell_command("minio-create-buckets.sh"),
         env=credentials + (
+            # Kubernetes expands $(VAR) from the variables above: the root's keys reach mc in its env only.
+            env.literal(f"MC_HOST_{ALIAS}", f"{scheme}://$(MINIO_ROOT_USER):$(MINIO_ROOT_PASSWORD)@{address}"),
             env.literal("MINIO_ENDPOINT", endpoint(environment)),
-            env.literal("BUCKETS", " ".join(settings.buckets)),
+            env.literal("BUCKETS", " ".join(environment.storage.minio.buckets)),
+            env.literal("POLICIES", POLICIES_DIR),
+            env.literal("USERS", USERS_DIR),
+            env.literal("POLICY_PREFIX", POLICY_PREFIX),
             client_config_env(),
         ),
+        mounts=(policies.mount(POLICIES_DIR),
+                *(k8s.VolumeMount(name=user.policy, mount_path=f"{USERS_DIR}/{user.policy}", read_only=True)
+                  for user in users)),
     )
+    secrets = tuple(
+        # Owner and group read only; the pod's fsGroup is the process's group.
+        k8s.Volume(name=user.policy, secret=k8s.SecretVolumeSource(
+            secret_name=user.secret, default_mode=0o440,
+            items=[k8s.KeyToPath(key=key, path=key) for key in (USER_ACCESS_KEY, USER_SECRET_KEY)]))
+        for user in users)
     BootstrapJob(
         scope, "minio-buckets",
         BootstrapProps(
-            identity=AppIdentity(name="minio", instance="minio-buckets", component="bootstrap",
-                                 version=image_tag(client.image), tier=STORAGE),
+            identity=identity,
             namespace=namespace,
-            pod=PodProps(containers=(client,), run_as=RUN_AS, restart_policy="Never"),
+            pod_annotations=policies.annotations,
+            pod=PodProps(containers=(client,), run_as=RUN_AS, restart_policy="Never",
+                         volumes=(policies.volume, *secrets)),
         ),
     )

@@ -6,10 +6,9 @@ Deleting a namespace deletes everything in it (claims, hand-made Secrets), so ne
 ever does (:data:`floe.constructs.metadata.PROTECTED`).
 """
 
-from constructs import Construct
 
 from floe.config.environment import Environment
-from floe.constructs.kube import k8s
+from floe.constructs.kube import Scope, k8s
 from floe.constructs.labels import AppIdentity, Layer
 from floe.constructs.metadata import PROTECTED, object_meta
 from floe.tiers import FOUNDATION, Step
@@ -19,7 +18,7 @@ POD_SECURITY = {
 }
 
 
-def render(scope: Construct, environment: Environment) -> None:
+def render(scope: Scope, environment: Environment) -> None:
     layers = {
         environment.namespaces.platform: Layer.PLATFORM_SERVICES,
         environment.namespaces.jobs: Layer.PIPELINE_JOBS,

@@ -13,12 +13,11 @@ Flags and variables are oauth2-proxy v7.15's (``pkg/apis/options``): each flag i
 ``OAUTH2_PROXY_<FLAG>``, which is how the two secrets arrive, as Secret references. The image is
 distroless ``static:nonroot`` (its Makefile's runtime image), whose user is UID/GID 65532; the
 binary writes nothing, so the pod has no scratch volume. It calls the provider's issuer (outside
-the cluster) at start and at every login: platform egress is not restricted, so no policy names it.
+the cluster) at start and at every login: its NetworkPolicy lets it reach the addresses ``auth.egress``
+declares, and nothing else outside the cluster.
 """
 
 from dataclasses import dataclass
-
-from constructs import Construct
 
 from floe.components.dagster import VIEWER, WEBSERVER, WEBSERVER_PORT
 from floe.components.dns import service_host
@@ -28,6 +27,7 @@ from floe.config.releases import image_tag
 from floe.constructs import env
 from floe.constructs.container import Container, Port
 from floe.constructs.ingress import ServiceIngress
+from floe.constructs.kube import Scope
 from floe.constructs.labels import AppIdentity
 from floe.constructs.pod import PodProps
 from floe.constructs.probes import Probes
@@ -57,6 +57,8 @@ class Login:
 def logins(environment: Environment) -> tuple[Login, ...]:
     """The UI's login with an Ingress, and the read-only UI's with a viewer."""
     web = environment.orchestrator.webserver
+    if web.auth is None:  # the model requires it for an Ingress and for a viewer
+        return ()
     found = []
     if web.ingress:
         found.append(Login(INSTANCE, web.ingress, WEBSERVER, web.auth.allowed_groups))
@@ -73,6 +75,7 @@ def upstream(environment: Environment, webserver: str) -> str:
 def arguments(environment: Environment, login: Login) -> tuple[str, ...]:
     """oauth2-proxy's flags: the provider, who may log in, and the one upstream."""
     auth = environment.orchestrator.webserver.auth
+    assert auth  # a login has one (see logins())
     secure = login.ingress.tls_secret is not None
     scheme = "https" if secure else "http"
     return (
@@ -94,8 +97,10 @@ def arguments(environment: Environment, login: Login) -> tuple[str, ...]:
     )
 
 
-def render(scope: Construct, environment: Environment) -> None:
+def render(scope: Scope, environment: Environment) -> None:
     auth = environment.orchestrator.webserver.auth
+    if auth is None:  # no login to render (see logins())
+        return
     namespace = environment.namespaces.platform
     image = environment.release.images.oauth2_proxy
     for login in logins(environment):

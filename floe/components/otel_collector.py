@@ -7,7 +7,6 @@ UID/GID 10001 (opentelemetry-collector-releases, distributions/otelcol-contrib/D
 writes nothing, so the pod needs no volume besides its config.
 """
 
-from constructs import Construct
 
 from floe.components.telemetry import COLLECTOR, OTLP_GRPC_PORT, OTLP_HTTP_PORT
 from floe.config.environment import Environment
@@ -18,12 +17,13 @@ from floe.config.types import quantity_value
 from floe.constructs import env
 from floe.constructs.config_files import config_map, config_text
 from floe.constructs.container import Container, Port
-from floe.constructs.kube import k8s
+from floe.constructs.kube import Scope, k8s
 from floe.constructs.labels import AppIdentity
 from floe.constructs.pod import PodProps
 from floe.constructs.probes import Probes
 from floe.constructs.security import RunAs
 from floe.constructs.service import PlatformService, ServiceProps
+from floe.rendered import Json
 from floe.tiers import OBSERVABILITY
 
 CONFIG_DIR = "/conf"
@@ -54,9 +54,10 @@ LOGS_HEADER_ENV = "FLOE_LOGS_HEADER_{}"
 """Env var holding one header of the logs backend, read from its Secret and expanded by the collector."""
 
 
-def _logs_exporter(logs: LogsBackend) -> tuple[str, dict]:
+def _logs_exporter(logs: LogsBackend) -> tuple[str, Json]:
     """The logs backend's exporter id and settings; header values come from the pod's env, never from here."""
     headers = {name: f"${{env:{LOGS_HEADER_ENV.format(i)}}}" for i, name in enumerate(sorted(logs.headers))}
+    config: Json
     if logs.protocol == "http":
         # `otlphttp` was renamed `otlp_http` in v0.144.0, as `otlp` became `otlp_grpc`; it appends /v1/logs.
         exporter, config = "otlp_http/logs", {"endpoint": logs.endpoint}
@@ -74,9 +75,9 @@ def logs_header_env(settings: OtelCollectorSettings) -> tuple[k8s.EnvVar, ...]:
                  for i, name in enumerate(sorted(logs.headers)))
 
 
-def collector_config(settings: OtelCollectorSettings) -> dict:
+def collector_config(settings: OtelCollectorSettings) -> Json:
     """Metrics to Prometheus; traces and logs to their backends, and to ``debug`` as ``settings.debug`` says."""
-    exporters: dict[str, dict] = {"prometheus": {"endpoint": f"0.0.0.0:{EXPORTER_PORT}"}}
+    exporters: dict[str, Json] = {"prometheus": {"endpoint": f"0.0.0.0:{EXPORTER_PORT}"}}
     signals: dict[str, list[str]] = {"traces": [], "logs": []}
     if settings.traces_endpoint:
         # `otlp` was renamed `otlp_grpc` in collector v0.144.0; the old name only logs deprecation warnings.
@@ -128,7 +129,7 @@ def collector_config(settings: OtelCollectorSettings) -> dict:
     }
 
 
-def render(scope: Construct, environment: Environment) -> None:
+def render(scope: Scope, environment: Environment) -> None:
     settings = environment.observability.otel_collector
     namespace = environment.namespaces.platform
     image = environment.release.images.otel_collector

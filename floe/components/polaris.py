@@ -110,11 +110,11 @@ def application_properties(environment: Environment) -> str:
 
 
 def storage_credentials(environment: Environment) -> tuple[k8s.EnvVar, ...]:
-    """The object store credentials Polaris itself uses to reach MinIO."""
-    secret = environment.storage.minio.credentials_secret
+    """Polaris's own MinIO user (``floe-catalog``), never MinIO's root."""
+    secret = environment.catalog.polaris.object_store_credentials_secret
     return (
-        env.from_secret("AWS_ACCESS_KEY_ID", secret, minio.ROOT_USER_KEY),
-        env.from_secret("AWS_SECRET_ACCESS_KEY", secret, minio.ROOT_PASSWORD_KEY),
+        env.from_secret("AWS_ACCESS_KEY_ID", secret, minio.USER_ACCESS_KEY),
+        env.from_secret("AWS_SECRET_ACCESS_KEY", secret, minio.USER_SECRET_KEY),
         env.literal("AWS_REGION", minio.REGION),
     )
 

@@ -7,8 +7,7 @@ its Service) into a scratch volume, then uploads the dump with MinIO's client to
 than the retention: a run that fails never prunes, so the last good dumps outlive any outage.
 
 The upload uses a backup identity of its own (``storage.postgres.backup.credentials_secret``),
-never MinIO's root user; the MinIO user behind it must be allowed to list, write and delete
-objects in the backup bucket.
+never MinIO's root user: the MinIO user ``floe-backups`` (``floe.components.minio_users``).
 """
 
 from collections.abc import Callable

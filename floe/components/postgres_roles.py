@@ -10,8 +10,6 @@ makes the roles match the Secrets on every sync and never writes a Secret
 
 from collections.abc import Callable
 
-from constructs import Construct
-
 from floe.components import postgres
 from floe.config.environment import Environment
 from floe.config.releases import image_tag
@@ -19,6 +17,7 @@ from floe.config.storage import InClusterPostgres
 from floe.constructs import env
 from floe.constructs.bootstrap import BootstrapJob, BootstrapProps
 from floe.constructs.container import Container
+from floe.constructs.kube import Scope
 from floe.constructs.labels import AppIdentity
 from floe.constructs.pod import PodProps
 from floe.constructs.scripts import shell_command
@@ -29,10 +28,10 @@ def instance_name(consumer: str) -> str:
     return f"{postgres.instance_name(consumer)}-roles"
 
 
-def renderer(consumer: str) -> Callable[[Construct, Environment], None]:
+def renderer(consumer: str) -> Callable[[Scope, Environment], None]:
     """The render function of one instance's role bootstrap: nothing when the database is external."""
 
-    def render(scope: Construct, environment: Environment) -> None:
+    def render(scope: Scope, environment: Environment) -> None:
         settings = getattr(environment.storage.postgres, consumer)
         if isinstance(settings, InClusterPostgres):
             render_roles(scope, consumer, environment, settings)
@@ -40,7 +39,7 @@ def renderer(consumer: str) -> Callable[[Construct, Environment], None]:
     return render
 
 
-def render_roles(scope: Construct, consumer: str, environment: Environment, settings: InClusterPostgres) -> None:
+def render_roles(scope: Scope, consumer: str, environment: Environment, settings: InClusterPostgres) -> None:
     """psql in the instance's own image, as its superuser; every value from a Secret through the env."""
     database = postgres.database_of(environment, consumer)
     admin, monitoring = postgres.admin_secret(consumer, settings), postgres.monitoring_secret(consumer)

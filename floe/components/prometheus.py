@@ -15,24 +15,24 @@ no ``otlp_env``.
 
 from dataclasses import dataclass
 
-from constructs import Construct
-
 from floe.components import alerts, grafana, kube_state_metrics, minio, polaris, postgres
 from floe.components.dns import service_host
 from floe.components.otel_collector import EXPORTER_PORT, HEADLESS, TELEMETRY_PORT
 from floe.components.telemetry import COLLECTOR
 from floe.config.environment import Environment
+from floe.config.observability import ScrapeAddress
 from floe.config.releases import image_tag
 from floe.config.storage import InClusterPostgres
 from floe.constructs.config_files import config_map, config_text
 from floe.constructs.container import Container, Port
-from floe.constructs.kube import k8s
+from floe.constructs.kube import Scope, k8s
 from floe.constructs.labels import AppIdentity
 from floe.constructs.pod import PodProps
 from floe.constructs.probes import Probes
 from floe.constructs.security import RunAs
 from floe.constructs.service import PlatformService, ServiceProps, VolumeClaim, WorkloadKind
 from floe.observability import metrics
+from floe.rendered import Json
 from floe.tiers import OBSERVABILITY
 
 INSTANCE = "prometheus"
@@ -121,6 +121,7 @@ def scrape_targets(environment: Environment) -> tuple[ScrapeTarget, ...]:
                                     kube_state_metrics.PORT, metrics.KUBE_STATE_METRICS,
                                     reaches=(kube_state_metrics.INSTANCE, "http-metrics")))
     else:
+        assert isinstance(cluster.kube_state_metrics, ScrapeAddress)  # not "render": the cluster's own
         address, _, port = cluster.kube_state_metrics.address.rpartition(":")
         targets.append(ScrapeTarget(kube_state_metrics.INSTANCE, address, int(port), metrics.KUBE_STATE_METRICS))
     if cluster.kubelet:
@@ -143,7 +144,7 @@ def url(environment: Environment) -> str:
     return f"http://{service_host(environment, INSTANCE)}:{PORT}"
 
 
-def scrape_config(target: ScrapeTarget) -> dict:
+def scrape_config(target: ScrapeTarget) -> Json:
     if target.every_replica:
         # DNS discovery needs no Kubernetes API access, unlike kubernetes_sd_configs.
         discovery = {"dns_sd_configs": [{"names": [target.host], "type": "A", "port": target.port}]}
@@ -162,7 +163,7 @@ def scrape_config(target: ScrapeTarget) -> dict:
     }
 
 
-def prometheus_config(environment: Environment) -> dict:
+def prometheus_config(environment: Environment) -> Json:
     settings = environment.observability.prometheus
     return {
         "global": {
@@ -175,7 +176,7 @@ def prometheus_config(environment: Environment) -> dict:
     }
 
 
-def render(scope: Construct, environment: Environment) -> None:
+def render(scope: Scope, environment: Environment) -> None:
     settings = environment.observability.prometheus
     namespace = environment.namespaces.platform
     image = environment.release.images.prometheus

@@ -17,8 +17,8 @@ class PolarisSettings(ReplicatedServiceSettings):
     """Polaris (a stateless Deployment) with its metastore in its own PostgreSQL (``storage.postgres.polaris``).
 
     Replicas share nothing but the database and the token-broker key pair, so any replica can
-    verify a token another one issued. Polaris reaches the object store with MinIO's credentials
-    Secret (``storage.minio.credentials_secret``).
+    verify a token another one issued. Polaris reaches the object store as a MinIO user of its own
+    (``object_store_credentials_secret``), never as MinIO's root.
     """
 
     realm: RealmName = "floe"
@@ -30,6 +30,9 @@ class PolarisSettings(ReplicatedServiceSettings):
     root_credentials_secret: DnsSubdomain = "polaris-root-credentials"
     """Secret with keys ``client-id`` and ``client-secret``: the realm's root principal, set once at bootstrap
     (changing it later does not change the realm's credentials)."""
+    object_store_credentials_secret: DnsSubdomain = "polaris-object-store-credentials"
+    """Secret with keys ``access-key`` and ``secret-key``: the MinIO user Polaris reads, writes and deletes
+    the warehouse bucket's objects as; MinIO's bucket bootstrap creates it with these values."""
     token_broker_secret: DnsSubdomain = "polaris-token-broker"
     """Secret with keys ``public.pem`` and ``private.pem``: the RSA key pair signing access tokens."""
     ingress: Ingress | None = None

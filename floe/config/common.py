@@ -1,13 +1,16 @@
 """Settings shared by many components: storage volumes and the shape of a service's scale."""
 
 import ipaddress
+import re
+from dataclasses import dataclass
 from typing import Annotated, Self
+from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Discriminator, Field, Tag, model_validator
 
 from floe.config.base import FieldError, StrictModel
 from floe.config.resources import ResourceChoice
-from floe.config.types import DnsSubdomain, Port, Quantity
+from floe.config.types import DnsLabel, DnsSubdomain, Port, Quantity
 
 Replicas = Annotated[int, Field(strict=True, ge=1, le=100)]
 
@@ -95,3 +98,49 @@ class Egress(StrictModel):
 
     cidr: Cidr
     ports: tuple[Port, ...] = (443,)
+
+
+class InCluster(StrictModel):
+    """Pods of another namespace of the cluster. NetworkPolicies match the pods a Service's traffic is
+    translated to, on their own port, never the Service's address: name the pods and their ports."""
+
+    namespace: DnsLabel
+    pod_labels: dict[str, str] = {}
+    """Labels of the pods; empty: every pod of ``namespace``."""
+    ports: Annotated[tuple[Port, ...], Field(min_length=1)]
+    """The pods' own ports (a Service's ``targetPort``), which may differ from the Service's."""
+
+
+def _destination(value: object) -> str:
+    return "in-cluster" if isinstance(value, InCluster) or (isinstance(value, dict) and "namespace" in value) \
+        else "outside"
+
+
+Destination = Annotated[
+    Annotated[Egress, Tag("outside")] | Annotated[InCluster, Tag("in-cluster")], Discriminator(_destination)]
+"""Where a platform pod may connect: addresses outside the cluster (``cidr``) or pods of a namespace."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """An address a component of the platform calls, outside the platform's namespaces, as an environment
+    declares it: the NetworkPolicies open egress to its ``egress`` or, for a Service of the cluster named
+    ``<service>.<namespace>.svc[.<cluster domain>]``, to its namespace's pods on the address's port."""
+
+    caller: str
+    """The registry component whose pods call it."""
+    field: tuple[str | int, ...]
+    """Where the environment declares its ``egress``."""
+    url: str
+    """``scheme://host[:port]...`` or ``host:port``."""
+    egress: tuple[Egress | InCluster, ...]
+
+    def destinations(self, cluster_domain: str) -> tuple[Egress | InCluster, ...]:
+        """What its ``egress`` declares, else its Service's namespace on its port; () if neither is known."""
+        if self.egress:
+            return self.egress
+        parts = urlsplit(self.url if "://" in self.url else f"//{self.url}")
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+        service = re.fullmatch(rf"[a-z0-9-]+\.([a-z0-9-]+)\.svc(\.{re.escape(cluster_domain)})?", parts.hostname or "")
+        return (InCluster(namespace=service[1], ports=(port,)),) if service and port else ()
+

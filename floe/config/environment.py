@@ -11,13 +11,14 @@ from pydantic.json_schema import SkipJsonSchema
 
 from floe.config.base import FieldError, StrictModel
 from floe.config.catalog import CatalogSettings
+from floe.config.common import Endpoint
 from floe.config.compute import DEFAULT_COMPUTE, Compute
 from floe.config.gitops import GitOpsSettings
 from floe.config.jobs import JobsSettings, NetworkSettings
 from floe.config.observability import ObservabilitySettings
 from floe.config.orchestrator import OrchestratorSettings
 from floe.config.products import DataProduct, DataProducts
-from floe.config.releases import Release, known_versions, release
+from floe.config.releases import IMAGE_NAMES, Image, Release, known_versions, release
 from floe.config.resources import BUILTIN_PRESETS, PresetName, ResourceChoice, Resources
 from floe.config.secrets import SecretsSettings
 from floe.config.semantic import SemanticSettings
@@ -55,6 +56,9 @@ class Environment(StrictModel):
     """The file's name without ``.yaml``; set by the loader, never written in the file."""
     platform_version: str
     """Release of the platform (see ``floe/releases.yaml``) that pins every image."""
+    images: dict[str, Image] = Field({}, json_schema_extra={"propertyNames": {"enum": list(IMAGE_NAMES)}})
+    """Images replacing the release's, by component (``minio: registry.example.com/minio:RELEASE...``): an image
+    built from source, or pinned by digest (``repository@sha256:...`` or ``repository:tag@sha256:...``)."""
     namespaces: Namespaces = Namespaces()
     resource_presets: dict[PresetName, Resources] = {}
     """Presets added to, or replacing, the built-in ones (small, service, large, job-burst)."""
@@ -90,6 +94,15 @@ class Environment(StrictModel):
                 f"known versions: {', '.join(known_versions())}"
             )
         return version
+
+    @field_validator("images")
+    @classmethod
+    def _catalogued_images(cls, images: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(images) - set(IMAGE_NAMES))
+        if unknown:
+            raise ValueError(f"{', '.join(map(repr, unknown))} is not an image of the release catalogue; "
+                             f"known images: {', '.join(IMAGE_NAMES)}")
+        return images
 
     @model_validator(mode="after")
     def _presets_resolve(self) -> Self:
@@ -136,6 +149,46 @@ class Environment(StrictModel):
                                                 f"{name}.{resource} {allowed} allows: no run could ever start")
         return self
 
+    @model_validator(mode="after")
+    def _egress_declared(self) -> Self:
+        """Platform egress is closed by default: every address a pod calls must say where its pods are."""
+        for endpoint in self.endpoints:
+            if not endpoint.destinations(self.network.cluster_domain):
+                raise FieldError(endpoint.field, f"must say where {endpoint.url} is: it is not a Service of the "
+                                 f"cluster (<service>.<namespace>.svc.{self.network.cluster_domain}) and platform "
+                                 "egress is closed by default; list its addresses ({cidr, ports}) or pods "
+                                 "({namespace, pod_labels, ports})")
+        return self
+
+    @property
+    def endpoints(self) -> list[Endpoint]:
+        """Every address outside the platform's namespaces one of its components calls, by the registry
+        component that calls it."""
+        collector, cluster = self.observability.otel_collector, self.observability.prometheus.cluster_metrics
+        found = []
+        if collector.traces_endpoint:
+            found.append(Endpoint("otel-collector", ("observability", "otel_collector", "traces_egress"),
+                                  collector.traces_endpoint, collector.traces_egress))
+        if collector.logs:
+            found.append(Endpoint("otel-collector", ("observability", "otel_collector", "logs", "egress"),
+                                  collector.logs.endpoint, collector.logs.egress))
+        where = ("observability", "prometheus", "cluster_metrics")
+        if cluster.kubelet:
+            found.append(Endpoint("prometheus", (*where, "kubelet", "egress"), cluster.kubelet.federate,
+                                  cluster.kubelet.egress))
+        if not isinstance(cluster.kube_state_metrics, str):
+            found.append(Endpoint("prometheus", (*where, "kube_state_metrics", "egress"),
+                                  cluster.kube_state_metrics.address, cluster.kube_state_metrics.egress))
+        auth = self.orchestrator.webserver.auth
+        if auth:
+            found.append(Endpoint("oauth2-proxy", ("orchestrator", "webserver", "auth", "egress"),
+                                  auth.issuer_url, auth.egress))
+        mirror = self.semantic.duckdb_extensions
+        if mirror and mirror.repository:
+            found.append(Endpoint("cube", ("semantic", "duckdb_extensions", "egress"), mirror.repository,
+                                  mirror.egress))
+        return found
+
     def job_resources(self, product: DataProduct) -> Resources:
         """A product's job pod resources: its own override, else its compute's."""
         if product.resources is not None:
@@ -154,7 +207,11 @@ class Environment(StrictModel):
 
     @property
     def release(self) -> Release:
-        return release(self.platform_version)
+        """The catalogue's release with this environment's ``images`` in place of its own."""
+        catalogued = release(self.platform_version)
+        if not self.images:
+            return catalogued
+        return Release(images=catalogued.images.model_copy(update=self.images))
 
     def resources(self, choice: ResourceChoice) -> Resources:
         """Explicit requests and limits for a preset name or explicit values."""

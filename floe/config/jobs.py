@@ -5,8 +5,9 @@ from typing import Annotated
 from pydantic import Field
 
 from floe.config.base import StrictModel
+from floe.config.common import Cidr
 from floe.config.resources import ComputeAmounts
-from floe.config.types import DnsLabel, DnsSubdomain
+from floe.config.types import DnsLabel, DnsSubdomain, Port
 
 
 class JobsQuota(StrictModel):
@@ -30,9 +31,18 @@ class JobsSettings(StrictModel):
     run_as_user: Annotated[int, Field(strict=True, ge=1, le=2**31 - 1)] = 10001
     """Non-root UID (and GID) product images are built to run as (Kubernetes allows up to 2147483647);
     at or above 10000 it can never be one of a node's own users."""
-    object_store_credentials_secret: DnsSubdomain = "floe-jobs-object-store-credentials"
-    """Secret in the jobs namespace with keys ``root-user`` and ``root-password`` (MinIO's key
-    names): the object-store identity jobs use."""
+
+
+class ApiServer(StrictModel):
+    """The Kubernetes API server as NetworkPolicies see it.
+
+    Pods call the ``kubernetes`` Service (10.96.0.1:443 on kubeadm), but a policy is checked after that
+    address is translated to an endpoint: the API server's own addresses and port (``kubectl get endpoints
+    kubernetes -n default``: the control-plane nodes, or a managed cluster's endpoint addresses, usually 6443
+    or 443). The Service's address never matches."""
+
+    cidrs: Annotated[tuple[Cidr, ...], Field(min_length=1)]
+    port: Port = 6443
 
 
 class NetworkSettings(StrictModel):
@@ -45,3 +55,7 @@ class NetworkSettings(StrictModel):
     dns_namespace: DnsLabel = "kube-system"
     dns_pod_labels: dict[str, str] = {"k8s-app": "kube-dns"}
     """Labels of the cluster DNS pods (CoreDNS keeps ``k8s-app: kube-dns``)."""
+    api_server: ApiServer | None = None
+    """Where the pods that call the Kubernetes API (the Dagster daemon and webserver, kube-state-metrics)
+    may connect; required as soon as a rendered pod mounts a service-account token (Dagster's daemon
+    launches every run through it), which the render checks."""

@@ -6,7 +6,7 @@ from typing import Annotated, Literal, Self
 from pydantic import AfterValidator, Discriminator, Field, Tag, model_validator
 
 from floe.config.base import FieldError, StrictModel
-from floe.config.common import Ingress, ReplicatedServiceSettings, ServiceSettings, Storage
+from floe.config.common import Destination, Ingress, ReplicatedServiceSettings, ServiceSettings, Storage
 from floe.config.types import DnsSubdomain
 
 # Prometheus' own duration grammar (model.ParseDuration): units from largest to smallest, each at most once.
@@ -67,6 +67,9 @@ class LogsBackend(StrictModel):
     """gRPC only: send without TLS (a backend inside the cluster). Over HTTP the URL's scheme decides."""
     headers: dict[HeaderName, SecretValue] = {}
     """Headers sent with every export, each read from a Secret key (a vendor's API key, Loki's tenant)."""
+    egress: tuple[Destination, ...] = ()
+    """Where its pods are, for the NetworkPolicies: required unless the endpoint is a Service of the cluster
+    (``<service>.<namespace>.svc...``) whose pods listen on the address's own port."""
 
     @model_validator(mode="after")
     def _endpoint_fits_protocol(self) -> Self:
@@ -85,6 +88,9 @@ class OtelCollectorSettings(ReplicatedServiceSettings):
 
     traces_endpoint: HostPort | None = None
     """OTLP/gRPC trace backend (Tempo, Jaeger) as host:port; unset logs a summary of each batch instead."""
+    traces_egress: tuple[Destination, ...] = ()
+    """Where the trace backend's pods are, for the NetworkPolicies: required unless ``traces_endpoint`` is a
+    Service of the cluster (``<service>.<namespace>.svc...``) whose pods listen on the address's own port."""
     traces_insecure: bool = True
     """Send traces without TLS (a backend inside the cluster); false verifies the backend's certificate."""
     logs: LogsBackend | None = None
@@ -109,6 +115,9 @@ class ScrapeAddress(StrictModel):
 
     address: HostPort
     """host:port of its Service, such as kube-state-metrics.monitoring.svc.cluster.local:8080."""
+    egress: tuple[Destination, ...] = ()
+    """Where its pods are, for the NetworkPolicies: required unless the address is a Service of the cluster
+    (``<service>.<namespace>.svc...``) whose pods listen on the address's own port."""
 
 
 class KubeletMetrics(StrictModel):
@@ -121,6 +130,9 @@ class KubeletMetrics(StrictModel):
     federate: HostPort
     """host:port of that Prometheus, whose ``/federate`` is read, such as
     prometheus-k8s.monitoring.svc.cluster.local:9090."""
+    egress: tuple[Destination, ...] = ()
+    """Where its pods are, for the NetworkPolicies: required unless the address is a Service of the cluster
+    (``<service>.<namespace>.svc...``) whose pods listen on the address's own port."""
 
 
 class ClusterMetrics(StrictModel):

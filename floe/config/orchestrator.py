@@ -6,7 +6,13 @@ from typing import Annotated, Literal, Self
 from pydantic import AfterValidator, Field, model_validator
 
 from floe.config.base import FieldError, StrictModel
-from floe.config.common import Ingress, ReplicatedServiceSettings, ScalableServiceSettings, ServiceSettings
+from floe.config.common import (
+    Egress,
+    Ingress,
+    ReplicatedServiceSettings,
+    ScalableServiceSettings,
+    ServiceSettings,
+)
 from floe.config.resources import ResourceChoice
 from floe.config.types import BucketName, DnsSubdomain, KeyPrefix
 
@@ -38,6 +44,9 @@ class UiLogin(ReplicatedServiceSettings):
                           Field(json_schema_extra={"pattern": r"^https://\S+$"})]
     """The provider's issuer; oauth2-proxy reads ``<issuer>/.well-known/openid-configuration`` at start."""
     client_id: Annotated[str, Field(min_length=1, pattern=r"^\S+$")]
+    egress: Annotated[tuple[Egress, ...], Field(min_length=1)]
+    """The issuer's addresses (and its keys' and token endpoint's, if elsewhere), usually ports [443]:
+    oauth2-proxy's pods may reach only these outside the cluster."""
     credentials_secret: DnsSubdomain = "dagster-ui-login"
     """Secret in the platform namespace with keys ``client-secret`` (the OIDC client's secret) and
     ``cookie-secret`` (16, 24 or 32 bytes, base64url allowed: the key encrypting the session cookie)."""
@@ -89,8 +98,8 @@ class ComputeLogSettings(StrictModel):
 
     Without it they stay in the run pod's scratch volume and are gone with the pod. A run uploads
     its own logs with its data product's object-store identity (the ``AWS_*`` variables of its
-    container context), so each product's MinIO user must be allowed to write under ``prefix``;
-    the webserver reads them back, for the UI, with its own identity (``credentials_secret``).
+    container context), whose MinIO policy allows writing under ``prefix``; the webserver reads them
+    back, for the UI, with its own identity (``credentials_secret``).
     """
 
     bucket: BucketName = "floe-warehouse"
@@ -98,8 +107,9 @@ class ComputeLogSettings(StrictModel):
     prefix: KeyPrefix = "dagster/compute-logs"
     """Key prefix of the logs inside ``bucket``, apart from the catalog's tables."""
     credentials_secret: DnsSubdomain = "dagster-compute-logs-credentials"
-    """Secret in the platform namespace with keys ``access-key`` and ``secret-key``: a MinIO user
-    allowed to list and read objects under ``prefix``, used by the webserver to show the logs."""
+    """Secret in the platform namespace with keys ``access-key`` and ``secret-key``: the MinIO user
+    ``floe-compute-logs``, allowed to list and read under ``prefix``, used by the webserver to show the logs;
+    MinIO's bucket bootstrap creates it with these values."""
     upload_interval_seconds: Annotated[int, Field(strict=True, ge=1, le=3600)] = 30
     """How often a running step's partial logs are uploaded, so the UI shows a long step's progress."""
 

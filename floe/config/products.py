@@ -137,6 +137,13 @@ class DataProduct(StrictModel):
         the principal's credentials to these values)."""
         return f"floe-{self.name}-catalog-credentials"
 
+    @property
+    def object_store_credentials_secret(self) -> str:
+        """Secret with keys ``access-key`` and ``secret-key``: the product's own MinIO user, read by its pods in
+        the jobs namespace and by MinIO's bucket bootstrap in the platform namespace (which creates the user
+        with these values)."""
+        return f"floe-{self.name}-object-store-credentials"
+
 
 def _unique_names(products: tuple[DataProduct, ...]) -> tuple[DataProduct, ...]:
     """Points at the second product of a name: the one to rename."""

@@ -6,7 +6,7 @@ from typing import Annotated, Self
 from pydantic import AfterValidator, Field, model_validator
 
 from floe.config.base import FieldError, StrictModel
-from floe.config.common import Ingress, Replicas, ScalableServiceSettings, ServiceSettings
+from floe.config.common import Destination, Ingress, Replicas, ScalableServiceSettings, ServiceSettings
 from floe.config.products import AbsolutePath
 from floe.config.releases import Image
 from floe.config.types import BucketName, DnsSubdomain, KeyPrefix, Quantity
@@ -53,6 +53,9 @@ class CubeStoreSettings(StrictModel):
     """Bucket for Cube Store's remote storage; must be one of ``storage.minio.buckets``."""
     sub_path: KeyPrefix = "cube-store"
     """Prefix inside ``bucket``, so Cube Store's files never mix with the catalog's tables."""
+    object_store_credentials_secret: DnsSubdomain = "cube-store-object-store-credentials"
+    """Secret with keys ``access-key`` and ``secret-key``: the MinIO user the router and workers keep their
+    files as, allowed only under ``bucket``/``sub_path``; MinIO's bucket bootstrap creates it with these values."""
 
 
 def _repository_url(value: str) -> str:
@@ -78,6 +81,9 @@ class DuckDBExtensionSource(StrictModel):
     repository: RepositoryUrl | None = None
     """An internal mirror of DuckDB's extension repository (``extensions.duckdb.org``'s layout,
     ``<repository>/v1.5.5/<platform>/<name>.duckdb_extension.gz``); DuckDB installs from it at start."""
+    egress: tuple[Destination, ...] = ()
+    """Where the mirror is, for the NetworkPolicies: required with ``repository`` unless it is a Service of the
+    cluster (``<service>.<namespace>.svc...``) whose pods listen on the URL's own port."""
     image: Image | None = None
     """An image the platform team builds, holding ``<image_path>/v1.5.5/<platform>/<name>.duckdb_extension``
     and ``cp``: an init container copies the files into DuckDB's extension directory; nothing is downloaded."""
@@ -106,10 +112,9 @@ class SemanticSettings(StrictModel):
     cube_store: CubeStoreSettings = CubeStoreSettings()
     api_secret: DnsSubdomain = "cube-api-secret"
     """Secret with key ``api-secret``: the key that signs and verifies Cube's JWTs; never rendered."""
-    object_store_credentials_secret: DnsSubdomain | None = None
-    """Secret with keys ``root-user`` and ``root-password`` used by DuckDB (reads) and Cube Store (writes) to
-    reach MinIO; unset uses ``storage.minio.credentials_secret``. Point it at a narrower MinIO user's Secret
-    with the same keys in production."""
+    object_store_credentials_secret: DnsSubdomain = "cube-object-store-credentials"
+    """Secret with keys ``access-key`` and ``secret-key``: the MinIO user Cube's DuckDB reads the warehouse as
+    (read only); MinIO's bucket bootstrap creates it with these values. Read only with ``duckdb_extensions``."""
     catalog_credentials_secret: DnsSubdomain = "cube-catalog-credentials"
     """Secret with keys ``client-id`` and ``client-secret``: the Polaris principal the semantic layer reads the
     catalog as, its own (never a product's or the realm's root); the catalog's bootstrap creates it with read

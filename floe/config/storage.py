@@ -24,7 +24,8 @@ class MinioSettings(ServiceSettings):
     buckets: tuple[BucketName, ...] = ("floe-warehouse", "floe-backups")
     """Buckets the bootstrap step creates (idempotently) once MinIO is Ready."""
     credentials_secret: DnsSubdomain = "minio-root-credentials"
-    """Secret with keys ``root-user`` and ``root-password``; never rendered, only referenced."""
+    """Secret with keys ``root-user`` and ``root-password``; never rendered, only referenced. Read by MinIO and
+    its bucket bootstrap alone: every other client is a MinIO user of its own, which the bootstrap makes."""
 
     @field_validator("replicas")
     @classmethod
@@ -126,8 +127,9 @@ class PostgresBackup(StrictModel):
     bucket: BucketName = "floe-backups"
     """Bucket holding the dumps, under ``postgres/<instance>/``; one of ``storage.minio.buckets``."""
     credentials_secret: DnsSubdomain = "postgres-backup-object-store-credentials"
-    """Secret in the platform namespace with keys ``access-key`` and ``secret-key``: a MinIO user
-    allowed to list, write and delete objects in ``bucket`` (neither may contain ``:``)."""
+    """Secret in the platform namespace with keys ``access-key`` and ``secret-key`` (neither may contain ``:``):
+    the MinIO user ``floe-backups``, allowed to list, read, write and delete under ``bucket``/``postgres/``;
+    MinIO's bucket bootstrap creates it with these values."""
     resources: ResourceChoice = "small"
     active_deadline_seconds: Annotated[int, Field(strict=True, ge=60)] = 60 * 60
     """Longest a backup run may take, dump and upload together, before Kubernetes stops it."""

@@ -8,11 +8,11 @@ import hashlib
 from dataclasses import dataclass
 
 import yaml
-from constructs import Construct
 
-from floe.constructs.kube import k8s
+from floe.constructs.kube import Scope, k8s
 from floe.constructs.labels import AppIdentity
 from floe.constructs.metadata import object_meta
+from floe.rendered import Json
 from floe.tiers import Step
 
 CHECKSUM_ANNOTATION = "floe.dev/config-checksum"
@@ -31,7 +31,7 @@ class _PlainDumper(yaml.SafeDumper):
         return True
 
 
-def config_text(config: dict) -> str:
+def config_text(config: Json) -> str:
     """A YAML config file, with sorted keys so its text (and checksum) is stable."""
     return yaml.dump(config, Dumper=_PlainDumper, sort_keys=True)
 
@@ -57,7 +57,7 @@ class ConfigFiles:
         return {CHECKSUM_ANNOTATION: config_checksum(*self.files.values())}
 
 
-def config_map(scope: Construct, identity: AppIdentity, name: str, namespace: str,
+def config_map(scope: Scope, identity: AppIdentity, name: str, namespace: str,
                files: dict[str, str]) -> ConfigFiles:
     """A ConfigMap of config files, synced before the servers that mount it."""
     k8s.KubeConfigMap(scope, name, metadata=object_meta(identity, name, namespace, Step.PREPARE), data=files)

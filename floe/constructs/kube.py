@@ -26,11 +26,13 @@ import functools
 import sys
 import weakref
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 import cdk8s
 import constructs
 from cdk8s_plus_32 import k8s as _typed
+
+from floe.rendered import Json, JsonView
 
 __all__ = ["Chart", "Construct", "Scope", "api_object", "chart_of", "int_or_string", "k8s",
            "plain_object", "quantity", "rendered_in_python"]
@@ -100,7 +102,7 @@ knows only the name); each one floe uses is compared with the bridge by ``tests/
 
 # -- Quantity and IntOrString: bridge objects, created once per value -------------------------------------
 
-_bridge_values: dict[int, str | int] = {}
+_bridge_values: dict[int, str | int | float] = {}
 """id() of each Quantity or IntOrString the factories below made → its value (they live for good)."""
 
 
@@ -118,7 +120,7 @@ def int_or_string(value: int | str) -> _typed.IntOrString:
     return made
 
 
-def _bridge_value(value: _typed.IntOrString) -> str | int:
+def _bridge_value(value: _typed.IntOrString | _typed.Quantity) -> str | int | float:
     """The value of a Quantity or IntOrString; one made elsewhere is asked once, over the bridge."""
     if id(value) not in _bridge_values:
         _bridge_values[id(value)] = value.value
@@ -126,7 +128,7 @@ def _bridge_value(value: _typed.IntOrString) -> str | int:
     return _bridge_values[id(value)]
 
 
-_kept: list = []
+_kept: list[object] = []
 
 
 # -- typed structs → JSON, as cdk8s writes them ------------------------------------------------------------
@@ -219,7 +221,7 @@ class _ChartObjects:
     """What floe rendered into one chart, in order, and the chart's namespace and labels (on every object)."""
 
     def __init__(self, namespace_and_labels: tuple[str | None, dict[str, str]] | None = None) -> None:
-        self.objects: list[dict] = []
+        self.objects: list[Json] = []
         self._namespace_and_labels = namespace_and_labels
 
     def namespace_and_labels(self, chart: "AnyChart") -> tuple[str | None, dict[str, str]]:
@@ -304,12 +306,12 @@ def _claim(scope: Scope, id: str) -> None:
     ids.add(id)
 
 
-def _add(scope: Scope, id: str, obj: dict) -> None:
+def _add(scope: Scope, id: str, obj: Json) -> None:
     _claim(scope, id)
     _objects_of(chart_of(scope)).objects.append(obj)
 
 
-def _metadata(chart: AnyChart, metadata: Mapping) -> dict:
+def _metadata(chart: AnyChart, metadata: JsonView) -> Json:
     """``metadata`` as :class:`cdk8s.ApiObject` writes it: the chart's namespace unless one is given, the
     chart's labels under the object's own, then empty mappings and lists dropped."""
     namespace, labels = _objects_of(chart).namespace_and_labels(chart)
@@ -329,13 +331,13 @@ def _chart_to_json(chart: cdk8s.Chart) -> list[Any]:
 
 
 _bridge_to_json: Callable[[cdk8s.Chart], list[Any]] = cdk8s.Chart.to_json
-cdk8s.Chart.to_json = _chart_to_json
+cdk8s.Chart.to_json = _chart_to_json  # type: ignore[method-assign,assignment]  # replacing it is the point
 
 
 # -- objects ---------------------------------------------------------------------------------------------
 
 
-def api_object(scope: Scope, id: str, api_version: str, kind: str, metadata: Mapping, **body: Any) -> dict:
+def api_object(scope: Scope, id: str, api_version: str, kind: str, metadata: JsonView, **body: Any) -> Json:
     """An object of any kind, its fields (``spec`` …) written as given (as JSON patches of a plain
     :class:`cdk8s.ApiObject` would write them); ``metadata`` takes name, namespace, labels and annotations."""
     chart = chart_of(scope)
@@ -347,7 +349,7 @@ def api_object(scope: Scope, id: str, api_version: str, kind: str, metadata: Map
     return obj
 
 
-def plain_object(scope: Scope, id: str, manifest: dict) -> dict:
+def plain_object(scope: Scope, id: str, manifest: Json) -> Json:
     """An object rendered exactly as ``manifest`` says, for a manifest built with a typed binding's
     ``manifest()`` and then given a field the binding does not know (which a typed object would drop)."""
     body = {key: value for key, value in manifest.items() if key not in ("apiVersion", "kind", "metadata")}
@@ -360,7 +362,7 @@ class _KubeObject:
     _typed_class: type
     _props: type
 
-    def __new__(cls, scope: Scope, id: str, **props: Any):
+    def __new__(cls, scope: Scope, id: str, **props: Any) -> Any:
         if not isinstance(scope, _Scope) and not _named(props):
             # cdk8s derives the name of an unnamed object from its path in the bridge: leave it there.
             return cls._typed_class(scope, id, **props)
@@ -375,6 +377,7 @@ class _KubeObject:
         obj = {"apiVersion": api_version, "kind": kind,
                "metadata": _metadata(chart, _plain(values["metadata"], True))}
         fields = _fields(self._props)
+        assert fields is not None  # a <Name>Props class is a struct
         for name, value in values.items():
             if name != "metadata":
                 obj[fields[name]] = _plain(value, True)
@@ -382,7 +385,7 @@ class _KubeObject:
         _add(scope, id, obj)
 
     @classmethod
-    def manifest(cls, **props: Any) -> dict:
+    def manifest(cls, **props: Any) -> Json:
         """The object's JSON without an object, as cdk8s's ``manifest()``: unset fields left out, no metadata
         defaults."""
         api_version, kind = _gvk(cls._typed_class)
@@ -419,6 +422,9 @@ _GVK = {
     "cdk8s-plus-32.k8s.KubeService": ("v1", "Service"),
     "cdk8s-plus-32.k8s.KubeServiceAccount": ("v1", "ServiceAccount"),
     "cdk8s-plus-32.k8s.KubeStatefulSet": ("apps/v1", "StatefulSet"),
+    "cdk8s-plus-32.k8s.KubeValidatingAdmissionPolicy": ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicy"),
+    "cdk8s-plus-32.k8s.KubeValidatingAdmissionPolicyBinding": ("admissionregistration.k8s.io/v1",
+                                                               "ValidatingAdmissionPolicyBinding"),
     "ioargoproj.Application": ("argoproj.io/v1alpha1", "Application"),
     "ioargoproj.AppProject": ("argoproj.io/v1alpha1", "AppProject"),
     "iofluxcdtoolkitkustomize.Kustomization": ("kustomize.toolkit.fluxcd.io/v1", "Kustomization"),
@@ -429,17 +435,20 @@ _GVK = {
 
 @functools.cache
 def _gvk(typed_class: type) -> tuple[str, str]:
-    if typed_class.__jsii_type__ in _GVK:
-        return _GVK[typed_class.__jsii_type__]
-    gvk = typed_class.GVK
+    # Both set by jsii's metaclass, which a type checker does not see.
+    fqn: str = getattr(typed_class, "__jsii_type__")  # noqa: B009
+    if fqn in _GVK:
+        return _GVK[fqn]
+    gvk: cdk8s.GroupVersionKind = getattr(typed_class, "GVK")  # noqa: B009
     return gvk.api_version, gvk.kind
 
 
-def rendered_in_python(typed: type) -> type:
+def rendered_in_python(typed: type) -> type[_KubeObject]:
     """A class of the same name and arguments as ``typed`` (a typed binding's object class: cdk8s-plus-32's
     or a generated one's, with a ``<Name>Props`` struct beside it) whose objects are rendered here."""
     props = getattr(sys.modules[typed.__module__], f"{typed.__name__}Props")
-    return type(typed.__name__, (_KubeObject,), {"_typed_class": typed, "_props": props, "__doc__": typed.__doc__})
+    made = type(typed.__name__, (_KubeObject,), {"_typed_class": typed, "_props": props, "__doc__": typed.__doc__})
+    return cast(type[_KubeObject], made)
 
 
 class _K8s:

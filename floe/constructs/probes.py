@@ -7,6 +7,7 @@ own health endpoint wins, the seed's timings stay the policy.
 from dataclasses import dataclass, replace
 
 from floe.constructs.kube import int_or_string, k8s
+from floe.rendered import Json
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ STARTUP = ProbeTiming(initial_delay_seconds=5, period_seconds=10, failure_thresh
 class Probe:
     """How to ask a container whether it is alive or ready; build with the ``from_*`` factories."""
 
-    handler: dict
+    handler: Json
     timing: ProbeTiming
     port: int | str | None = None
     """The container port the probe targets (None for exec probes), so tests can check it is declared."""

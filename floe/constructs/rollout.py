@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from floe.constructs.kube import Construct, Scope, api_object, k8s
 from floe.constructs.metadata import ARGO_SYNC_OPTIONS
+from floe.rendered import Json
 
 API_VERSION = "argoproj.io/v1alpha1"
 KIND = "Rollout"
@@ -32,7 +33,7 @@ class BlueGreenStrategy:
     """False: the new version waits for a person (``kubectl argo rollouts promote``)."""
     scale_down_delay_seconds: int
 
-    def to_json(self) -> dict:
+    def to_json(self) -> Json:
         return {
             "activeService": self.active_service,
             "previewService": self.preview_service,

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from floe.config.common import Autoscaling, BlueGreen, Storage
+from floe.constructs.container import Port
 from floe.constructs.kube import Construct, Scope, int_or_string, k8s, plain_object
 from floe.constructs.labels import AppIdentity
 from floe.constructs.metadata import final_meta, object_meta
@@ -106,7 +107,7 @@ class PlatformService(Construct):
         return self.props.autoscaling.max_replicas if self.props.autoscaling else self.props.replicas
 
     @property
-    def exposed_ports(self) -> list:
+    def exposed_ports(self) -> list[Port]:
         return [p for c in self.props.pod.containers for p in c.ports if p.expose]
 
     def _meta(self, name: str) -> k8s.ObjectMeta:

@@ -1,11 +1,11 @@
 """Persistent volume claims: one spec for StatefulSet claim templates and standalone claims alike."""
 
-from constructs import Construct
 
 from floe.config.common import Storage
-from floe.constructs.kube import k8s, quantity
+from floe.constructs.kube import Scope, k8s, quantity
 from floe.constructs.labels import AppIdentity
 from floe.constructs.metadata import PROTECTED, object_meta
+from floe.rendered import Json
 
 
 def claim_spec(storage: Storage) -> k8s.PersistentVolumeClaimSpec:
@@ -17,7 +17,7 @@ def claim_spec(storage: Storage) -> k8s.PersistentVolumeClaimSpec:
     )
 
 
-def claim_template(name: str, labels: dict[str, str], storage: Storage) -> dict:
+def claim_template(name: str, labels: dict[str, str], storage: Storage) -> Json:
     """A StatefulSet's ``volumeClaimTemplates`` item, with ``apiVersion: v1`` and ``kind: PersistentVolumeClaim``.
 
     The API server stores every template with those two fields (apps/v1 conversion), and the list is
@@ -25,12 +25,13 @@ def claim_template(name: str, labels: dict[str, str], storage: Storage) -> dict:
     (argo-cd#11143). The typed ``StatefulSetSpec`` drops them, so the template is rendered as a
     whole PersistentVolumeClaim.
     """
-    return k8s.KubePersistentVolumeClaim.manifest(
+    template: Json = k8s.KubePersistentVolumeClaim.manifest(
         metadata=k8s.ObjectMeta(name=name, labels=labels), spec=claim_spec(storage)
     )
+    return template
 
 
-def standalone_claim(scope: Construct, identity: AppIdentity, name: str, namespace: str, storage: Storage) -> None:
+def standalone_claim(scope: Scope, identity: AppIdentity, name: str, namespace: str, storage: Storage) -> None:
     """A claim of its own (not a StatefulSet's), in its pod's wave, which neither engine ever deletes.
 
     It is in the wave of the pod that binds it: a claim is healthy only once bound, and a

@@ -36,6 +36,7 @@ from floe.imports.io.argoproj import (
     AppProjectSpecOrphanedResources,
     AppProjectSpecOrphanedResourcesIgnore,
 )
+from floe.security import admission
 from floe.tiers import SYNC_WAVE
 
 # Rendered in Python, as every object is (floe.constructs.kube), never in the jsii bridge.
@@ -57,6 +58,8 @@ come first and be reported invalid ("referencing project ... which does not exis
 follows."""
 APPLICATION_WAVE = 0
 NAMESPACE = GroupKind("", "Namespace", namespaced=False)
+ADMISSION_POLICY = GroupKind("admissionregistration.k8s.io", "ValidatingAdmissionPolicy", namespaced=False)
+ADMISSION_BINDING = GroupKind("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding", namespaced=False)
 ROOT_KINDS = (GroupKind("argoproj.io", "AppProject"), GroupKind("argoproj.io", "Application"))
 """All the root Application may sync."""
 
@@ -148,12 +151,19 @@ def _project(scope: Construct, environment: Environment) -> None:
     )
 
 
+def _cluster_names(environment: Environment) -> dict[GroupKind, list[str]]:
+    """The names each cluster-scoped kind the generator can emit is allowed by: the environment's own."""
+    policy = [admission.policy_name(environment)]
+    return {NAMESPACE: _namespaces(environment), ADMISSION_POLICY: policy, ADMISSION_BINDING: policy}
+
+
 def _cluster_whitelist(environment: Environment) -> list[AppProjectSpecClusterResourceWhitelist]:
-    """Cluster-scoped kinds, Namespaces by name: destinations fence only namespaced objects, so a
-    Namespace allowed by kind alone would let a commit adopt, and later prune, any namespace."""
+    """Cluster-scoped kinds, each by name: destinations fence only namespaced objects, so a kind allowed
+    alone would let a commit adopt, and later prune, any object of it: any namespace, or another
+    team's admission policy. A cluster-scoped kind without names here fails the render (KeyError)."""
+    names = _cluster_names(environment)
     return [AppProjectSpecClusterResourceWhitelist(group=k.group, kind=k.kind, name=name)
-            for k in emittable_kinds(namespaced=False)
-            for name in (_namespaces(environment) if k == NAMESPACE else [None])]
+            for k in emittable_kinds(namespaced=False) for name in names[k]]
 
 
 def _application(scope: Construct, environment: Environment, objects: list[Mapping]) -> None:

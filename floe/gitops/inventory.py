@@ -19,6 +19,8 @@ EMITTABLE_KINDS: tuple[GroupKind, ...] = (
     GroupKind("", "ResourceQuota"),
     GroupKind("", "Service"),
     GroupKind("", "ServiceAccount"),
+    GroupKind("admissionregistration.k8s.io", "ValidatingAdmissionPolicy", namespaced=False),
+    GroupKind("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding", namespaced=False),
     GroupKind("apps", "Deployment"),
     GroupKind("apps", "StatefulSet"),
     GroupKind("argoproj.io", "Rollout"),

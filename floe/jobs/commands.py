@@ -32,5 +32,7 @@ def command(environment: Environment, product: DataProduct, job_type: str) -> tu
     if quality.engine == "dbt-tests":
         return _dbt(environment, product, "test") + ("--select", quality.selector)
     if quality.engine == "soda-core":
+        assert quality.contract and quality.data_source  # Quality's validator requires both for soda-core
         return ("soda", "contract", "verify", "--data-source", quality.data_source, "--contract", quality.contract)
+    assert quality.checkpoint  # Quality's validator requires it for great-expectations
     return ("python", "-c", GREAT_EXPECTATIONS_CHECKPOINT, quality.project_dir, quality.checkpoint)

@@ -46,7 +46,6 @@ class ProductPod:
 
 def product_env(environment: Environment, product: DataProduct) -> tuple[k8s.EnvVar, ...]:
     """Where the product's data is and the credentials to reach it: the catalog, the object store, its compute."""
-    jobs = environment.jobs
     return (
         env.literal("FLOE_ENVIRONMENT", environment.name),
         env.literal("FLOE_DATA_PRODUCT", product.name),
@@ -59,8 +58,9 @@ def product_env(environment: Environment, product: DataProduct) -> tuple[k8s.Env
         # The standard AWS SDK variables, which boto3, pyarrow, DuckDB and dlt all read.
         env.literal("AWS_ENDPOINT_URL", minio.endpoint(environment)),
         env.literal("AWS_REGION", minio.REGION),
-        env.from_secret("AWS_ACCESS_KEY_ID", jobs.object_store_credentials_secret, minio.ROOT_USER_KEY),
-        env.from_secret("AWS_SECRET_ACCESS_KEY", jobs.object_store_credentials_secret, minio.ROOT_PASSWORD_KEY),
+        # The product's own MinIO user: its namespace's files, those of the products it reads, its runs' logs.
+        env.from_secret("AWS_ACCESS_KEY_ID", product.object_store_credentials_secret, minio.USER_ACCESS_KEY),
+        env.from_secret("AWS_SECRET_ACCESS_KEY", product.object_store_credentials_secret, minio.USER_SECRET_KEY),
         *compute_env(environment, product),
     )
 

@@ -7,7 +7,6 @@ labels, the resources and settings of its compute, the catalog and the object st
 arrive only through Secret references, from Secrets that must exist in the jobs namespace.
 """
 
-from constructs import Construct
 
 from floe.components.telemetry import otlp_env
 from floe.config.environment import Environment
@@ -17,7 +16,7 @@ from floe.constructs import env
 from floe.constructs.container import Container
 from floe.constructs.job_policy import JOB_POLICY
 from floe.constructs.job_template import JobTemplate, JobTemplateProps
-from floe.constructs.kube import k8s
+from floe.constructs.kube import Scope, k8s
 from floe.constructs.labels import AppIdentity, Layer, Owner
 from floe.constructs.pod import PodProps
 from floe.constructs.security import TMP, RunAs, ScratchPath
@@ -62,7 +61,7 @@ def job_env(environment: Environment, product: DataProduct, job_type: str,
     )
 
 
-def render(scope: Construct, environment: Environment) -> None:
+def render(scope: Scope, environment: Environment) -> None:
     jobs = environment.jobs
     run_as = RunAs(user=jobs.run_as_user, group=jobs.run_as_user)
     for product in environment.data_products:

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 from grafana_foundation_sdk.builders import dashboard, prometheus, stat, text, timeseries
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models import dashboard as dashboard_model
 from grafana_foundation_sdk.models.common import DataSourceRef
-from grafana_foundation_sdk.models.dashboard import GridPos
+from grafana_foundation_sdk.models.dashboard import GridPos, VariableRefresh
 
 from floe.components import dagster, minio, polaris
 from floe.components.telemetry import COLLECTOR
@@ -39,7 +40,7 @@ class Dashboard:
 
     layer: Layer
     uid: str
-    model: dict
+    model: dashboard_model.Dashboard
 
     @property
     def file(self) -> str:
@@ -55,7 +56,7 @@ class _Layout:
     def __init__(self, builder: dashboard.Dashboard, per_row: int = 2, height: int = 8) -> None:
         self.builder, self.per_row, self.height, self.count = builder, per_row, height, 0
 
-    def add(self, panel) -> None:
+    def add(self, panel: timeseries.Panel | stat.Panel | text.Panel) -> None:
         width = WIDTH // self.per_row
         x, y = (self.count % self.per_row) * width, (self.count // self.per_row) * self.height
         self.builder.with_panel(panel.grid_pos(GridPos(h=self.height, w=width, x=x, y=y)))
@@ -201,7 +202,8 @@ def pipeline_jobs(environment: Environment) -> Dashboard:
     builder = _new("floe-pipeline-jobs", "Pipeline jobs", ("pipeline-jobs",))
     builder.with_variable(
         dashboard.QueryVariable("product").label("Data product").datasource(DATASOURCE)
-        .query(f"label_values(kube_job_labels{{{jobs}}}, {PRODUCT})").multi(True).include_all(True).refresh(2))
+        .query(f"label_values(kube_job_labels{{{jobs}}}, {PRODUCT})").multi(True).include_all(True)
+        .refresh(VariableRefresh.ON_TIME_RANGE_CHANGED))
     layout = _Layout(builder)
     layout.add(_series("Runs (Jobs kept: the last hour)", "short",
                        (f"count by ({PRODUCT}) (kube_job_status_start_time{{{jobs}}} * {by_product})",

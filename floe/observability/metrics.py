@@ -33,7 +33,7 @@ OTEL_COLLECTOR = frozenset({
     "otelcol_exporter_queue_capacity",
 })
 
-OTLP_METRICS = frozenset()
+OTLP_METRICS: frozenset[str] = frozenset()
 """What workloads send over OTLP, re-exported by the collector: their own names, none the platform relies on."""
 
 MINIO = frozenset({

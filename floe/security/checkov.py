@@ -7,10 +7,10 @@ stops failing a check (an environment that pins images by digest, say) also lose
 test suite runs checkov over ``dist/`` and expects no failed check and no skip that went unused.
 """
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from floe.rendered import LONG_LIVED_KINDS, pod_spec
+from floe.rendered import LONG_LIVED_KINDS, Json, JsonView, pod_spec
 
 SKIP_PREFIX = "checkov.io/skip"
 WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "Pod")
@@ -24,20 +24,20 @@ class AcceptedFinding:
     check: str
     reason: str
     """Said on the object; checkov splits the annotation at ``=``, so a reason never contains one."""
-    applies: Callable[[Mapping], bool]
+    applies: Callable[[JsonView], bool]
     kinds: tuple[str, ...] = WORKLOADS
 
 
-def _containers(obj: Mapping) -> list[Mapping]:
+def _containers(obj: JsonView) -> list[JsonView]:
     spec = pod_spec(obj)
     return [*spec.get("initContainers", []), *spec["containers"]]
 
 
-def _secret_env(obj: Mapping) -> bool:
+def _secret_env(obj: JsonView) -> bool:
     return any("secretKeyRef" in (var.get("valueFrom") or {}) for c in _containers(obj) for var in c.get("env", []))
 
 
-def _low_uid(obj: Mapping) -> bool:
+def _low_uid(obj: JsonView) -> bool:
     spec = pod_spec(obj)
     pod_user = spec.get("securityContext", {}).get("runAsUser")
     users = [c.get("securityContext", {}).get("runAsUser", pod_user) for c in spec["containers"]]
@@ -91,7 +91,7 @@ ACCEPTED: tuple[AcceptedFinding, ...] = (
 )
 
 
-def annotate(objects: Iterable[dict]) -> None:
+def annotate(objects: Iterable[Json]) -> None:
     """Adds to every object a skip annotation for each accepted finding that applies to it."""
     for obj in objects:
         skips = [finding for finding in ACCEPTED if obj["kind"] in finding.kinds and finding.applies(obj)]

@@ -26,14 +26,15 @@ tracking marks and sync options among them. An Ingress's TLS Secret gets the typ
 ``kubernetes.io/tls``.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
 from floe.config.environment import Environment
-from floe.config.secrets import SecretsSettings
+from floe.config.secrets import SecretsSettings, SecretStoreRef
 from floe.constructs.kube import Scope, api_object
 from floe.constructs.labels import AppIdentity, Layer
 from floe.constructs.metadata import object_meta
 from floe.constructs.rollout import SKIP_DRY_RUN
+from floe.rendered import Json, JsonView
 from floe.security.secrets import TLS_KEYS, SecretUse, inventory
 from floe.tiers import FOUNDATION, Step
 
@@ -68,10 +69,11 @@ def external_secret_names(uses: Iterable[SecretUse]) -> dict[tuple[str, str], st
             for use in uses}
 
 
-def render(scope: Scope, environment: Environment, objects: Iterable[Mapping]) -> None:
+def render(scope: Scope, environment: Environment, objects: Iterable[JsonView]) -> None:
     """One ExternalSecret per Secret the ``objects`` read; none without a store."""
     settings = environment.secrets
-    if settings.store is None:
+    store = settings.store
+    if store is None:
         return
     layers = {environment.namespaces.platform: Layer.PLATFORM_SERVICES,
               environment.namespaces.jobs: Layer.PIPELINE_JOBS}
@@ -86,16 +88,16 @@ def render(scope: Scope, environment: Environment, objects: Iterable[Mapping]) -
         api_object(scope, f"externalsecret-{use.namespace}-{use.name}", API_VERSION, KIND,
                    {"name": metadata.name, "namespace": metadata.namespace, "labels": metadata.labels,
                     "annotations": metadata.annotations},
-                   spec=_spec(settings, use, identity))
+                   spec=_spec(settings, store, use, identity))
 
 
-def _spec(settings: SecretsSettings, use: SecretUse, identity: AppIdentity) -> dict:
-    template: dict = {"engineVersion": TEMPLATE_ENGINE, "mergePolicy": MERGE_POLICY,
+def _spec(settings: SecretsSettings, store: SecretStoreRef, use: SecretUse, identity: AppIdentity) -> Json:
+    template: Json = {"engineVersion": TEMPLATE_ENGINE, "mergePolicy": MERGE_POLICY,
                       "metadata": {"labels": identity.labels}}
     if use.keys == TLS_KEYS:
         template["type"] = TLS_TYPE
     return {
-        "secretStoreRef": {"kind": settings.store.kind, "name": settings.store.name},
+        "secretStoreRef": {"kind": store.kind, "name": store.name},
         "refreshInterval": settings.refresh_interval,
         "target": {"name": use.name, "creationPolicy": CREATION_POLICY, "deletionPolicy": DELETION_POLICY,
                    "template": template},

@@ -1,12 +1,16 @@
 """NetworkPolicies generated from the components' declared dependencies, never from a second list.
 
-Platform namespace: ingress denied by default; each component admits its own pods and the pods
-of every component that depends on it or that it names as a caller (on the ports declared), the collector admits every
-pod's telemetry, and the ingress controller reaches exactly the Services behind an Ingress. Jobs
-namespace: all traffic denied by default; run pods may resolve names, export telemetry, reach the
-platform services (or external databases) their component depends on, and their compute. The runs
-Dagster launches exist only at run time: they are known by the labels of the rendered run launcher,
-and only they (not the job templates' pods) reach Dagster's database.
+Both namespaces deny all traffic by default, and every pod may resolve names and export telemetry.
+Platform namespace: each component admits its own pods and the pods of every component that depends
+on it or that it names as a caller (on the ports declared), the collector admits every pod's
+telemetry, and the ingress controller reaches exactly the Services behind an Ingress; each component
+reaches its own pods, its dependencies and the components it calls on the same ports, the
+external databases standing in for them, and the addresses outside the platform its environment
+declares for it (``Environment.endpoints``); only the pods that mount a service-account token reach
+the Kubernetes API server, at the endpoint addresses the environment declares. Jobs namespace: run
+pods reach the platform services (or external databases) their component depends on, and their
+compute. The runs Dagster launches exist only at run time: they are known by the labels of the
+rendered run launcher, and only they (not the job templates' pods) reach Dagster's database.
 
 Ports come from the rendered Services, so a policy can never disagree with what is deployed.
 """
@@ -16,19 +20,21 @@ from collections.abc import Iterable, Mapping
 from constructs import Construct
 
 from floe.components.telemetry import COLLECTOR, OTLP_GRPC_PORT, OTLP_HTTP_PORT
-from floe.config.common import Egress
+from floe.config.common import Egress, InCluster
 from floe.config.environment import Environment
 from floe.constructs.kube import int_or_string, k8s
 from floe.constructs.labels import AppIdentity, Layer
 from floe.constructs.metadata import object_meta
+from floe.errors import FloeError
 from floe.jobs import PRODUCT_LABEL
 from floe.jobs.compute import compute_egress
 from floe.registry import COMPONENTS, Component
-from floe.rendered import pod_template
+from floe.rendered import pod_spec, pod_template
 from floe.security.secrets import run_launcher
 from floe.tiers import FOUNDATION, Step
 
 NAMESPACE_NAME = "kubernetes.io/metadata.name"
+INSTANCE = "app.kubernetes.io/instance"
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "Rollout", "Job", "CronJob"}
 
 Port = tuple[int | str, str]
@@ -58,6 +64,10 @@ class Topology:
     def __init__(self, objects: Iterable[Mapping], platform: str) -> None:
         objects = list(objects)
         self.pods = [pod_labels(o) for o in objects if o["kind"] in WORKLOAD_KINDS] + run_pod_labels(objects)
+        self.api_callers = sorted(pod_labels(o)[INSTANCE] for o in objects if o["kind"] in WORKLOAD_KINDS
+                                  and o["metadata"]["namespace"] == platform
+                                  and pod_spec(o).get("automountServiceAccountToken"))
+        """The instances of the platform whose pods mount a service-account token: they call the API server."""
         self.services = [o for o in objects if o["kind"] == "Service" and o["metadata"]["namespace"] == platform]
         self.ingresses = [o for o in objects if o["kind"] == "Ingress"]
         self._by_label: dict[tuple[str, str], set[int]] = {}
@@ -125,10 +135,15 @@ class _Policies:
         self.scope, self.environment, self.topology = scope, environment, topology
         self.platform, self.jobs = environment.namespaces.platform, environment.namespaces.jobs
 
-    def peer(self, component: Component) -> k8s.NetworkPolicyPeer:
+    def namespace_of(self, layer: Layer) -> str:
+        return self.jobs if layer is Layer.PIPELINE_JOBS else self.platform
+
+    def peer(self, component: Component, seen_from: Layer = Layer.PLATFORM_SERVICES) -> k8s.NetworkPolicyPeer:
+        """The component's pods, as a policy in ``seen_from``'s namespace names them."""
         selector = k8s.LabelSelector(match_labels=component.pod_selector)
-        if component.layer is Layer.PIPELINE_JOBS:
-            return k8s.NetworkPolicyPeer(namespace_selector=_namespace(self.jobs), pod_selector=selector)
+        if component.layer is not seen_from:
+            return k8s.NetworkPolicyPeer(namespace_selector=_namespace(self.namespace_of(component.layer)),
+                                         pod_selector=selector)
         return k8s.NetworkPolicyPeer(pod_selector=selector)
 
     def policy(self, name: str, namespace: str, layer: Layer, selector: dict[str, str], *,
@@ -145,11 +160,70 @@ class _Policies:
         )
 
     def platform_policies(self) -> None:
-        self.policy("default-deny-ingress", self.platform, Layer.PLATFORM_SERVICES, {}, ingress=[])
+        platform = Layer.PLATFORM_SERVICES
+        self.policy("default-deny-ingress", self.platform, platform, {}, ingress=[])
+        self.policy("default-deny-egress", self.platform, platform, {}, egress=[])
+        self.policy("allow-platform-dns", self.platform, platform, {}, egress=[self.dns_rule()])
+        self.policy("allow-platform-telemetry", self.platform, platform, {}, egress=[self.telemetry_rule()])
         for component in COMPONENTS:
-            if component.layer is Layer.PLATFORM_SERVICES and self.topology.has_pods(component):
-                self.policy(f"allow-{component.name}", self.platform, Layer.PLATFORM_SERVICES,
-                            component.pod_selector, ingress=self.ingress_rules(component))
+            if component.layer is platform and self.topology.has_pods(component):
+                self.policy(f"allow-{component.name}", self.platform, platform, component.pod_selector,
+                            ingress=self.ingress_rules(component), egress=self.egress_rules(component))
+        self.api_server_policy()
+
+    def dns_rule(self) -> k8s.NetworkPolicyEgressRule:
+        network = self.environment.network
+        return k8s.NetworkPolicyEgressRule(
+            to=[k8s.NetworkPolicyPeer(namespace_selector=_namespace(network.dns_namespace),
+                                      pod_selector=k8s.LabelSelector(match_labels=network.dns_pod_labels))],
+            ports=_ports([(53, "UDP"), (53, "TCP")]),
+        )
+
+    def telemetry_rule(self) -> k8s.NetworkPolicyEgressRule:
+        """Every pod of both layers may export to the collector: the one edge no component declares."""
+        collector = {c.name: c for c in COMPONENTS}[COLLECTOR]
+        return k8s.NetworkPolicyEgressRule(
+            to=[k8s.NetworkPolicyPeer(namespace_selector=_namespace(self.platform),
+                                      pod_selector=k8s.LabelSelector(match_labels=collector.pod_selector))],
+            ports=_ports(TELEMETRY),
+        )
+
+    def egress_rules(self, component: Component) -> list[k8s.NetworkPolicyEgressRule]:
+        """Where the component's pods may connect besides DNS and telemetry: its own pods (platform
+        services only), its dependencies, the components it calls, and what its environment declares."""
+        by_name = {c.name: c for c in COMPONENTS}
+        rules = []
+        if component.layer is Layer.PLATFORM_SERVICES:
+            rules.append(k8s.NetworkPolicyEgressRule(to=[self.peer(component)]))
+        called = [(by_name[n], ports) for n, ports in component.dependencies.items()]
+        called += [(c, c.called_by[component.name]) for c in COMPONENTS if component.name in c.called_by]
+        for target, wanted in called:
+            ports = self.topology.ports(target, wanted)
+            if ports:  # nothing to reach for namespace-wide objects
+                rules.append(k8s.NetworkPolicyEgressRule(to=[self.peer(target, component.layer)],
+                                                         ports=_ports(ports)))
+            elif target.outside and (wanted is None or set(wanted) & set(target.outside_ports)):
+                rules.extend(_external(target.outside(self.environment)))  # run outside the cluster here
+        for endpoint in self.environment.endpoints:
+            if endpoint.caller == component.name:
+                rules.extend(_external(endpoint.destinations(self.environment.network.cluster_domain)))
+        return rules
+
+    def api_server_policy(self) -> None:
+        """Only the pods that mount a service-account token reach the API server, where policies see it."""
+        server, callers = self.environment.network.api_server, self.topology.api_callers
+        if not callers:
+            return
+        if server is None:
+            raise FloeError(f"environments/{self.environment.name}.yaml: network.api_server is required: "
+                            f"{', '.join(callers)} call the Kubernetes API and platform egress is closed by default; "
+                            "declare the API server's endpoint addresses and port (kubectl get endpoints kubernetes "
+                            "-n default), e.g. network: {api_server: {cidrs: [10.0.0.10/32], port: 6443}}")
+        for instance in callers:
+            self.policy(f"allow-api-server-{instance}", self.platform, Layer.PLATFORM_SERVICES, {INSTANCE: instance},
+                        egress=[k8s.NetworkPolicyEgressRule(
+                            to=[k8s.NetworkPolicyPeer(ip_block=k8s.IpBlock(cidr=cidr)) for cidr in server.cidrs],
+                            ports=_ports([(server.port, "TCP")]))])
 
     def ingress_rules(self, component: Component) -> list[k8s.NetworkPolicyIngressRule]:
         # Its own pods talk among themselves (peers, workers, bootstrap steps) on any port.
@@ -183,34 +257,12 @@ class _Policies:
                                                               ports=_ports(ports))])
 
     def jobs_policies(self) -> None:
-        network = self.environment.network
         self.policy("default-deny", self.jobs, Layer.PIPELINE_JOBS, {}, ingress=[], egress=[])
-        self.policy("allow-dns", self.jobs, Layer.PIPELINE_JOBS, {}, egress=[k8s.NetworkPolicyEgressRule(
-            to=[k8s.NetworkPolicyPeer(namespace_selector=_namespace(network.dns_namespace),
-                                      pod_selector=k8s.LabelSelector(match_labels=network.dns_pod_labels))],
-            ports=_ports([(53, "UDP"), (53, "TCP")]),
-        )])
-        collector = {c.name: c for c in COMPONENTS}[COLLECTOR]
-        self.policy("allow-telemetry", self.jobs, Layer.PIPELINE_JOBS, {}, egress=[k8s.NetworkPolicyEgressRule(
-            to=[k8s.NetworkPolicyPeer(namespace_selector=_namespace(self.platform),
-                                      pod_selector=k8s.LabelSelector(match_labels=collector.pod_selector))],
-            ports=_ports(TELEMETRY),
-        )])
-        by_name = {c.name: c for c in COMPONENTS}
+        self.policy("allow-dns", self.jobs, Layer.PIPELINE_JOBS, {}, egress=[self.dns_rule()])
+        self.policy("allow-telemetry", self.jobs, Layer.PIPELINE_JOBS, {}, egress=[self.telemetry_rule()])
         for component in (c for c in COMPONENTS if c.layer is Layer.PIPELINE_JOBS):
-            rules = []
-            for name, wanted in component.dependencies.items():
-                target, ports = by_name[name], self.topology.ports(by_name[name], wanted)
-                if ports:  # nothing to reach for namespace-wide objects
-                    rules.append(k8s.NetworkPolicyEgressRule(
-                        to=[k8s.NetworkPolicyPeer(namespace_selector=_namespace(self.platform),
-                                                  pod_selector=k8s.LabelSelector(match_labels=target.pod_selector))],
-                        ports=_ports(ports),
-                    ))
-                elif target.outside:  # run outside the cluster by this environment
-                    rules.extend(_external(target.outside(self.environment)))
             self.policy(f"allow-{component.name}-egress", self.jobs, Layer.PIPELINE_JOBS, component.pod_selector,
-                        egress=rules)
+                        egress=self.egress_rules(component))
         # A product's pods reach its own compute: its job templates and, since each code location's
         # container context labels them with their product, the runs Dagster launches for it.
         for product in self.environment.data_products:
@@ -220,9 +272,17 @@ class _Policies:
                             {PRODUCT_LABEL: product.name}, egress=_external(egress))
 
 
-def _external(egress: Iterable[Egress]) -> list[k8s.NetworkPolicyEgressRule]:
-    return [k8s.NetworkPolicyEgressRule(to=[k8s.NetworkPolicyPeer(ip_block=k8s.IpBlock(cidr=e.cidr))],
-                                        ports=_ports((port, "TCP") for port in e.ports)) for e in egress]
+def _external(egress: Iterable[Egress | InCluster]) -> list[k8s.NetworkPolicyEgressRule]:
+    """Rules to addresses outside the cluster, or to pods of another namespace."""
+    return [k8s.NetworkPolicyEgressRule(to=[_destination(e)], ports=_ports((port, "TCP") for port in e.ports))
+            for e in egress]
+
+
+def _destination(egress: Egress | InCluster) -> k8s.NetworkPolicyPeer:
+    if isinstance(egress, InCluster):
+        return k8s.NetworkPolicyPeer(namespace_selector=_namespace(egress.namespace),
+                                     pod_selector=k8s.LabelSelector(match_labels=egress.pod_labels or None))
+    return k8s.NetworkPolicyPeer(ip_block=k8s.IpBlock(cidr=egress.cidr))
 
 
 def render(scope: Construct, environment: Environment, objects: Iterable[Mapping]) -> None:

@@ -22,11 +22,9 @@ nothing is a wildcard.
 
 from collections import defaultdict
 
-from constructs import Construct
-
 from floe.components import dagster
 from floe.config.environment import Environment
-from floe.constructs.kube import k8s
+from floe.constructs.kube import Scope, k8s
 from floe.constructs.labels import AppIdentity
 from floe.constructs.metadata import object_meta
 from floe.tiers import ORCHESTRATOR, Step
@@ -78,7 +76,7 @@ def rules(account: str) -> tuple[Rule, ...]:
     return tuple((group, resource, tuple(sorted(verbs[(group, resource)]))) for group, resource in sorted(verbs))
 
 
-def render(scope: Construct, environment: Environment) -> None:
+def render(scope: Scope, environment: Environment) -> None:
     namespace = environment.namespaces.jobs
     for account, role in ROLES.items():
         identity = AppIdentity(name="dagster", instance=role, component="rbac",

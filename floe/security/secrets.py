@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from floe.rendered import pod_specs
+from floe.rendered import JsonView, pod_specs
 
 TLS_KEYS = ("tls.crt", "tls.key")
 """The keys of a ``kubernetes.io/tls`` Secret, which the ingress controller reads for an Ingress."""
@@ -36,13 +36,13 @@ class SecretUse:
     readers: tuple[str, ...]
 
 
-def inventory(objects: Iterable[Mapping]) -> list[SecretUse]:
+def inventory(objects: Iterable[JsonView]) -> list[SecretUse]:
     """Every Secret the objects' pods read, by namespace and name."""
     keys: dict[tuple[str, str], set[str]] = defaultdict(set)
     readers: dict[tuple[str, str], set[str]] = defaultdict(set)
     objects = list(objects)
     for namespace, reader, spec in _pods(objects):
-        for name, key in _references(spec):
+        for name, key in references(spec):
             keys[namespace, name].add(key)
             readers[namespace, name].add(reader)
     for ingress in (obj for obj in objects if obj.get("kind") == "Ingress"):
@@ -54,7 +54,7 @@ def inventory(objects: Iterable[Mapping]) -> list[SecretUse]:
             for namespace, name in sorted(keys)]
 
 
-def _pods(objects: list[Mapping]) -> Iterator[tuple[str, str, Mapping]]:
+def _pods(objects: list[JsonView]) -> Iterator[tuple[str, str, JsonView]]:
     """(namespace, reader, pod spec) of every rendered workload and of the runs Dagster launches."""
     for obj, spec in pod_specs(objects):
         yield obj["metadata"]["namespace"], f"{obj['kind']}/{obj['metadata']['name']}", spec
@@ -68,7 +68,7 @@ def _pods(objects: list[Mapping]) -> Iterator[tuple[str, str, Mapping]]:
             yield from _location_runs(objects, launcher["job_namespace"])
 
 
-def _location_runs(objects: list[Mapping], namespace: str) -> Iterator[tuple[str, str, Mapping]]:
+def _location_runs(objects: list[JsonView], namespace: str) -> Iterator[tuple[str, str, JsonView]]:
     """The runs of each code location, with what its container context adds (its product's Secrets)."""
     for obj, spec in pod_specs(objects):
         for container in spec.get("containers") or []:
@@ -81,7 +81,7 @@ def _location_runs(objects: list[Mapping], namespace: str) -> Iterator[tuple[str
                     yield namespace, f"runs launched from {obj['kind']}/{obj['metadata']['name']}", run
 
 
-def run_launcher(obj: Mapping) -> Mapping | None:
+def run_launcher(obj: JsonView) -> JsonView | None:
     """The Kubernetes run launcher's config in a rendered Dagster instance ConfigMap, if this is one."""
     if obj.get("kind") != "ConfigMap" or DAGSTER_INSTANCE_KEY not in (obj.get("data") or {}):
         return None
@@ -90,12 +90,13 @@ def run_launcher(obj: Mapping) -> Mapping | None:
 
 
 @functools.lru_cache(maxsize=8)
-def _instance(text: str) -> Mapping | None:
+def _instance(text: str) -> JsonView | None:
     """A ``dagster.yaml``, parsed once however many readers ask (not to be modified)."""
-    return yaml.load(text, Loader=yaml.CSafeLoader)
+    instance: JsonView | None = yaml.load(text, Loader=yaml.CSafeLoader)
+    return instance
 
 
-def _references(spec: Mapping) -> Iterator[tuple[str, str]]:
+def references(spec: JsonView) -> Iterator[tuple[str, str]]:
     """(Secret, key) for each key a pod reads: env vars and Secret volumes (which must list their keys)."""
     for container in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]:
         for variable in container.get("env") or []:
@@ -114,3 +115,23 @@ def _references(spec: Mapping) -> Iterator[tuple[str, str]]:
                                  "keys (items) so the inventory knows them")
             for item in secret["items"]:
                 yield secret["secretName"], item["key"]
+
+
+def markdown_table(inventories: Mapping[str, Iterable[SecretUse]]) -> str:
+    """The README's table of Secrets: each Secret of every environment's inventory, with the namespace
+    it is read in, its keys, its readers and the environments that read it."""
+    rows: dict[tuple[str, str], dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for environment, uses in inventories.items():
+        for use in uses:
+            row = rows[use.name, use.namespace]
+            row["keys"].update(use.keys)
+            row["readers"].update(use.readers)
+            row["environments"].add(environment)
+    order = list(inventories)
+    lines = ["| Secret | namespace | keys | read by | environments |", "|---|---|---|---|---|"]
+    for (name, namespace), row in sorted(rows.items()):
+        readers = "<br>".join(sorted(row["readers"]))
+        keys = ", ".join(f"`{key}`" for key in sorted(row["keys"]))
+        environments = ", ".join(env for env in order if env in row["environments"])
+        lines.append(f"| `{name}` | {namespace} | {keys} | {readers} | {environments} |")
+    return "\n".join(lines) + "\n"

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conformance.cached_venv import build_together
 from tests.conftest import DIST, ENVIRONMENT_NAMES, _objects
 
 HERE = Path(__file__).resolve().parent
@@ -22,6 +23,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if HERE in item.path.parents:
             item.add_marker(pytest.mark.conformance)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _pinned_tools_built_together(request: pytest.FixtureRequest) -> None:
+    """The cached environments of the selected tests' ``PINNED_TOOLS``, built side by side before the first
+    test, instead of one after the other as each test module first asks for its own."""
+    modules = {item.module for item in request.session.items if HERE in item.path.parents}
+    build_together(tool for module in modules for tool in getattr(module, "PINNED_TOOLS", ()))
 
 
 @pytest.fixture(scope="session")

@@ -25,6 +25,7 @@ REQUIREMENTS = (
     "sqlalchemy<2.1",
 )
 NAME = f"dagster-{DAGSTER_VERSION}"
+VENV = (NAME, REQUIREMENTS)
 
 
 def ensure_dagster() -> tuple[Path, float | None]:

@@ -17,6 +17,7 @@ EXTENSIONS = ("httpfs", "avro", "iceberg")
 REQUIREMENTS = (f"duckdb=={DUCKDB_VERSION}",
                 *(f"duckdb-extension-{name}=={DUCKDB_VERSION}" for name in EXTENSIONS))
 NAME = f"duckdb-{DUCKDB_VERSION}"
+VENV = (NAME, REQUIREMENTS)
 
 
 def ensure_duckdb() -> tuple[Path, float | None]:

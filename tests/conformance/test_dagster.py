@@ -53,11 +53,14 @@ from floe.components.dagster import (
 )
 from tests.conformance.dagster_kube import CreatedJob, FakeKubernetesApi
 from tests.conformance.dagster_postgres_tls import PostgresTlsProxy
-from tests.conformance.dagster_venv import DAGSTER_VERSION, ensure_dagster
+from tests.conformance.dagster_venv import DAGSTER_VERSION, VENV, ensure_dagster
 from tests.conformance.pod import KUBERNETES_SERVICE, POD_DIR, Pod, passable, quantity
 from tests.conftest import ENVIRONMENT_NAMES, find
 from tests.test_backups import Server, _free_port
 from tests.test_backups import server as postgres_server  # noqa: F401 (a fixture: test_backups' server)
+
+PINNED_TOOLS = (VENV,)
+"""Built with the tier's other pinned tools, side by side (conftest)."""
 
 HERE = Path(__file__).resolve().parent
 MIGRATION = "dagster-migrate"

@@ -29,6 +29,8 @@ pytestmark = pytest.mark.conformance
 
 POLARIS_VERSION = "1.8.0"
 """The release of docker.io/apache/polaris the platform pins, and of the client that checks."""
+POLARIS_CLIENT = (f"polaris-{POLARIS_VERSION}", (f"apache-polaris=={POLARIS_VERSION}",))
+PINNED_TOOLS = (POLARIS_CLIENT,)
 CHECKER = ROOT / "tests" / "conformance" / "polaris_requests.py"
 SEND = re.compile(r"""send '?[\d ]+'? (\w+) "\$(management|CATALOG_URI)(/[^"]*)"(?: --data (?:"\$(\w+)"|(@-)))?""")
 LOOP = re.compile(r'^( *)while read -r ([\w ]+); do\n((?:(?!\1done\b).*\n)*?)\1done < "\$REQUESTS/([\w-]+)"',
@@ -42,7 +44,7 @@ PREFIX = "warehouse"
 
 @pytest.fixture(scope="session")
 def polaris_python() -> str:
-    python, _ = ensure_venv(f"polaris-{POLARIS_VERSION}", (f"apache-polaris=={POLARIS_VERSION}",))
+    python, _ = ensure_venv(*POLARIS_CLIENT)
     return str(python)
 
 

@@ -14,8 +14,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conformance.dagster_venv import ensure_dagster
+from tests.conformance.dagster_venv import VENV, ensure_dagster
 from tests.conftest import find
+
+PINNED_TOOLS = (VENV,)
+"""Built with the tier's other pinned tools, side by side (conformance/conftest.py)."""
 
 HERE = Path(__file__).resolve().parent
 TAG = "dagster-k8s/config"
@@ -126,6 +129,7 @@ def test_env_vars_the_platform_never_sets_are_dropped(rendered, dagster_python, 
 VIEWER_INSTANCE = """\
 import sys
 from dagster._core.instance.config import dagster_instance_config
+
 config, _ = dagster_instance_config(sys.argv[1])
 print(" ".join(sorted(config)))
 """

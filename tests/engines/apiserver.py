@@ -55,7 +55,9 @@ from tests.engines import openapi
 
 CLUSTER_SCOPED = {("", "Namespace"), ("", "PersistentVolume"), ("storage.k8s.io", "StorageClass"),
                   ("rbac.authorization.k8s.io", "ClusterRole"), ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
-                  ("apiextensions.k8s.io", "CustomResourceDefinition"), ("networking.k8s.io", "IngressClass")}
+                  ("apiextensions.k8s.io", "CustomResourceDefinition"), ("networking.k8s.io", "IngressClass"),
+                  ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"),
+                  ("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding")}
 WORKLOADS = {("apps", "Deployment"), ("apps", "StatefulSet"), ("argoproj.io", "Rollout")}
 PRESENT_NAMESPACES = ("default", "kube-system", "argocd", "flux-system")
 """Namespaces of a cluster with the GitOps engine installed (Argo CD's or Flux's own namespace)."""
