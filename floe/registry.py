@@ -10,8 +10,6 @@ starts after the catalog, so it can be no one's startup dependency.
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from constructs import Construct
-
 from floe.components import (
     cube,
     dagster,
@@ -30,6 +28,7 @@ from floe.components import (
 )
 from floe.config.common import Egress
 from floe.config.environment import Environment
+from floe.constructs.kube import Scope
 from floe.constructs.labels import LAYER, TIER, Layer
 from floe.jobs import templates
 from floe.security import admission, rbac
@@ -57,7 +56,7 @@ def on(component: str, *ports: str) -> Dependency:
 class Component:
     name: str
     tier: Tier
-    render: Callable[[Construct, Environment], None]
+    render: Callable[[Scope, Environment], None]
     depends_on: tuple[Dependency, ...] = ()
     """Components whose Services this one's pods call, and which must therefore start first."""
     selector: dict[str, str] = field(default_factory=dict)
@@ -101,7 +100,7 @@ def _instance(name: str) -> dict[str, str]:
     return {"app.kubernetes.io/instance": name}
 
 
-def _launched_by_dagster(scope: Construct, environment: Environment) -> None:
+def _launched_by_dagster(scope: Scope, environment: Environment) -> None:
     """Nothing of its own to render: the run launcher's Job spec is in the dagster component's dagster.yaml."""
 
 

@@ -22,8 +22,6 @@ such names (``CUBESTORE_PORT``...) break Cube Store's configuration (cube-js/cub
 
 import json
 
-from constructs import Construct
-
 from floe.components import minio, polaris
 from floe.components.dns import service_host
 from floe.components.telemetry import otlp_env
@@ -34,7 +32,7 @@ from floe.constructs import env
 from floe.constructs.config_files import config_map
 from floe.constructs.container import Container, Port
 from floe.constructs.ingress import ServiceIngress
-from floe.constructs.kube import k8s
+from floe.constructs.kube import Scope, k8s
 from floe.constructs.labels import AppIdentity
 from floe.constructs.pod import PodProps
 from floe.constructs.probes import LIVENESS, Probe, Probes
@@ -75,7 +73,7 @@ CUBE_STORE_STEP = Step.PREPARE
 """Cube Store syncs one wave before the API and refresh worker, whose readiness needs it."""
 
 
-def render(scope: Construct, environment: Environment) -> None:
+def render(scope: Scope, environment: Environment) -> None:
     if not environment.semantic.enabled:
         return
     _cube_store(scope, environment)
@@ -108,7 +106,7 @@ def _identity(image: str, name: str, instance: str, component: str) -> AppIdenti
 # Cube Store -----------------------------------------------------------------------------------------
 
 
-def _cube_store(scope: Construct, environment: Environment) -> None:
+def _cube_store(scope: Scope, environment: Environment) -> None:
     settings = environment.semantic.cube_store
     image = environment.release.images.cubestore
     secret = settings.object_store_credentials_secret
@@ -326,7 +324,7 @@ def _model(environment: Environment) -> tuple[tuple[ScratchPath, ...], tuple[k8s
     return (), (volume,), (mount,)
 
 
-def _cube(scope: Construct, environment: Environment) -> None:
+def _cube(scope: Scope, environment: Environment) -> None:
     settings = environment.semantic
     image = environment.release.images.cube
     namespace = environment.namespaces.platform

@@ -5,7 +5,6 @@ Health endpoints and ports as MinIO documents them; runs as UID/GID 1000. The bo
 users and policies of ``floe.components.minio_users`` match the render on every sync.
 """
 
-from constructs import Construct
 
 from floe.components.dns import service_host
 from floe.components.minio_users import POLICY_PREFIX, object_store_users
@@ -15,7 +14,7 @@ from floe.constructs import env
 from floe.constructs.bootstrap import BootstrapJob, BootstrapProps
 from floe.constructs.config_files import config_map
 from floe.constructs.container import Container, Port
-from floe.constructs.kube import k8s
+from floe.constructs.kube import Scope, k8s
 from floe.constructs.labels import AppIdentity
 from floe.constructs.pod import PodProps
 from floe.constructs.probes import Probes
@@ -58,7 +57,7 @@ def endpoint(environment: Environment) -> str:
     return f"http://{service_host(environment, INSTANCE)}:{API_PORT}"
 
 
-def render(scope: Construct, environment: Environment) -> None:
+def render(scope: Scope, environment: Environment) -> None:
     settings = environment.storage.minio
     release = environment.release
     namespace = environment.namespaces.platform
@@ -108,7 +107,7 @@ def render(scope: Construct, environment: Environment) -> None:
     _bootstrap(scope, environment, credentials)
 
 
-def _bootstrap(scope: Construct, environment: Environment, credentials: tuple[k8s.EnvVar, ...]) -> None:
+def _bootstrap(scope: Scope, environment: Environment, credentials: tuple[k8s.EnvVar, ...]) -> None:
     """The Job that creates the buckets, then makes the users and their policies match the render."""
     namespace = environment.namespaces.platform
     scheme, _, address = endpoint(environment).partition("://")

@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass
 
 from floe.config.environment import Environment
+from floe.rendered import Json
 
 POLICY_PREFIX = "floe-"
 """Every policy floe makes starts so: a user holding one is floe's, and the bootstrap removes it when
@@ -29,7 +30,7 @@ class ObjectStoreUser:
 
     policy: str
     secret: str
-    statements: tuple[dict, ...]
+    statements: tuple[Json, ...]
 
     @property
     def document(self) -> str:
@@ -42,11 +43,11 @@ def _bucket(bucket: str) -> str:
     return f"arn:aws:s3:::{bucket}"
 
 
-def _allow(actions: tuple[str, ...], resources: list[str]) -> dict:
+def _allow(actions: tuple[str, ...], resources: list[str]) -> Json:
     return {"Effect": "Allow", "Action": list(actions), "Resource": resources}
 
 
-def _listing(bucket: str, prefixes: tuple[str, ...] = ()) -> tuple[dict, ...]:
+def _listing(bucket: str, prefixes: tuple[str, ...] = ()) -> tuple[Json, ...]:
     """Locating and listing ``bucket``: the whole bucket, or only under ``prefixes``."""
     listing = _allow(("s3:ListBucket",), [_bucket(bucket)])
     if prefixes:
@@ -54,7 +55,7 @@ def _listing(bucket: str, prefixes: tuple[str, ...] = ()) -> tuple[dict, ...]:
     return _allow(("s3:GetBucketLocation",), [_bucket(bucket)]), listing
 
 
-def _objects(actions: tuple[str, ...], bucket: str, prefixes: tuple[str, ...] = ()) -> dict:
+def _objects(actions: tuple[str, ...], bucket: str, prefixes: tuple[str, ...] = ()) -> Json:
     """``actions`` on the objects of ``bucket``: all of them, or those under ``prefixes``."""
     return _allow(actions, [f"{_bucket(bucket)}/{p}/*" for p in prefixes] or [f"{_bucket(bucket)}/*"])
 

@@ -11,8 +11,6 @@ principals match the render (see ``floe/scripts/polaris-bootstrap-catalog.sh``).
 import json
 from dataclasses import dataclass
 
-from constructs import Construct
-
 from floe.components import minio
 from floe.components.dns import service_host
 from floe.components.postgres import PASSWORD_KEY, USERNAME_KEY, Database, database_of
@@ -24,13 +22,14 @@ from floe.constructs.bootstrap import BootstrapJob, BootstrapProps
 from floe.constructs.config_files import config_map
 from floe.constructs.container import Container, Port
 from floe.constructs.ingress import ServiceIngress
-from floe.constructs.kube import k8s
+from floe.constructs.kube import Scope, k8s
 from floe.constructs.labels import AppIdentity
 from floe.constructs.pod import PodProps
 from floe.constructs.probes import Probes
 from floe.constructs.scripts import shell_command
 from floe.constructs.security import TMP, RunAs, ScratchPath
 from floe.constructs.service import PlatformService, ServiceProps
+from floe.rendered import Json
 from floe.tiers import CATALOG
 
 INSTANCE = "polaris"
@@ -119,7 +118,7 @@ def storage_credentials(environment: Environment) -> tuple[k8s.EnvVar, ...]:
     )
 
 
-def render(scope: Construct, environment: Environment) -> None:
+def render(scope: Scope, environment: Environment) -> None:
     settings = environment.catalog.polaris
     namespace = environment.namespaces.platform
     database = database_of(environment, "polaris")
@@ -174,7 +173,7 @@ def render(scope: Construct, environment: Environment) -> None:
     _bootstrap(scope, environment, database)
 
 
-def _bootstrap(scope: Construct, environment: Environment, database: Database) -> None:
+def _bootstrap(scope: Scope, environment: Environment, database: Database) -> None:
     settings = environment.catalog.polaris
     images = environment.release.images
     root_credentials = (
@@ -270,7 +269,7 @@ class CatalogPrincipal:
 
     name: str
     secret: str
-    grants: tuple[dict, ...]
+    grants: tuple[Json, ...]
     """Its catalog role's grants, as the management API's ``CatalogGrant`` / ``NamespaceGrant``; any
     other grant the role holds is revoked."""
 
@@ -280,7 +279,7 @@ class CatalogPrincipal:
         return f"{PRINCIPALS_DIR}/{self.name}"
 
 
-def _namespace_grants(namespace: str, privileges: tuple[str, ...]) -> tuple[dict, ...]:
+def _namespace_grants(namespace: str, privileges: tuple[str, ...]) -> tuple[Json, ...]:
     return tuple({"type": "namespace", "namespace": [namespace], "privilege": p} for p in privileges)
 
 
@@ -306,7 +305,7 @@ def catalog_principals(environment: Environment) -> tuple[CatalogPrincipal, ...]
     return tuple(principals)
 
 
-def _catalog(environment: Environment) -> dict:
+def _catalog(environment: Environment) -> Json:
     """The catalog as created (``Catalog``); an existing one is updated to its properties and storage."""
     settings = environment.catalog.polaris
     base_location = f"s3://{settings.warehouse_bucket}/"
@@ -334,10 +333,10 @@ def bootstrap_requests(environment: Environment,
     catalog = _catalog(environment)
     update = {key: catalog[key] for key in ("properties", "storageConfigInfo")}
 
-    def body(value: dict) -> str:
+    def body(value: Json) -> str:
         return json.dumps(value, sort_keys=True)
 
-    def lines(rows: list[tuple[str, dict]]) -> str:
+    def lines(rows: list[tuple[str, Json]]) -> str:
         return "".join(f"{name} {body(value)}\n".lstrip() for name, value in rows)
 
     bodies = {

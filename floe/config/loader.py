@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from floe.config.base import FieldError
 from floe.config.environment import Environment
@@ -176,7 +177,8 @@ def _malformed(path: Path, text: str, error: yaml.YAMLError) -> str:
         line = text.count("\n", 0, error.position) + 1
         return f"{path}:{line}: malformed YAML: character U+{error.character:04X} is not allowed; remove it"
     problem, context = getattr(error, "problem", None) or str(error), getattr(error, "context", None)
-    mark = error.context_mark if context in _AT_TOKEN_START else getattr(error, "problem_mark", None)
+    context_mark: yaml.Mark | None = getattr(error, "context_mark", None)
+    mark = context_mark if context in _AT_TOKEN_START else getattr(error, "problem_mark", None)
     where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
     words = _YAML_PROBLEMS.get(problem)
     if words is None:
@@ -185,8 +187,8 @@ def _malformed(path: Path, text: str, error: yaml.YAMLError) -> str:
             words = re.sub(pattern, replacement, words)
         for token, meaning in _YAML_TOKENS.items():
             words = words.replace(token, meaning)
-    if context in _FLOW:
-        words += f" (in the {_FLOW[context]} that starts at line {error.context_mark.line + 1})"
+    if context in _FLOW and context_mark:
+        words += f" (in the {_FLOW[context]} that starts at line {context_mark.line + 1})"
     return f"{where}: malformed YAML: {words}"
 
 
@@ -233,14 +235,14 @@ _MESSAGES = {
 }
 
 
-def _follows_from_items(error: dict[str, Any], errors: list[dict[str, Any]]) -> bool:
+def _follows_from_items(error: ErrorDetails, errors: list[ErrorDetails]) -> bool:
     """A list too short only because its items failed (pydantic counts the valid ones): their errors say why."""
     depth = len(error["loc"])
     return error["type"] == "too_short" and any(len(other["loc"]) > depth and other["loc"][:depth] == error["loc"]
                                                 for other in errors)
 
 
-def _describe(path: Path, root: yaml.Node | None, error: dict[str, Any]) -> str:
+def _describe(path: Path, root: yaml.Node | None, error: ErrorDetails) -> str:
     """One pydantic error as ``file:line: field: message``, the line found along the file's nodes."""
     line, location = _locate(root, [*error["loc"], *_located_within(error)])
     where = _where(path, line)
@@ -259,11 +261,11 @@ def _where(path: Path, line: int | None) -> str:
     return f"{path}:{line}" if line else str(path)
 
 
-def _located_within(error: dict[str, Any]) -> tuple[Any, ...]:
+def _located_within(error: ErrorDetails) -> tuple[Any, ...]:
     """Where inside the error's location it is about: a cross-field check's field, a union's discriminator."""
     context = error.get("ctx", {})
-    if isinstance(context.get("error"), FieldError):
-        return context["error"].path
+    if isinstance(field_error := context.get("error"), FieldError):
+        return field_error.path
     discriminator = re.fullmatch(r"'(\w+)'", str(context.get("discriminator", "")))
     return (discriminator[1],) if discriminator else ()
 

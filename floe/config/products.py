@@ -64,7 +64,8 @@ class Schedules(StrictModel):
     quality_check: Cron | None = None
 
     def of(self, job_type: str) -> str | None:
-        return getattr(self, job_type.replace("-", "_"))
+        schedule: str | None = getattr(self, job_type.replace("-", "_"))
+        return schedule
 
 
 class DbtProject(StrictModel):

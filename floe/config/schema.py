@@ -3,9 +3,10 @@
 import json
 
 from floe.config.environment import Environment
+from floe.rendered import Json
 
 
-def environment_schema() -> dict:
+def environment_schema() -> Json:
     schema = Environment.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "floe environment"

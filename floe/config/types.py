@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Annotated
 
 from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic.fields import FieldInfo
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -74,7 +75,9 @@ def quantity_decimal(value: str | int) -> Decimal:
     The same arithmetic as the Kubernetes client's ``parse_quantity``, without importing that
     client package (a third of a second at every start, for one function).
     """
-    number, suffix = _PARTS.match(str(value)).groups()
+    parts = _PARTS.match(str(value))
+    assert parts, f"{value!r} is not a quantity"  # callers pass validated quantities
+    number, suffix = parts.groups()
     if suffix in _MULTIPLIERS:
         return Decimal(number) * _MULTIPLIERS[suffix]
     return Decimal(number + suffix)  # a decimal exponent, such as 1e3
@@ -85,9 +88,10 @@ def quantity_value(value: str) -> float:
     return float(quantity_decimal(value))
 
 
-def _schema(pattern: re.Pattern[str], max_length: int) -> Field:
+def _schema(pattern: re.Pattern[str], max_length: int) -> FieldInfo:
     """Publish the pattern in the JSON Schema for editors; validation stays with the clearer validator."""
-    return Field(json_schema_extra={"pattern": pattern.pattern, "maxLength": max_length})
+    field: FieldInfo = Field(json_schema_extra={"pattern": pattern.pattern, "maxLength": max_length})
+    return field
 
 
 DnsLabel = Annotated[str, AfterValidator(_dns_label), _schema(_DNS_LABEL, 63)]

@@ -9,16 +9,14 @@ the root's own project (so no commit can widen what the root may do) and the ``a
 the rendered tree relies on (a merge patch for the operator).
 """
 
-from collections.abc import Mapping
 
 import cdk8s
-from constructs import Construct
 
 from floe.config.environment import Environment
-from floe.constructs.kube import k8s, rendered_in_python
+from floe.constructs.kube import Scope, k8s, rendered_in_python
 from floe.gitops.inventory import GroupKind, autoscaled_targets, emittable_kinds
+from floe.imports.io import argoproj
 from floe.imports.io.argoproj import (
-    Application,
     ApplicationSpec,
     ApplicationSpecDestination,
     ApplicationSpecIgnoreDifferences,
@@ -28,7 +26,6 @@ from floe.imports.io.argoproj import (
     ApplicationSpecSyncPolicyAutomated,
     ApplicationSpecSyncPolicyRetry,
     ApplicationSpecSyncPolicyRetryBackoff,
-    AppProject,
     AppProjectSpec,
     AppProjectSpecClusterResourceWhitelist,
     AppProjectSpecDestinations,
@@ -36,11 +33,12 @@ from floe.imports.io.argoproj import (
     AppProjectSpecOrphanedResources,
     AppProjectSpecOrphanedResourcesIgnore,
 )
+from floe.rendered import JsonView
 from floe.security import admission
 from floe.tiers import SYNC_WAVE
 
 # Rendered in Python, as every object is (floe.constructs.kube), never in the jsii bridge.
-Application, AppProject = rendered_in_python(Application), rendered_in_python(AppProject)
+Application, AppProject = rendered_in_python(argoproj.Application), rendered_in_python(argoproj.AppProject)
 
 IN_CLUSTER = "https://kubernetes.default.svc"
 SYNC_OPTIONS = (
@@ -100,19 +98,19 @@ def root_name(environment: Environment) -> str:
     return f"{application_name(environment)}-root"
 
 
-def render(scope: Construct, environment: Environment, objects: list[Mapping]) -> None:
+def render(scope: Scope, environment: Environment, objects: list[JsonView]) -> None:
     """The environment's project and Application, synced by the root."""
     _project(scope, environment)
     _application(scope, environment, objects)
 
 
-def render_root(scope: Construct, environment: Environment) -> None:
+def render_root(scope: Scope, environment: Environment) -> None:
     """What an operator applies by hand on a new cluster: the root's project and the app-of-apps."""
     _root_project(scope, environment)
     _root_application(scope, environment)
 
 
-def render_settings(scope: Construct, environment: Environment) -> None:
+def render_settings(scope: Scope, environment: Environment) -> None:
     """The Argo CD settings to merge into ``argocd-cm`` (``kubectl patch``), in a folder of their own so that
     applying the root's folder never replaces the whole ConfigMap with them."""
     k8s.KubeConfigMap(scope, "settings",
@@ -124,7 +122,7 @@ def _namespaces(environment: Environment) -> list[str]:
     return [environment.namespaces.platform, environment.namespaces.jobs]
 
 
-def _project(scope: Construct, environment: Environment) -> None:
+def _project(scope: Scope, environment: Environment) -> None:
     settings = environment.gitops
     argocd = settings.argocd
     AppProject(
@@ -166,7 +164,7 @@ def _cluster_whitelist(environment: Environment) -> list[AppProjectSpecClusterRe
             for k in emittable_kinds(namespaced=False) for name in names[k]]
 
 
-def _application(scope: Construct, environment: Environment, objects: list[Mapping]) -> None:
+def _application(scope: Scope, environment: Environment, objects: list[JsonView]) -> None:
     settings = environment.gitops
     name = application_name(environment)
     Application(
@@ -197,7 +195,7 @@ def _application(scope: Construct, environment: Environment, objects: list[Mappi
     )
 
 
-def _root_project(scope: Construct, environment: Environment) -> None:
+def _root_project(scope: Scope, environment: Environment) -> None:
     """The root's fence: this repository, Argo CD's own namespace, AppProjects and Applications, and
     no cluster-scoped kind (an empty cluster whitelist allows none)."""
     settings = environment.gitops
@@ -214,7 +212,7 @@ def _root_project(scope: Construct, environment: Environment) -> None:
     )
 
 
-def _root_application(scope: Construct, environment: Environment) -> None:
+def _root_application(scope: Scope, environment: Environment) -> None:
     """The app-of-apps. It syncs the environment's project and Application, so it syncs the way the
     environment does: where a person syncs the platform, a person also syncs any change to its project
     or sync policy, which an automated root would otherwise apply unreviewed."""

@@ -22,6 +22,7 @@ Kustomization grant rights by ``escalate`` and ``bind`` on the roles they render
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import cdk8s
 
@@ -29,8 +30,8 @@ from floe.config.environment import Environment
 from floe.constructs.kube import Chart, k8s, rendered_in_python
 from floe.constructs.metadata import FLUX_PRUNE
 from floe.gitops.inventory import GroupKind, emittable_kinds, group_kind_of
+from floe.imports.io.fluxcd.toolkit import kustomize, source
 from floe.imports.io.fluxcd.toolkit.kustomize import (
-    Kustomization,
     KustomizationSpec,
     KustomizationSpecDeletionPolicy,
     KustomizationSpecDependsOn,
@@ -39,15 +40,15 @@ from floe.imports.io.fluxcd.toolkit.kustomize import (
     KustomizationSpecSourceRefKind,
 )
 from floe.imports.io.fluxcd.toolkit.source import (
-    GitRepository,
     GitRepositorySpec,
     GitRepositorySpecRef,
     GitRepositorySpecSecretRef,
 )
+from floe.rendered import Json, JsonView
 from floe.tiers import FINAL_WAVE, TIERS, Step, SyncStep
 
 # Rendered in Python, as every object is (floe.constructs.kube), never in the jsii bridge.
-GitRepository, Kustomization = rendered_in_python(GitRepository), rendered_in_python(Kustomization)
+GitRepository, Kustomization = rendered_in_python(source.GitRepository), rendered_in_python(kustomize.Kustomization)
 
 ROOT_FOLDER = "flux"
 STEPS_FOLDER = "flux/steps"
@@ -101,7 +102,7 @@ HEALTH_CHECKS = {"Rollout": ROLLOUT_HEALTH, "ExternalSecret": EXTERNAL_SECRET_HE
 """The custom kinds kstatus cannot judge, by kind."""
 
 
-def health_checks(objects: Sequence[Mapping]) -> list[KustomizationSpecHealthCheckExprs] | None:
+def health_checks(objects: Sequence[JsonView]) -> list[KustomizationSpecHealthCheckExprs] | None:
     """The CEL checks of the custom kinds a step applies (None when it applies none)."""
     kinds = {obj["kind"] for obj in objects}
     return [check for kind, check in sorted(HEALTH_CHECKS.items()) if kind in kinds] or None
@@ -130,7 +131,7 @@ def every_step_name(environment: Environment) -> list[str]:
     return [step_name(environment, step) for step in steps]
 
 
-def render(app: cdk8s.App, environment: Environment, steps: Mapping[SyncStep, list[dict]]) -> dict[str, list[dict]]:
+def render(app: cdk8s.App, environment: Environment, steps: Mapping[SyncStep, list[Json]]) -> dict[str, list[Json]]:
     """The Flux objects, keyed by their folder relative to ``dist/gitops/<env>/``.
 
     ``steps``: each step that rendered objects, in startup order, with its objects.
@@ -155,14 +156,14 @@ def render(app: cdk8s.App, environment: Environment, steps: Mapping[SyncStep, li
     return {folder: chart.to_json() for folder, chart in flux.charts.items()}
 
 
-def before_namespaces_exist(steps: Mapping[SyncStep, list[dict]]) -> list[SyncStep]:
+def before_namespaces_exist(steps: Mapping[SyncStep, list[Json]]) -> list[SyncStep]:
     """The steps up to the last one that creates a Namespace: no Role can exist in the platform's
     namespaces before they have run, so these steps get a ClusterRole instead (:meth:`_Flux.identity`)."""
     creating = [index for index, objects in enumerate(steps.values()) if any(o["kind"] == "Namespace" for o in objects)]
     return list(steps)[:creating[-1] + 1] if creating else []
 
 
-def holds_state(objects: Iterable[Mapping]) -> bool:
+def holds_state(objects: Iterable[JsonView]) -> bool:
     """Whether deleting the step's Kustomization would delete data with its objects (Flux's default
     deletion policy mirrors prune): a Namespace (everything in it, hand-made Secrets included), a
     claim, or a StatefulSet whose claims hold its data. Such a Kustomization orphans its objects."""
@@ -182,7 +183,7 @@ def flux_url(repository: str) -> str:
 class _Flux:
     """The Flux objects of one environment, one chart per output folder."""
 
-    def __init__(self, app: cdk8s.App, environment: Environment, steps: Mapping[SyncStep, list[dict]]) -> None:
+    def __init__(self, app: cdk8s.App, environment: Environment, steps: Mapping[SyncStep, list[Json]]) -> None:
         self.app, self.environment, self.steps = app, environment, steps
         self.objects = [obj for objects in steps.values() for obj in objects]
         self.roles = {(o["metadata"]["namespace"], o["metadata"]["name"]): o for o in self.objects
@@ -211,7 +212,7 @@ class _Flux:
         )
 
     def kustomization(self, folder: str, name: str, path: str, depends_on: str | None,
-                      annotations: Mapping[str, str] | None = None, **spec) -> str:
+                      annotations: Mapping[str, str] | None = None, **spec: Any) -> str:
         """A Kustomization of the environment's repository, with prune (what leaves its folder is
         deleted from the cluster); returns its name, for the next one to depend on."""
         flux = self.environment.gitops.flux
@@ -260,7 +261,7 @@ class _Flux:
             health_check_exprs=health_checks(objects),
         )
 
-    def identity(self, name: str, objects: list[dict], by_name: bool) -> None:
+    def identity(self, name: str, objects: list[Json], by_name: bool) -> None:
         """The step's ServiceAccount in the Flux namespace (kustomize-controller impersonates
         ``serviceAccountName`` in the Kustomization's own namespace) and what it may apply.
 
@@ -290,7 +291,7 @@ class _Flux:
             k8s.KubeRoleBinding(chart, f"rolebinding-{name}", metadata=metadata,
                                 role_ref=k8s.RoleRef(api_group=RBAC_GROUP, kind="Role", name=name), subjects=[subject])
 
-    def grants(self, objects: list[dict], by_name: bool) -> list[dict]:
+    def grants(self, objects: list[Json], by_name: bool) -> list[Json]:
         """What applying ``objects`` needs, derived from them alone: apply each kind (only the names
         applied, ``by_name``), list what a health check reads beside a workload, and hold every rule of
         a Role they create or bind (the API server lets an account grant only rights it holds itself)."""
@@ -298,7 +299,7 @@ class _Flux:
             held for key in sorted(self.bound_roles(objects)) for held in self.roles[key]["rules"]]
 
     @staticmethod
-    def applies(objects: list[dict], by_name: bool) -> list[dict]:
+    def applies(objects: list[Json], by_name: bool) -> list[Json]:
         """What applying ``objects`` and judging their health needs: apply each kind (only the names
         applied, ``by_name``) and list what a health check reads beside a workload."""
         names: dict[GroupKind, set[str]] = defaultdict(set)
@@ -310,13 +311,13 @@ class _Flux:
         return rules + [rule(group, resource, ("list",)) for group, resource in reads]
 
     @staticmethod
-    def bound_roles(objects: Iterable[dict]) -> set[tuple[str, str]]:
+    def bound_roles(objects: Iterable[Json]) -> set[tuple[str, str]]:
         """(namespace, name) of every Role among ``objects`` or bound by a RoleBinding among them (the
         platform binds no ClusterRole: that would need ``bind`` on it instead)."""
         return {(o["metadata"]["namespace"], o["roleRef"]["name"] if o["kind"] == "RoleBinding"
                  else o["metadata"]["name"]) for o in objects if o["kind"] in ("Role", "RoleBinding")}
 
-    def wiring_identity(self, name: str, objects: list[dict], folder: str, root: bool) -> None:
+    def wiring_identity(self, name: str, objects: list[Json], folder: str, root: bool) -> None:
         """The identity of the root (``root``) or of the access Kustomization, which apply RBAC: what
         they apply, by name (:meth:`applies`, the derivation of the steps' grants); ``escalate`` on
         each Role and ClusterRole and ``bind`` on each role a binding names, by name (:func:`rbac_grants`),
@@ -337,7 +338,7 @@ class _Flux:
                                                if "namespace" in o["metadata"])}) if root else []
         own = [account, *_rbac(name, None), *(part for namespace in namespaces for part in _rbac(name, namespace))]
         applied = objects + own if root else objects
-        scopes: dict[str | None, list[dict]] = defaultdict(list)
+        scopes: dict[str | None, list[Json]] = defaultdict(list)
         for obj in applied:
             scopes[obj["metadata"].get("namespace") if root else None].append(obj)
         chart, subject = self.chart(folder), k8s.Subject(kind="ServiceAccount", name=name, namespace=self.namespace)
@@ -356,7 +357,7 @@ class _Flux:
                 k8s.KubeRoleBinding(chart, f"rolebinding-{name}-{namespace}", metadata=metadata, subjects=[subject],
                                     role_ref=k8s.RoleRef(api_group=RBAC_GROUP, kind="Role", name=name))
 
-    def leftovers(self, objects: list[dict]) -> list[dict]:
+    def leftovers(self, objects: list[Json]) -> list[Json]:
         """What pruning needs, read then delete (:data:`CLEAN_UP`): each object of ``objects`` but those
         never pruned (:data:`KEEP`), by name, which deleting the Kustomization removes (its default
         deletion policy mirrors prune); and, for each kind that holds an object named after a step,
@@ -399,9 +400,10 @@ class _Flux:
         )
 
 
-def _rbac(name: str, namespace: str | None) -> list[dict]:
+def _rbac(name: str, namespace: str | None) -> list[Json]:
     """The role ``name`` and its binding, in ``namespace`` (None: a ClusterRole), never pruned (:data:`KEEP`),
     as far as grants read them."""
+    meta: Json
     kind, meta = ("Role", {"name": name, "namespace": namespace}) if namespace else ("ClusterRole", {"name": name})
     meta["annotations"] = KEEP
     api_version = f"{RBAC_GROUP}/v1"
@@ -410,7 +412,7 @@ def _rbac(name: str, namespace: str | None) -> list[dict]:
              "roleRef": {"apiGroup": RBAC_GROUP, "kind": kind, "name": name}}]
 
 
-def rbac_grants(objects: Iterable[dict]) -> list[dict]:
+def rbac_grants(objects: Iterable[Json]) -> list[Json]:
     """Granting without holding: ``escalate`` on each Role and ClusterRole among ``objects``, ``bind`` on
     each role their bindings name, each by name. The API server lets an account create or update a
     role only with every right in it or ``escalate`` on it, and a binding only with every right of its
@@ -425,8 +427,8 @@ def rbac_grants(objects: Iterable[dict]) -> list[dict]:
     return [rule(RBAC_GROUP, resource, (verb,), sorted(found)) for (resource, verb), found in sorted(names.items())]
 
 
-def by_namespace(objects: Iterable[dict]) -> dict[str, list[dict]]:
-    grouped: dict[str, list[dict]] = defaultdict(list)
+def by_namespace(objects: Iterable[Json]) -> dict[str, list[Json]]:
+    grouped: dict[str, list[Json]] = defaultdict(list)
     for obj in objects:
         grouped[obj["metadata"]["namespace"]].append(obj)
     return dict(grouped)
@@ -443,16 +445,16 @@ def resource_of(kind: str) -> str:
     return f"{lower}s"
 
 
-def rule(group: str, resource: str, verbs: Iterable[str], names: Sequence[str] = ()) -> dict:
+def rule(group: str, resource: str, verbs: Iterable[str], names: Sequence[str] = ()) -> Json:
     """One RBAC rule, as the API server stores it."""
     return {"apiGroups": [group], "resources": [resource], "verbs": sorted(verbs),
             **({"resourceNames": list(names)} if names else {})}
 
 
-def policy_rules(rules: Iterable[dict]) -> list[k8s.PolicyRule]:
+def policy_rules(rules: Iterable[Json]) -> list[k8s.PolicyRule]:
     """``rules`` with those alike but for their resources merged into one (same API groups, verbs
     and names: the union of their resources grants exactly the same), in a stable order."""
-    merged: dict[tuple, set[str]] = defaultdict(set)
+    merged: dict[tuple[tuple[str, ...], ...], set[str]] = defaultdict(set)
     for found in rules:
         key = (tuple(found["apiGroups"]), tuple(sorted(found["verbs"])), tuple(found.get("resourceNames", ())))
         merged[key] |= set(found["resources"])

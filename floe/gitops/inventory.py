@@ -1,7 +1,9 @@
 """Facts about a rendered environment that the GitOps objects are derived from."""
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
+
+from floe.rendered import JsonView
 
 
 @dataclass(frozen=True, order=True)
@@ -48,7 +50,7 @@ def group_of(api_version: str) -> str:
     return api_version.split("/")[0] if "/" in api_version else ""
 
 
-def group_kind_of(obj: Mapping) -> GroupKind:
+def group_kind_of(obj: JsonView) -> GroupKind:
     return GroupKind(group_of(obj["apiVersion"]), obj["kind"], "namespace" in obj["metadata"])
 
 
@@ -56,7 +58,7 @@ def emittable_kinds(namespaced: bool) -> list[GroupKind]:
     return [k for k in EMITTABLE_KINDS if k.namespaced == namespaced]
 
 
-def autoscaled_targets(objects: Iterable[Mapping]) -> list[tuple[str, str, str, str]]:
+def autoscaled_targets(objects: Iterable[JsonView]) -> list[tuple[str, str, str, str]]:
     """(group, kind, namespace, name) of every workload whose replicas an autoscaler owns."""
     return sorted(
         (group_of(o["spec"]["scaleTargetRef"]["apiVersion"]), o["spec"]["scaleTargetRef"]["kind"],

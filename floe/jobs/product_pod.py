@@ -27,6 +27,7 @@ from floe.constructs.labels import LAYER, Layer
 from floe.constructs.resources import resource_requirements
 from floe.jobs import PRODUCT_LABEL
 from floe.jobs.compute import compute_env
+from floe.rendered import Json
 from floe.security.secrets import CONTAINER_CONTEXT_ENV
 
 
@@ -79,7 +80,7 @@ def product_pod(environment: Environment, product: DataProduct) -> ProductPod:
     )
 
 
-def container_context(environment: Environment, product: DataProduct) -> dict:
+def container_context(environment: Environment, product: DataProduct) -> Json:
     """The code location's container context: the fields of dagster-k8s 0.29's ``k8s`` container context
     (``DagsterK8sJobConfig.config_type_container_context``) that carry the product's pod.
 

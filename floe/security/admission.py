@@ -35,11 +35,9 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from constructs import Construct
-
 from floe.components.dagster import run_k8s_config
 from floe.config.environment import Environment
-from floe.constructs.kube import k8s
+from floe.constructs.kube import Scope, k8s
 from floe.constructs.labels import AppIdentity, Layer
 from floe.constructs.metadata import object_meta
 from floe.jobs import PRODUCT_LABEL
@@ -152,7 +150,7 @@ def validations(environment: Environment) -> list[tuple[str, str]]:
     ]
 
 
-def render(scope: Construct, environment: Environment) -> None:
+def render(scope: Scope, environment: Environment) -> None:
     namespace = environment.namespaces.jobs
     identity = AppIdentity(name="floe", instance=namespace, component="admission",
                            version=environment.platform_version, tier=FOUNDATION, layer=Layer.PIPELINE_JOBS)

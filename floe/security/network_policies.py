@@ -17,19 +17,17 @@ Ports come from the rendered Services, so a policy can never disagree with what 
 
 from collections.abc import Iterable, Mapping
 
-from constructs import Construct
-
 from floe.components.telemetry import COLLECTOR, OTLP_GRPC_PORT, OTLP_HTTP_PORT
 from floe.config.common import Egress, InCluster
 from floe.config.environment import Environment
-from floe.constructs.kube import int_or_string, k8s
+from floe.constructs.kube import Scope, int_or_string, k8s
 from floe.constructs.labels import AppIdentity, Layer
 from floe.constructs.metadata import object_meta
 from floe.errors import FloeError
 from floe.jobs import PRODUCT_LABEL
 from floe.jobs.compute import compute_egress
 from floe.registry import COMPONENTS, Component
-from floe.rendered import pod_spec, pod_template
+from floe.rendered import JsonView, pod_spec, pod_template
 from floe.security.secrets import run_launcher
 from floe.tiers import FOUNDATION, Step
 
@@ -42,11 +40,12 @@ TELEMETRY: list[Port] = [(OTLP_GRPC_PORT, "TCP"), (OTLP_HTTP_PORT, "TCP")]
 """Every pod of both layers may export to the collector: the one edge no component declares."""
 
 
-def pod_labels(obj: Mapping) -> dict[str, str]:
-    return pod_template(obj)["metadata"]["labels"]
+def pod_labels(obj: JsonView) -> dict[str, str]:
+    labels: dict[str, str] = pod_template(obj)["metadata"]["labels"]
+    return labels
 
 
-def run_pod_labels(objects: Iterable[Mapping]) -> list[dict[str, str]]:
+def run_pod_labels(objects: Iterable[JsonView]) -> list[dict[str, str]]:
     """The labels the Kubernetes run launcher of each rendered Dagster instance puts on its run pods.
 
     Those pods exist only at run time, but the policies must know them: they reach Dagster's database.
@@ -61,7 +60,7 @@ class Topology:
     the jobs tier adds pods and Services per data product.
     """
 
-    def __init__(self, objects: Iterable[Mapping], platform: str) -> None:
+    def __init__(self, objects: Iterable[JsonView], platform: str) -> None:
         objects = list(objects)
         self.pods = [pod_labels(o) for o in objects if o["kind"] in WORKLOAD_KINDS] + run_pod_labels(objects)
         self.api_callers = sorted(pod_labels(o)[INSTANCE] for o in objects if o["kind"] in WORKLOAD_KINDS
@@ -90,7 +89,7 @@ class Topology:
     def has_pods(self, component: Component) -> bool:
         return bool(self._selected(component.pod_selector))
 
-    def _owned(self, component: Component) -> list[Mapping]:
+    def _owned(self, component: Component) -> list[JsonView]:
         pods = self._selected(component.pod_selector)
         owned = {service for pod in pods for service in self._services_of.get(pod, ())}
         return [self.services[index] for index in sorted(owned)]
@@ -131,7 +130,7 @@ def _namespace(name: str) -> k8s.LabelSelector:
 
 
 class _Policies:
-    def __init__(self, scope: Construct, environment: Environment, topology: Topology) -> None:
+    def __init__(self, scope: Scope, environment: Environment, topology: Topology) -> None:
         self.scope, self.environment, self.topology = scope, environment, topology
         self.platform, self.jobs = environment.namespaces.platform, environment.namespaces.jobs
 
@@ -285,7 +284,7 @@ def _destination(egress: Egress | InCluster) -> k8s.NetworkPolicyPeer:
     return k8s.NetworkPolicyPeer(ip_block=k8s.IpBlock(cidr=egress.cidr))
 
 
-def render(scope: Construct, environment: Environment, objects: Iterable[Mapping]) -> None:
+def render(scope: Scope, environment: Environment, objects: Iterable[JsonView]) -> None:
     policies = _Policies(scope, environment, Topology(objects, environment.namespaces.platform))
     policies.platform_policies()
     policies.ingress_controller_policies()
