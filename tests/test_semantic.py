@@ -1,6 +1,5 @@
 """The semantic tier: Cube API and refresh worker on Cube Store, and blue-green upgrades."""
 
-import re
 
 import cdk8s
 import pytest
@@ -17,10 +16,9 @@ from floe.constructs.pod import PodProps
 from floe.constructs.probes import Probes
 from floe.constructs.security import RunAs
 from floe.constructs.service import PlatformService, ServiceProps, WorkloadKind
-from floe.errors import FloeError
 from floe.security.secrets import SecretUse, inventory
 from floe.tiers import SEMANTIC, SYNC_WAVE, Step
-from tests.conftest import ENVIRONMENT_NAMES, containers, find, pod_spec
+from tests.conftest import ENVIRONMENT_NAMES, containers, environment_error, find, pod_spec
 
 FOLDER = f"{SEMANTIC.folder}/"
 
@@ -159,22 +157,17 @@ def test_sql_literals_double_their_quotes() -> None:
 
 
 def test_extension_repository_must_be_a_plain_url(tmp_path) -> None:
-    path = tmp_path / "qa.yaml"
-    path.write_text('platform_version: "1.0.0"\ngitops:\n  repository: https://git.example.org/floe.git\n'
-                    "semantic:\n  duckdb_extensions:\n    repository: https://mirror/x'; DROP\n")
-    with pytest.raises(FloeError) as error:
-        load_environment(path)
-    assert "qa.yaml:6: semantic.duckdb_extensions.repository: " in str(error.value)
-    assert "is not an extension repository URL: use http://host[:port][/path] with no query" in str(error.value)
+    error = environment_error(tmp_path, 'platform_version: "1.0.0"\ngitops:\n  repository: https://git.example.org/floe.git\n'
+                                        "semantic:\n  duckdb_extensions:\n    repository: https://mirror/x'; DROP\n")
+    assert "qa.yaml:6: semantic.duckdb_extensions.repository: " in error
+    assert "is not an extension repository URL: use http://host[:port][/path] with no query" in error
 
 
 def test_extension_repository_is_plain_http(tmp_path) -> None:
     """DuckDB installs httpfs, its https client, from the repository: over https it could not fetch it."""
-    path = tmp_path / "qa.yaml"
-    path.write_text('platform_version: "1.0.0"\ngitops:\n  repository: https://git.example.org/floe.git\n'
-                    "semantic:\n  duckdb_extensions:\n    repository: https://duckdb-extensions.example.org\n")
-    with pytest.raises(FloeError, match="not https: DuckDB would need httpfs to install httpfs"):
-        load_environment(path)
+    assert "not https: DuckDB would need httpfs to install httpfs" in environment_error(
+        tmp_path, 'platform_version: "1.0.0"\ngitops:\n  repository: https://git.example.org/floe.git\n'
+                  "semantic:\n  duckdb_extensions:\n    repository: https://duckdb-extensions.example.org\n")
 
 
 @pytest.mark.parametrize("name", ENVIRONMENT_NAMES)
@@ -277,11 +270,9 @@ def test_blue_green_rollout_services_and_autoscaler(rendered, environments, name
 
 
 def test_cube_store_bucket_must_be_a_minio_bucket(tmp_path) -> None:
-    path = tmp_path / "qa.yaml"
-    path.write_text('platform_version: "1.0.0"\ngitops:\n  repository: https://git.example.org/floe.git\n'
-                    'semantic:\n  cube_store:\n    bucket: not-created\n')
-    with pytest.raises(FloeError, match="semantic.cube_store.bucket 'not-created' is not one of storage.minio.buckets"):
-        load_environment(path)
+    assert "semantic.cube_store.bucket 'not-created' is not one of storage.minio.buckets" in environment_error(
+        tmp_path, 'platform_version: "1.0.0"\ngitops:\n  repository: https://git.example.org/floe.git\n'
+                  'semantic:\n  cube_store:\n    bucket: not-created\n')
 
 
 # PlatformService blue-green on its own ----------------------------------------------------------------
@@ -424,8 +415,5 @@ def test_an_extension_image_is_copied_by_an_init_container_and_only_loaded(tmp_p
     ("{image: 'registry.example.com/x:latest'}", "is not a pinned image"),
 ])
 def test_an_extension_source_is_one_mirror_or_one_pinned_image(tmp_path, source: str, message: str) -> None:
-    path = tmp_path / "qa.yaml"
-    path.write_text('platform_version: "1.0.0"\ngitops:\n  repository: https://git.example.org/floe.git\n'
-                    f"semantic:\n  duckdb_extensions: {source}\n")
-    with pytest.raises(FloeError, match=re.escape(message)):
-        load_environment(path)
+    assert message in environment_error(tmp_path, 'platform_version: "1.0.0"\ngitops:\n  repository: https://git.example.org/floe.git\n'
+                                                  f"semantic:\n  duckdb_extensions: {source}\n")
