@@ -23,12 +23,14 @@ DEFAULT_INGRESS_CLASS = "ingressclass.kubernetes.io/is-default-class"
 PLURALS = {"Application": "applications", "AppProject": "appprojects", "Rollout": "rollouts",
            "ExternalSecret": "externalsecrets", "SecretStore": "secretstores",
            "ClusterSecretStore": "clustersecretstores", "Kustomization": "kustomizations",
-           "GitRepository": "gitrepositories"}
+           "GitRepository": "gitrepositories", "Certificate": "certificates"}
 """The resource (plural) name of each custom kind floe renders: a CRD is named ``<plural>.<group>``."""
 INSTALL = {"argoproj.io": "install Argo Rollouts (its CRDs and controller), or turn blue_green off in the "
                           "environment",
            "external-secrets.io": "install the External Secrets Operator (its CRDs and controller), or remove the "
-                                  "environment's secret store"}
+                                  "environment's secret store",
+           "cert-manager.io": "install cert-manager (its CRDs and controller) with the issuer in_cluster_tls names, or "
+                              "set in_cluster_tls: plain in the environment"}
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from floe.components import (
     minio,
     namespaces,
     oauth2_proxy,
+    object_store,
     otel_collector,
     polaris,
     postgres,
@@ -67,7 +68,8 @@ class Component:
     """Where it lives when the environment runs it outside the cluster (an external database)."""
     outside_ports: tuple[str, ...] = ()
     """The ports those addresses stand for: a dependent naming one of them reaches them (a database's
-    ``postgres``; not its exporter's ``metrics``, which runs only beside an in-cluster server)."""
+    ``postgres``; not its exporter's ``metrics``, which runs only beside an in-cluster server). Callers never
+    do: they call the component's own pods."""
     callers: tuple[Dependency, ...] = ()
     """Components that call this one's named ports without starting after it (``on("prometheus", "http")``:
     Prometheus scrapes this one's ``http``), such as Prometheus scraping a component that itself depends on
@@ -105,7 +107,7 @@ def _launched_by_dagster(scope: Scope, environment: Environment) -> None:
 
 
 def _backup(consumer: str) -> Component:
-    """The backup pods of one instance: they dump their PostgreSQL and upload to MinIO's API."""
+    """The backup pods of one instance: they dump their PostgreSQL and upload to the object store's API."""
     return Component(postgres_backup.instance_name(consumer), STORAGE, postgres_backup.renderer(consumer),
                      depends_on=(on(postgres.instance_name(consumer), "postgres"), on("minio", "api")),
                      selector=_instance(postgres_backup.instance_name(consumer)))
@@ -130,7 +132,11 @@ COMPONENTS: tuple[Component, ...] = (
     Component("postgres-polaris", STORAGE, postgres.renderer("polaris"),
               selector=_instance(postgres.instance_name("polaris")), outside=postgres.egress_of("polaris"),
               outside_ports=("postgres",)),
-    Component("minio", STORAGE, minio.render),
+    # The object store's S3 API: MinIO's pods, or the addresses of an external store (storage.object_store),
+    # which its clients reach in their place. Prometheus scrapes MinIO's own metrics there: a caller of
+    # the pods, which an external store has none of.
+    Component("minio", STORAGE, minio.render, outside=object_store.egress, outside_ports=("api",),
+              callers=(on("prometheus", "api"),)),
     _roles("dagster"),
     _roles("polaris"),
     _backup("dagster"),
@@ -143,7 +149,7 @@ COMPONENTS: tuple[Component, ...] = (
     # Prometheus scrapes every component that exports metrics (prometheus.scrape_targets), on these ports;
     # a database's clients name its `postgres` port, so only Prometheus reaches its exporter.
     Component("prometheus", OBSERVABILITY, prometheus.render,
-              depends_on=(on("otel-collector", "telemetry", "prometheus"), on("minio", "api"),
+              depends_on=(on("otel-collector", "telemetry", "prometheus"),
                           on("polaris", "management"), on("postgres-dagster", "metrics"),
                           on("postgres-polaris", "metrics"), on("kube-state-metrics", "http-metrics"))),
     Component("grafana", OBSERVABILITY, grafana.render, depends_on=(on("prometheus"),),

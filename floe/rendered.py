@@ -13,6 +13,9 @@ lists, read by key. ``Any`` because its shape is the Kubernetes API's or the com
 JsonView: TypeAlias = Mapping[str, Any]
 """The same, read only: what the checks and reports that read rendered objects accept."""
 
+ARGO_HOOK = "argocd.argoproj.io/hook"
+"""The annotation that makes an object an Argo CD hook (a bootstrap Job: deleted and created again on each sync)."""
+
 LONG_LIVED_KINDS = ("Deployment", "StatefulSet", "Rollout", "DaemonSet")
 """Kinds whose pods run until replaced: probed, and counted at their replicas."""
 POD_KINDS = (*LONG_LIVED_KINDS, "Job", "CronJob", "Pod")
@@ -39,3 +42,7 @@ def pod_specs(objects: Iterable[JsonView]) -> Iterator[tuple[JsonView, JsonView]
     for obj in objects:
         if obj.get("kind") in POD_KINDS and obj.get("spec"):
             yield obj, pod_spec(obj)
+
+
+def is_hook(obj: JsonView) -> bool:
+    return ARGO_HOOK in (obj["metadata"].get("annotations") or {})

@@ -18,13 +18,14 @@ from typing import Protocol
 
 from pydantic import BaseModel
 
+from floe.components.minio_users import USER_ACCESS_KEY, USER_SECRET_KEY, object_store_users
 from floe.config.common import Ingress
 from floe.config.compute import SnowflakeCompute
 from floe.config.environment import Environment
-from floe.config.storage import ExternalPostgres
+from floe.config.storage import ExternalObjectStore, ExternalPostgres
 from floe.errors import FloeError
 from floe.rendered import JsonView
-from floe.security.secrets import SecretUse, inventory
+from floe.security.secrets import SecretUse, inventory, issued_secrets
 
 SECRET_KEYS = frozenset({"password", "root-password", "admin-password", "client-secret", "api-secret", "secret-key"})
 """Keys that hold a password or a shared secret: 32 random bytes, URL-safe (43 characters, none of
@@ -162,6 +163,24 @@ def operator_secrets(environment: Environment) -> dict[str, str]:
             if database.ca_secret:
                 wanted[database.ca_secret] = f"the CA that signed the certificate of {where}: " + \
                     _command(database.ca_secret, ("ca.crt",))
+    if environment.tls:
+        issuer = environment.tls.issuer
+        wanted[environment.tls.ca_secret] = f"the CA of {issuer.kind} {issuer.name} (in_cluster_tls), which clients " \
+            "verify the platform's servers against: " + _command(environment.tls.ca_secret, ("ca.crt",))
+    collector = environment.observability.otel_collector
+    traces_ca = None if collector.traces_tls == "plaintext" else collector.traces_tls.ca_secret
+    if traces_ca:
+        wanted.setdefault(traces_ca, f"the CA that signed the certificate of {collector.traces_endpoint} "
+                                     "(observability.otel_collector.traces_tls): " + _command(traces_ca, ("ca.crt",)))
+    store = environment.storage.object_store
+    if isinstance(store, ExternalObjectStore):
+        for user in object_store_users(environment):
+            wanted[user.secret] = (f"the identity {user.policy} of the external object store ({store.endpoint}), made "
+                                   "by its operator with the rights `floe object-store policies` prints: "
+                                   + _command(user.secret, (USER_ACCESS_KEY, USER_SECRET_KEY)))
+        if store.ca_secret:
+            wanted[store.ca_secret] = (f"the CA that signed the certificate of {store.endpoint}: "
+                                       + _command(store.ca_secret, ("ca.crt",)))
     for name, compute in environment.compute.items():
         if isinstance(compute, SnowflakeCompute):
             wanted[compute.credentials_secret] = f"the service user of compute.{name} (Snowflake account " \
@@ -192,8 +211,11 @@ def operator_secrets(environment: Environment) -> dict[str, str]:
 
 
 def external_secrets(objects: Iterable[JsonView]) -> dict[tuple[str, str], str]:
-    """(namespace, Secret) → the rendered ExternalSecret that creates it, and from which store."""
-    found = {}
+    """(namespace, Secret) → the rendered ExternalSecret that creates it, and from which store; or the
+    Certificate for which cert-manager writes it."""
+    objects = list(objects)
+    found = {where: f"written at sync by cert-manager for {certificate}"
+             for where, certificate in issued_secrets(objects).items()}
     for obj in objects:
         if obj.get("kind") != "ExternalSecret":
             continue

@@ -217,11 +217,15 @@ class _Drawing:
         return lines
 
     def engines(self) -> list[str]:
-        prefix = f"{self.environment.gitops.path}/"
+        """Flux's chain (its source, root and steps) and Argo CD's (its project and Applications)."""
         objects = [(folder, obj) for folder, found in sorted(self.gitops.items()) for obj in found]
+        return ["flowchart BT", *self._flux(objects), *self._argocd(objects)]
+
+    def _flux(self, objects: list[tuple[str, JsonView]]) -> list[str]:
+        prefix = f"{self.environment.gitops.path}/"
         kustomizations = [o for _, o in objects if o["kind"] == "Kustomization"]
         repositories = [o for _, o in objects if o["kind"] == "GitRepository"]
-        lines = ["flowchart BT"]
+        lines: list[str] = []
         if kustomizations:
             lines.append(f"  subgraph flux[{label('Flux')}]")
             for repository in repositories:
@@ -250,7 +254,12 @@ class _Drawing:
                 lines += [f"    flux_steps -.->|{label('applied by')}| {node_id('ks_', root['metadata']['name'])}"
                           for root in roots]
             lines.append("  end")
+        return lines
+
+    def _argocd(self, objects: list[tuple[str, JsonView]]) -> list[str]:
+        prefix = f"{self.environment.gitops.path}/"
         applications = [(f, o) for f, o in objects if o["kind"] in ("Application", "AppProject")]
+        lines: list[str] = []
         if applications:
             lines.append(f"  subgraph argocd[{label('Argo CD')}]")
             for _, obj in applications:

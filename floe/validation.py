@@ -4,7 +4,7 @@ kubeconform is used when it is on PATH; otherwise the strict schemas that ``kube
 ships are used in-process, exactly as ``kubernetes_validate.validate`` uses them (same schema files, same
 $ref resolution, same first error), but with each schema read once and one validator per Kubernetes version
 and kind kept for the process. Either way the schemas are local files: nothing is fetched. Custom
-resources (Argo CD, Argo Rollouts, Flux, External Secrets) are checked against their published CRDs
+resources (Argo CD, Argo Rollouts, Flux, External Secrets, cert-manager) are checked against their published CRDs
 (vendored in ``floe/crds/``) with :func:`validate_custom_resources`.
 """
 
@@ -29,7 +29,7 @@ from floe.rendered import Json, JsonView
 KUBERNETES_VERSIONS = ("1.30.0", "1.35.0")
 """Oldest and newest supported Kubernetes versions; every object must be valid on both."""
 CUSTOM_API_GROUPS = ("argoproj.io/", "kustomize.toolkit.fluxcd.io/", "source.toolkit.fluxcd.io/",
-                     "external-secrets.io/")
+                     "external-secrets.io/", "cert-manager.io/")
 
 
 @dataclass(frozen=True)
@@ -149,13 +149,15 @@ def _strict(schema: Json) -> Json:
     """The schema with unknown fields rejected wherever the CRD does not explicitly keep them."""
     if not isinstance(schema, dict):
         return schema
-    strict = {key: _strict(value) if isinstance(value, dict) else
+    # `properties` maps field names to schemas: each made strict once (as a schema itself, then each field
+    # again, the walk would double with every level of depth).
+    strict = {key: {name: _strict(sub) for name, sub in value.items()} if key == "properties" else
+              _strict(value) if isinstance(value, dict) else
               [_strict(v) for v in value] if isinstance(value, list) else value
               for key, value in schema.items()}
-    if "properties" in strict:
-        strict["properties"] = {name: _strict(sub) for name, sub in schema["properties"].items()}
-        if "additionalProperties" not in strict and not strict.get("x-kubernetes-preserve-unknown-fields"):
-            strict["additionalProperties"] = False
+    if ("properties" in strict and "additionalProperties" not in strict
+            and not strict.get("x-kubernetes-preserve-unknown-fields")):
+        strict["additionalProperties"] = False
     return strict
 
 

@@ -10,18 +10,20 @@ from typer.testing import CliRunner
 
 from floe.cli import app, context
 from floe.synth import synthesize
-from tests.conftest import ROOT
+from tests.conftest import ROOT, built_once
 
 RUNNER = CliRunner()
 
 
 @pytest.fixture(scope="session")
 def dev_render(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """dist/ with only dev rendered, once per session, from a copy of the environments."""
-    root = tmp_path_factory.mktemp("cli-render")
-    shutil.copytree(ROOT / "environments", root / "environments")
-    synthesize(root / "dist", ["dev"], root / "environments")
-    return root
+    """dist/ with only dev rendered, from a copy of the environments: once per session, though each test
+    module that uses it imports the fixture (and so asks for it) on its own. Read only: tests change a
+    ``workspace``."""
+    def render(root: Path) -> None:
+        shutil.copytree(ROOT / "environments", root / "environments")
+        synthesize(root / "dist", ["dev"], root / "environments")
+    return built_once(tmp_path_factory, "dev-render", render)
 
 
 @pytest.fixture

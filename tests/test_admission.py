@@ -23,8 +23,8 @@ import celpy
 import pytest
 from celpy import celtypes
 
-from floe.cli.runs import job_from_cronjob
 from floe.jobs import PRODUCT_LABEL, template_name
+from floe.jobs.runs import job_from_cronjob
 from tests.conftest import ENVIRONMENT_NAMES, find, pod_spec
 from tests.test_run_credentials import (
     CASES,
@@ -50,9 +50,11 @@ PRODUCT_IMAGES = {("dev", "sales"): "registry.example.com/floe/sales:1.5.0-rc.1"
                   ("prod", "sales"): "registry.example.com/floe/sales:1.4.2",
                   ("prod", "marketing"): "registry.example.com/floe/marketing:0.9.0"}
 """Each product's image (literal: the environments' files)."""
-RUN_SECRETS = {"dev": ["postgres-dagster-credentials"], "staging": ["postgres-dagster-credentials"],
-               "prod": ["dagster-postgres-ca", "dagster-postgres-credentials"]}
-"""Dagster's database Secret (and prod's external database's CA): what every run reads."""
+RUN_SECRETS = {"dev": ["postgres-dagster-credentials"],
+               "staging": ["floe-in-cluster-ca", "postgres-dagster-credentials"],
+               "prod": ["dagster-postgres-ca", "dagster-postgres-credentials", "floe-in-cluster-ca"]}
+"""Dagster's database Secret (and prod's external database's CA), and with in-cluster TLS (staging, prod) its
+CA: what every run reads."""
 TOKEN_VOLUME = {
     "name": "kube-api-access-7xq2d",
     "projected": {"defaultMode": 420, "sources": [

@@ -284,7 +284,8 @@ def test_a_backup_uploads_with_its_own_identity_then_prunes(environment: str, re
         for variable, key in (("ACCESS_KEY", "access-key"), ("SECRET_KEY", "secret-key")):
             assert variables[variable]["valueFrom"]["secretKeyRef"] == {"name": backup.credentials_secret, "key": key}
         # Kubernetes substitutes $(VAR) in a later variable's value: the keys never reach a command line.
-        assert variables["MC_HOST_backup"]["value"].startswith("http://$(ACCESS_KEY):$(SECRET_KEY)@minio.")
+        scheme = "http" if environment == "dev" else "https"  # in-cluster TLS in staging and prod
+        assert variables["MC_HOST_backup"]["value"].startswith(f"{scheme}://$(ACCESS_KEY):$(SECRET_KEY)@minio.")
 
 
 def test_a_failed_upload_prunes_nothing(rendered, tmp_path: Path) -> None:
@@ -332,14 +333,15 @@ def test_network_policies_let_a_backup_reach_its_database_and_the_object_store(r
 def test_backups_default_to_daily_with_a_week_of_dumps() -> None:
     backup = StorageSettings().postgres.backup
     assert (backup.enabled, backup.schedule, backup.retention_days) == (True, "30 2 * * *", 7)
-    assert backup.bucket in StorageSettings().minio.buckets
+    assert backup.bucket in StorageSettings().object_store.buckets
 
 
 @pytest.mark.parametrize(("settings", "message"), [
     ({"postgres": {"backup": {"schedule": "61 * * * *"}}}, "is not a Kubernetes CronJob schedule"),
     ({"postgres": {"backup": {"retention_days": 0}}}, "greater than or equal to 1"),
-    ({"postgres": {"backup": {"bucket": "elsewhere"}}}, "'elsewhere' is not one of storage.minio.buckets"),
-    ({"minio": {"buckets": ["floe-warehouse"]}}, "lacks 'floe-backups', the default of storage.postgres.backup.bucket"),
+    ({"postgres": {"backup": {"bucket": "elsewhere"}}}, "'elsewhere' is not one of storage.object_store.buckets"),
+    ({"object_store": {"buckets": ["floe-warehouse"]}},
+     "lacks 'floe-backups', the default of storage.postgres.backup.bucket"),
 ])
 def test_bad_backup_settings_are_refused(settings: dict, message: str) -> None:
     with pytest.raises(ValidationError, match=message):
@@ -347,11 +349,11 @@ def test_bad_backup_settings_are_refused(settings: dict, message: str) -> None:
 
 
 def test_nothing_is_backed_up_when_backups_are_off_or_every_database_external() -> None:
-    off = StorageSettings.model_validate({"minio": {"buckets": ["floe-warehouse"]},
+    off = StorageSettings.model_validate({"object_store": {"buckets": ["floe-warehouse"]},
                                           "postgres": {"backup": {"enabled": False}}})
     assert off.postgres.backed_up() == ()
     external = {"mode": "external", "host": "db.example.internal", "database": "d", "credentials_secret": "s",
                 "ssl_mode": "require", "egress": [{"cidr": "10.0.0.0/24", "ports": [5432]}]}
-    none_in_cluster = StorageSettings.model_validate({"minio": {"buckets": ["floe-warehouse"]},
+    none_in_cluster = StorageSettings.model_validate({"object_store": {"buckets": ["floe-warehouse"]},
                                                       "postgres": {"dagster": external, "polaris": external}})
     assert none_in_cluster.postgres.backed_up() == ()

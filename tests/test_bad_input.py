@@ -1,12 +1,19 @@
 """A user mistake gets one clear error naming file and field, a non-zero exit, no traceback,
-and leaves dist/ exactly as it was."""
+and leaves dist/ exactly as it was.
+
+One test runs ``main.py`` as a user does, in a process of its own; the others call the function it runs
+(``floe.synth.main``) in this process, with the same arguments and the same assertions on its exit code
+and what it prints: a process per case would only add the seconds of starting Python each time.
+"""
 
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from floe import synth
 from tests.conftest import ROOT, tree
 
 GOOD = 'platform_version: "1.0.0"\ngitops:\n  repository: https://git.example.org/floe.git\n'
@@ -14,16 +21,16 @@ PRODUCT = ("  - name: sales\n    image: registry.example.com/floe/sales:1.0.0\n"
            "    module: sales.definitions\n    dlt: {module: sales.ingest}\n")
 CASES = {
     "unknown key": (
-        GOOD + "storage:\n  minio:\n    replicaz: 2\n",
-        r"qa.yaml:6: storage.minio.replicaz: unknown field",
+        GOOD + "storage:\n  object_store:\n    replicaz: 2\n",
+        r"qa.yaml:6: storage.object_store.replicaz: unknown field",
     ),
     "wrong type": (
-        GOOD + "storage:\n  minio:\n    replicas: many\n",
-        r"qa.yaml:6: storage.minio.replicas: expected a whole number (got 'many')",
+        GOOD + "storage:\n  object_store:\n    replicas: many\n",
+        r"qa.yaml:6: storage.object_store.replicas: expected a whole number (got 'many')",
     ),
     "invalid quantity": (
-        GOOD + "storage:\n  minio:\n    storage:\n      size: 500mi\n",
-        r"qa.yaml:7: storage.minio.storage.size: '500mi' is not a Kubernetes quantity",
+        GOOD + "storage:\n  object_store:\n    storage:\n      size: 500mi\n",
+        r"qa.yaml:7: storage.object_store.storage.size: '500mi' is not a Kubernetes quantity",
     ),
     "name not DNS-1123": (
         GOOD + "namespaces:\n  platform: Floe_Platform\n",
@@ -35,7 +42,7 @@ CASES = {
         r"known versions: 1.0.0, 1.1.0",
     ),
     "malformed YAML": (
-        GOOD + "storage:\n  minio: [unclosed\n",
+        GOOD + "storage:\n  object_store: [unclosed\n",
         r"qa.yaml:6:1: malformed YAML: expected ',' or ']', but found the end of the file "
         r"(in the [ ] list that starts at line 5)",
     ),
@@ -58,25 +65,25 @@ CASES = {
         r"'great-expectations'",
     ),
     "request above limit": (
-        GOOD + "storage:\n  minio:\n    resources:\n      requests: {cpu: 2, memory: 1Gi}\n"
+        GOOD + "storage:\n  object_store:\n    resources:\n      requests: {cpu: 2, memory: 1Gi}\n"
                "      limits: {cpu: 1, memory: 1Gi}\n",
-        r"qa.yaml:6: storage.minio.resources: the cpu request 2 exceeds its limit 1",
+        r"qa.yaml:6: storage.object_store.resources: the cpu request 2 exceeds its limit 1",
     ),
     "missing version": (
         "storage: {}\n",
         r"qa.yaml: platform_version: required field is missing",
     ),
     "not UTF-8": (
-        (GOOD + "storage:\n  minio:\n    credentials_secret: caf\u00e9\n").encode("latin-1"),
+        (GOOD + "storage:\n  object_store:\n    credentials_secret: caf\u00e9\n").encode("latin-1"),
         r"qa.yaml:6: not UTF-8 text (byte 0xe9); save the file as UTF-8",
     ),
     "duplicate key": (
-        GOOD + "storage:\n  minio:\n    replicas: 4\n    storage: {size: 1Gi}\n    replicas: 6\n",
-        r"qa.yaml:8: storage.minio.replicas: duplicate key (first set at line 6)",
+        GOOD + "storage:\n  object_store:\n    replicas: 4\n    storage: {size: 1Gi}\n    replicas: 6\n",
+        r"qa.yaml:8: storage.object_store.replicas: duplicate key (first set at line 6)",
     ),
     "negative replicas": (
-        GOOD + "storage:\n  minio:\n    replicas: -3\n",
-        r"qa.yaml:6: storage.minio.replicas: must be at least 1 (got -3)",
+        GOOD + "storage:\n  object_store:\n    replicas: -3\n",
+        r"qa.yaml:6: storage.object_store.replicas: must be at least 1 (got -3)",
     ),
     "no pods in the jobs quota": (
         GOOD + "jobs:\n  quota:\n    pods: 0\n",
@@ -88,8 +95,8 @@ CASES = {
         r"(its job template <name>-quality-check must fit the 52 characters Kubernetes allows a CronJob name)",
     ),
     "unknown preset": (
-        GOOD + "storage:\n  minio:\n    resources: hugh\n",
-        r"qa.yaml:6: storage.minio.resources: unknown resource preset 'hugh'; "
+        GOOD + "storage:\n  object_store:\n    resources: hugh\n",
+        r"qa.yaml:6: storage.object_store.resources: unknown resource preset 'hugh'; "
         r"known presets: job-burst, large, service, small",
     ),
     "run the jobs quota never admits": (
@@ -102,16 +109,26 @@ CASES = {
         r"qa.yaml:5: orchestrator.webserver: expected a mapping of settings (got 3)",
     ),
     "mis-indented key": (
-        GOOD + "storage:\n  minio:\n    replicas: 4\n   buckets: [floe-warehouse]\n",
+        GOOD + "storage:\n  object_store:\n    replicas: 4\n   buckets: [floe-warehouse]\n",
         r"qa.yaml:7:4: malformed YAML: this key is indented differently from the keys before it; "
         r"the keys of one mapping start in the same column",
     ),
 }
 
 
-def run_main(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "main.py", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)
+RunMain = Callable[..., subprocess.CompletedProcess]
+
+
+@pytest.fixture
+def run_main(capsys: pytest.CaptureFixture) -> RunMain:
+    """``main.py``'s entry point run in this process: its exit code and what it printed. An exception it
+    lets out fails the test, as a traceback would."""
+    def run(*args: str) -> subprocess.CompletedProcess:
+        capsys.readouterr()
+        code = synth.main(list(args))
+        printed = capsys.readouterr()
+        return subprocess.CompletedProcess(["main.py", *args], code, printed.out, printed.err)
+    return run
 
 
 @pytest.fixture
@@ -127,7 +144,7 @@ def workspace(tmp_path: Path) -> tuple[Path, Path]:
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_bad_environment_is_refused_cleanly(case: str, workspace: tuple[Path, Path]) -> None:
+def test_bad_environment_is_refused_cleanly(case: str, workspace: tuple[Path, Path], run_main: RunMain) -> None:
     environments, outdir = workspace
     text, expected = CASES[case]
     (environments / "qa.yaml").write_bytes(text if isinstance(text, bytes) else text.encode())
@@ -140,7 +157,7 @@ def test_bad_environment_is_refused_cleanly(case: str, workspace: tuple[Path, Pa
     assert tree(outdir) == before
 
 
-def test_missing_environment_file_names_the_known_ones(workspace: tuple[Path, Path]) -> None:
+def test_missing_environment_file_names_the_known_ones(workspace: tuple[Path, Path], run_main: RunMain) -> None:
     environments, outdir = workspace
     before = tree(outdir)
     result = run_main("--environments", str(environments), "--outdir", str(outdir), "--env", "qa")
@@ -150,17 +167,17 @@ def test_missing_environment_file_names_the_known_ones(workspace: tuple[Path, Pa
     assert tree(outdir) == before
 
 
-def test_every_error_of_a_file_is_reported_at_once(workspace: tuple[Path, Path]) -> None:
+def test_every_error_of_a_file_is_reported_at_once(workspace: tuple[Path, Path], run_main: RunMain) -> None:
     environments, outdir = workspace
-    (environments / "qa.yaml").write_text(GOOD + "storage:\n  minio:\n    replicaz: 2\n    buckets: [A]\n")
+    (environments / "qa.yaml").write_text(GOOD + "storage:\n  object_store:\n    replicaz: 2\n    buckets: [A]\n")
     result = run_main("--environments", str(environments), "--outdir", str(outdir))
-    assert "storage.minio.replicaz: unknown field" in result.stderr
-    assert "storage.minio.buckets.0: 'A' is not an S3 bucket name" in result.stderr
+    assert "storage.object_store.replicaz: unknown field" in result.stderr
+    assert "storage.object_store.buckets.0: 'A' is not an S3 bucket name" in result.stderr
     lines = result.stderr.splitlines()
     assert len(lines) == 2 and all(line.startswith(f"error: {environments / 'qa.yaml'}:") for line in lines)
 
 
-def test_a_good_render_of_one_environment_succeeds(workspace: tuple[Path, Path]) -> None:
+def test_a_good_render_of_one_environment_succeeds(workspace: tuple[Path, Path], run_main: RunMain) -> None:
     environments, outdir = workspace
     result = run_main("--environments", str(environments), "--outdir", str(outdir), "--env", "dev")
     assert result.returncode == 0, result.stderr
@@ -169,7 +186,7 @@ def test_a_good_render_of_one_environment_succeeds(workspace: tuple[Path, Path])
     assert "end-of-life" not in result.stdout + result.stderr
 
 
-def test_environment_file_with_another_extension_is_refused(workspace: tuple[Path, Path]) -> None:
+def test_environment_file_with_another_extension_is_refused(workspace: tuple[Path, Path], run_main: RunMain) -> None:
     """Skipping it would render every environment but that one, and delete its tree from dist/."""
     environments, outdir = workspace
     (environments / "dev.yaml").rename(environments / "dev.yml")
@@ -182,7 +199,8 @@ def test_environment_file_with_another_extension_is_refused(workspace: tuple[Pat
     assert tree(outdir) == before
 
 
-def test_missing_environments_folder_is_refused(tmp_path: Path, workspace: tuple[Path, Path]) -> None:
+def test_missing_environments_folder_is_refused(tmp_path: Path, workspace: tuple[Path, Path],
+                                                run_main: RunMain) -> None:
     _, outdir = workspace
     before = tree(outdir)
     result = run_main("--environments", str(tmp_path / "nowhere"), "--outdir", str(outdir))
@@ -190,4 +208,20 @@ def test_missing_environments_folder_is_refused(tmp_path: Path, workspace: tuple
     assert (f"{tmp_path / 'nowhere'}: no such folder; run from the repository root, or name the folder of "
             "environment files with --environments") in result.stderr
     assert "Traceback" not in result.stderr
+    assert tree(outdir) == before
+
+
+def test_main_py_in_a_process_of_its_own_exits_2_without_a_traceback(workspace: tuple[Path, Path]) -> None:
+    """The entry point itself, as `python main.py` (and `cdk8s synth`) runs it: what the cases above see in
+    this process is what a user sees."""
+    environments, outdir = workspace
+    text, expected = CASES["unknown key"]
+    (environments / "qa.yaml").write_text(text)
+    before = tree(outdir)
+    result = subprocess.run([sys.executable, "main.py", "--environments", str(environments), "--outdir", str(outdir)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"error: {environments / 'qa.yaml'}:6: "), result.stderr
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
     assert tree(outdir) == before

@@ -56,7 +56,9 @@ def test_polaris_is_a_deployment_running_as_the_images_user(rendered, environmen
     assert (context["runAsUser"], context["runAsGroup"], context["fsGroup"]) == (10000, 10001, 10001)
     assert {p["name"]: p["containerPort"] for p in container["ports"]} == {"api": 8181, "management": 8182}
     _, props = properties(rendered, name)
-    assert (props["quarkus.http.port"], props["quarkus.management.port"]) == ("8181", "8182")
+    # With in-cluster TLS (staging, prod) the API is served on the HTTPS port alone (test_tls.py).
+    api = "quarkus.http.port" if name == "dev" else "quarkus.http.ssl-port"
+    assert (props[api], props["quarkus.management.port"]) == ("8181", "8182")
     assert "/tmp" in {m["mountPath"] for m in container["volumeMounts"]}
 
 
@@ -90,8 +92,9 @@ def test_metastore_is_the_database_the_environment_configures(rendered, environm
     _, props = properties(rendered, name)
     assert props["polaris.persistence.type"] == "relational-jdbc"
     url = props["quarkus.datasource.jdbc.url"]
+    ssl = "sslmode=disable" if name == "dev" else "sslmode=verify-full&sslrootcert=/etc/floe/postgres-ca/ca.crt"
     assert url == ("jdbc:postgresql://postgres-polaris.floe-platform.svc.cluster.local:5432/polaris"
-                   "?currentSchema=polaris_schema&sslmode=disable")
+                   f"?currentSchema=polaris_schema&{ssl}")
     statefulsets = [o for o in rendered[name].values()
                     if o["kind"] == "StatefulSet" and o["metadata"]["name"] == "postgres-polaris"]
     if isinstance(settings, ExternalPostgres):
@@ -174,7 +177,7 @@ def test_bootstrap_creates_schema_realm_and_catalog_idempotently(rendered, envir
     storage = request["storageConfigInfo"]
     assert request["name"] == settings.catalog
     assert request["properties"]["default-base-location"] == f"s3://{settings.warehouse_bucket}/"
-    assert settings.warehouse_bucket in environment.storage.minio.buckets
+    assert settings.warehouse_bucket in environment.storage.object_store.buckets
     assert storage["endpoint"] == storage["endpointInternal"] == minio.endpoint(environment)
     assert storage["pathStyleAccess"] is True and storage["storageType"] == "S3"
 
@@ -211,7 +214,7 @@ def test_warehouse_bucket_must_be_a_created_bucket(tmp_path: Path) -> None:
     path = tmp_path / "qa.yaml"
     path.write_text('platform_version: "1.0.0"\ngitops:\n  repository: https://git.example.org/floe.git\n'
                     'catalog:\n  polaris:\n    warehouse_bucket: elsewhere\n')
-    with pytest.raises(FloeError, match="warehouse_bucket 'elsewhere' is not one of storage.minio.buckets"):
+    with pytest.raises(FloeError, match="warehouse_bucket 'elsewhere' is not one of storage.object_store.buckets"):
         load_environment(path)
 
 

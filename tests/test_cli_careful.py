@@ -63,8 +63,8 @@ def test_claim_templates_as_the_api_server_stores_them_are_no_change() -> None:
 
 
 def test_validate_refuses_a_mistake_in_an_environment_file(workspace: Path) -> None:
-    edit(workspace / "environments" / "dev.yaml", "  minio:\n", "  minoi:\n")
-    one_line_error(floe(workspace, "validate"), 2, "dev.yaml:7: storage.minoi: unknown field")
+    edit(workspace / "environments" / "dev.yaml", "  object_store:\n", "  object_stor:\n")
+    one_line_error(floe(workspace, "validate"), 2, "dev.yaml:7: storage.object_stor: unknown field")
 
 
 def test_validate_fails_on_a_stale_dist(workspace: Path) -> None:

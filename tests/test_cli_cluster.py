@@ -15,6 +15,7 @@ from floe.cli.cluster import Cluster
 from floe.tiers import TIERS
 from tests import cli_support as support
 from tests.cli_support import CRONJOB, FakeCluster, floe, one_line_error, snapshot
+from tests.conftest import load_yaml_all
 
 dev_render = support.dev_render
 workspace = support.workspace
@@ -163,8 +164,8 @@ def test_apply_follows_the_tiers_and_waits_between_waves(workspace: Path, fake) 
     result = floe(workspace, "platform", "deploy", "--env", "dev", "--apply", "--timeout", "30")
     assert result.exit_code == 0, result.output
     applied = [call for call in cluster.calls if call[0] == "apply"]
-    rendered = yaml.safe_load_all("\n---\n".join(p.read_text() for p in (workspace / "dist" / "dev").rglob("*.yaml")
-                                                 if p.name != "kustomization.yaml"))
+    rendered = load_yaml_all("\n---\n".join(p.read_text() for p in (workspace / "dist" / "dev").rglob("*.yaml")
+                                             if p.name != "kustomization.yaml"))
     tier_of = {(o["kind"], o["metadata"]["name"]): o["metadata"].get("labels", {}).get("floe.dev/tier", "foundation")
                for o in rendered if o}
     order = [tier.name for tier in TIERS]

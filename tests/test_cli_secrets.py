@@ -1,5 +1,6 @@
 """`floe secrets check|init` against the fake cluster, and the rules behind them (floe.secret_values)."""
 
+import functools
 import re
 import shutil
 import subprocess
@@ -31,12 +32,16 @@ fake = support.connected
 workspace = support.workspace
 
 
-
 def dev_secrets(workspace: Path) -> list[tuple[str, str, tuple[str, ...]]]:
     """(namespace, name, keys) of each Secret the workspace's dev render reads (its inventory, which
     tests/test_secret_inventory.py pins literally)."""
-    objects = parse(environment_files(workspace / "dist", ["dev"])).values()
-    return [(use.namespace, use.name, use.keys) for use in inventory(objects)]
+    return list(_inventory(tuple(environment_files(workspace / "dist", ["dev"]).items())))
+
+
+@functools.cache
+def _inventory(files: tuple[tuple[str, str], ...]) -> list[tuple[str, str, tuple[str, ...]]]:
+    """Parsed once per distinct tree: every workspace starts as a copy of the same dev render."""
+    return [(use.namespace, use.name, use.keys) for use in inventory(parse(dict(files)).values())]
 
 
 NAMESPACES = [cluster_object("Namespace", name) for name in ("floe-platform", "floe-jobs")]
@@ -247,12 +252,17 @@ def test_without_a_store_credentials_certificates_and_snowflake_are_the_operator
     operator = sorted(key for key, provider in by_provider.items() if provider == Provider.OPERATOR)
     assert operator == [
         ("floe-jobs", "dagster-postgres-ca"), ("floe-jobs", "dagster-postgres-credentials"),
-        ("floe-jobs", "snowflake-transformer"), ("floe-platform", "cube-tls"),
+        ("floe-jobs", "floe-in-cluster-ca"), ("floe-jobs", "snowflake-transformer"), ("floe-platform", "cube-tls"),
         ("floe-platform", "dagster-postgres-ca"), ("floe-platform", "dagster-postgres-credentials"),
         ("floe-platform", "dagster-tls"), ("floe-platform", "dagster-ui-login"), ("floe-platform", "dagster-view-tls"),
+        ("floe-platform", "floe-in-cluster-ca"),
         ("floe-platform", "grafana-tls"), ("floe-platform", "minio-metrics-token"), ("floe-platform", "polaris-tls"),
     ]
-    assert all(provider == Provider.FLOE for key, provider in by_provider.items() if key not in operator)
+    # The servers' certificates are cert-manager's to write (in-cluster TLS), never the operator's or floe's.
+    issued = [("floe-platform", "minio-server-tls"), ("floe-platform", "polaris-server-tls"),
+              ("floe-platform", "postgres-polaris-server-tls")]
+    assert all(by_provider[key] == Provider.EXTERNAL for key in issued)
+    assert all(provider == Provider.FLOE for key, provider in by_provider.items() if key not in operator + issued)
 
 
 def test_with_a_store_every_secret_comes_from_it(rendered, environments) -> None:

@@ -85,10 +85,14 @@ def test_prod_needs_argo_rollouts_its_storage_class_and_ingress_class(rendered, 
     assert checks["CRD externalsecrets.external-secrets.io"].detail == (
         "the render has ExternalSecret objects: install the External Secrets Operator (its CRDs and controller), or "
         "remove the environment's secret store")
+    assert checks["CRD certificates.cert-manager.io"].detail == (
+        "the render has Certificate objects: install cert-manager (its CRDs and controller) with the issuer "
+        "in_cluster_tls names, or set in_cluster_tls: plain in the environment")
     # prod's Secrets come from its store at sync: absent before the first sync is no failure
     assert checks["Secrets"].passed and "created at sync by External Secrets" in checks["Secrets"].detail
     cluster.store.update({("CustomResourceDefinition", None, "rollouts.argoproj.io"): {},
                           ("CustomResourceDefinition", None, "externalsecrets.external-secrets.io"): {},
+                          ("CustomResourceDefinition", None, "certificates.cert-manager.io"): {},
                           ("StorageClass", None, "fast-ssd"): cluster_object("StorageClass", "fast-ssd"),
                           ("IngressClass", None, "nginx"): cluster_object("IngressClass", "nginx")})
     checks = _checks(_everything(rendered, gitops, "prod"), cluster, environments["prod"])

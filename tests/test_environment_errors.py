@@ -28,23 +28,22 @@ CROSS_FIELD = {
     ),
     "bucket set in the file": (
         GOOD + "semantic:\n  cube_store:\n    bucket: elsewhere\n",
-        "qa.yaml:6: semantic.cube_store.bucket 'elsewhere' is not one of storage.minio.buckets (floe-warehouse, "
-        "floe-backups): "
-        "the bootstrap step only creates those",
+        "qa.yaml:6: semantic.cube_store.bucket 'elsewhere' is not one of storage.object_store.buckets "
+        "(floe-warehouse, floe-backups)",
     ),
     "compute-log bucket set in the file": (
         GOOD + "orchestrator:\n  compute_logs:\n    bucket: logs\n",
-        "qa.yaml:6: orchestrator.compute_logs.bucket 'logs' is not one of storage.minio.buckets (floe-warehouse, "
-        "floe-backups): the bootstrap step only creates those",
+        "qa.yaml:6: orchestrator.compute_logs.bucket 'logs' is not one of storage.object_store.buckets "
+        "(floe-warehouse, floe-backups)",
     ),
     "bucket list without a default bucket": (
-        GOOD + "storage:\n  minio:\n    buckets: [lake, floe-backups]\n",
-        "qa.yaml:6: storage.minio.buckets: lacks 'floe-warehouse', the default of catalog.polaris.warehouse_bucket: "
-        "list it, or set catalog.polaris.warehouse_bucket to one of these",
+        GOOD + "storage:\n  object_store:\n    buckets: [lake, floe-backups]\n",
+        "qa.yaml:6: storage.object_store.buckets: lacks 'floe-warehouse', the default of "
+        "catalog.polaris.warehouse_bucket: list it, or set catalog.polaris.warehouse_bucket to one of these",
     ),
     "bucket listed twice": (
-        GOOD + "storage:\n  minio:\n    buckets:\n      - floe-warehouse\n      - floe-warehouse\n",
-        "qa.yaml:8: storage.minio.buckets.1: 'floe-warehouse' is listed twice; list each bucket once",
+        GOOD + "storage:\n  object_store:\n    buckets:\n      - floe-warehouse\n      - floe-warehouse\n",
+        "qa.yaml:8: storage.object_store.buckets.1: 'floe-warehouse' is listed twice; list each bucket once",
     ),
     "CA missing": (
         GOOD + "storage:\n  postgres:\n    dagster:\n      mode: external\n      host: db.example.org\n"
@@ -57,9 +56,9 @@ CROSS_FIELD = {
         "qa.yaml:9: data_products.0.quality.engine: soda-core needs contract and data_source set as well",
     ),
     "MinIO erasure sets": (
-        GOOD + "storage:\n  minio:\n    replicas: 17\n",
-        "qa.yaml:6: storage.minio.replicas: MinIO splits its drives into equal erasure sets of 2 to 16, and 17 servers "
-        "(one drive each) cannot be split so: use a count with a divisor from 2 to 16",
+        GOOD + "storage:\n  object_store:\n    replicas: 17\n",
+        "qa.yaml:6: storage.object_store.replicas: MinIO splits its drives into equal erasure sets of 2 to 16, and "
+        "17 servers (one drive each) cannot be split so: use a count with a divisor from 2 to 16",
     ),
     "unknown preset of a product": (
         GOOD + "data_products:\n" + PRODUCT + "    resources: hugh\n",
@@ -90,8 +89,8 @@ WORDS = {
         "qa.yaml:11: compute.wh.egress.0.ports.0: must be at most 65535 (got 70000)",
     ),
     "true for a number": (
-        GOOD + "storage:\n  minio:\n    replicas: yes\n",
-        "qa.yaml:6: storage.minio.replicas: expected a whole number (got true)",
+        GOOD + "storage:\n  object_store:\n    replicas: yes\n",
+        "qa.yaml:6: storage.object_store.replicas: expected a whole number (got true)",
     ),
     "empty value": (
         GOOD + "orchestrator:\n  max_concurrent_runs:\n",
@@ -111,8 +110,8 @@ WORDS = {
         "such as 203.0.113.0/24",
     ),
     "list expected": (
-        GOOD + "storage:\n  minio:\n    buckets: floe-warehouse\n",
-        "qa.yaml:6: storage.minio.buckets: expected a list (got 'floe-warehouse')",
+        GOOD + "storage:\n  object_store:\n    buckets: floe-warehouse\n",
+        "qa.yaml:6: storage.object_store.buckets: expected a list (got 'floe-warehouse')",
     ),
     "mapping expected": (
         GOOD + "compute: duckdb\n",
@@ -149,17 +148,17 @@ def test_type_and_range_errors_say_what_is_allowed(case: str, tmp_path: Path) ->
 
 MALFORMED = {
     "key indented less": (
-        "storage:\n  minio:\n    replicas: 4\n   buckets: []\n",
+        "storage:\n  object_store:\n    replicas: 4\n   buckets: []\n",
         "qa.yaml:4:4: malformed YAML: this key is indented differently from the keys before it; "
         "the keys of one mapping start in the same column",
     ),
     "key indented deeper": (
-        "storage:\n  minio:\n    replicas: 4\n      buckets: []\n",
+        "storage:\n  object_store:\n    replicas: 4\n      buckets: []\n",
         "qa.yaml:4:14: malformed YAML: a ':' where no key can start: a key indented deeper than the key before it, "
         "a line above without its ':', or a value holding ': ' that needs quotes",
     ),
     "list item among keys": (
-        "storage:\n  minio:\n    replicas: 4\n  - postgres\n",
+        "storage:\n  object_store:\n    replicas: 4\n  - postgres\n",
         "qa.yaml:4:3: malformed YAML: a list item ('- ') where a key belongs; check the indentation of this line",
     ),
     "line without a colon": (
@@ -180,7 +179,7 @@ MALFORMED = {
         "qa.yaml:1:19: malformed YAML: this quoted value is never closed; add the closing quote",
     ),
     "list never closed": (
-        "storage:\n  minio:\n    buckets: [a, b\n  postgres: {}\n",
+        "storage:\n  object_store:\n    buckets: [a, b\n  postgres: {}\n",
         "qa.yaml:4:11: malformed YAML: expected ',' or ']', but found ':' (in the [ ] list that starts at line 3)",
     ),
     "character that cannot start a value": (
@@ -205,7 +204,7 @@ def test_every_duplicate_key_is_reported_with_its_path(tmp_path: Path) -> None:
 
 def test_a_merge_key_is_not_a_duplicate(tmp_path: Path) -> None:
     path = tmp_path / "qa.yaml"
-    path.write_text(GOOD + "storage:\n  minio: &minio {replicas: 4}\nsemantic:\n  cube_store:\n    workers:\n"
+    path.write_text(GOOD + "storage:\n  object_store: &minio {replicas: 4}\nsemantic:\n  cube_store:\n    workers:\n"
                            "      <<: *minio\n      replicas: 2\n")
     assert load_environment(path).semantic.cube_store.workers.replicas == 2
 
@@ -234,4 +233,4 @@ def test_a_misnamed_environment_file_is_refused(tmp_path: Path) -> None:
 def test_the_schema_gives_a_product_name_its_real_length() -> None:
     schema = json.loads((ROOT / "environments" / "schema.json").read_text())
     assert schema["$defs"]["DataProduct"]["properties"]["name"]["maxLength"] == 38
-    assert schema["$defs"]["MinioSettings"]["properties"]["replicas"]["minimum"] == 1
+    assert schema["$defs"]["InClusterObjectStore"]["properties"]["replicas"]["minimum"] == 1

@@ -118,7 +118,7 @@ def test_schema_rejects_unknown_keys_everywhere() -> None:
 
 def test_model_is_frozen(environments) -> None:
     with pytest.raises(Exception, match="frozen"):
-        environments["dev"].storage.minio.replicas = 3
+        environments["dev"].storage.object_store.replicas = 3
 
 
 def test_resource_presets_resolve_per_environment(environments) -> None:
@@ -139,21 +139,22 @@ def _write(tmp_path: Path, text: str) -> Path:
 
 
 def test_unknown_preset_is_named_with_the_known_ones(tmp_path: Path) -> None:
-    path = _write(tmp_path, 'platform_version: "1.0.0"\nstorage:\n  minio:\n    resources: huge\n')
-    with pytest.raises(FloeError, match=r"storage\.minio\.resources: unknown resource preset 'huge'; "
+    path = _write(tmp_path, 'platform_version: "1.0.0"\nstorage:\n  object_store:\n    resources: huge\n')
+    with pytest.raises(FloeError, match=r"storage\.object_store\.resources: unknown resource preset 'huge'; "
                                         r"known presets: job-burst, large, service, small"):
         load_environment(path)
 
 
 def test_request_above_limit_is_refused(tmp_path: Path) -> None:
-    path = _write(tmp_path, 'platform_version: "1.0.0"\nstorage:\n  minio:\n    resources:\n'
+    path = _write(tmp_path, 'platform_version: "1.0.0"\nstorage:\n  object_store:\n    resources:\n'
                             '      requests: {cpu: "2", memory: 1Gi}\n      limits: {cpu: "1", memory: 1Gi}\n')
-    with pytest.raises(FloeError, match=r"qa\.yaml:4: storage\.minio\.resources.*cpu request 2 exceeds its limit 1"):
+    with pytest.raises(FloeError,
+                       match=r"qa\.yaml:4: storage\.object_store\.resources.*cpu request 2 exceeds its limit 1"):
         load_environment(path)
 
 
 def test_minio_refuses_two_or_three_servers(tmp_path: Path) -> None:
-    path = _write(tmp_path, 'platform_version: "1.0.0"\nstorage:\n  minio:\n    replicas: 2\n')
+    path = _write(tmp_path, 'platform_version: "1.0.0"\nstorage:\n  object_store:\n    replicas: 2\n')
     with pytest.raises(FloeError, match="MinIO runs either 1 server or at least 4"):
         load_environment(path)
 

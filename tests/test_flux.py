@@ -22,7 +22,7 @@ from floe.gitops import flux
 from floe.gitops.inventory import emittable_kinds, group_kind_of
 from floe.tiers import CATALOG, FINAL_WAVE, SYNC_WAVE, TIERS, Step, SyncStep, sync_steps, tier_named
 from floe.validation import CRDS_DIR, validate, validate_custom_resources
-from tests.conftest import ENVIRONMENT_NAMES, find, tree
+from tests.conftest import ENVIRONMENT_NAMES, find, load_yaml, load_yaml_all, tree
 from tests.engines import source
 from tests.test_convergence import flux_run, not_ready
 
@@ -91,9 +91,9 @@ def test_step_and_tier_folders_list_exactly_their_contents(environment: str, fre
 def test_kubectl_kustomize_builds_a_whole_tier_from_its_steps(fresh_dist: Path) -> None:
     for tier_folder in sorted(p for p in (fresh_dist / "prod").iterdir() if p.is_dir()):
         built = subprocess.run(["kubectl", "kustomize", str(tier_folder)], capture_output=True, text=True, check=True)
-        names = sorted((o["kind"], o["metadata"]["name"]) for o in yaml.safe_load_all(built.stdout))
+        names = sorted((o["kind"], o["metadata"]["name"]) for o in load_yaml_all(built.stdout))
         expected = sorted((o["kind"], o["metadata"]["name"]) for o in (
-            yaml.safe_load(p.read_text()) for p in tier_folder.rglob("*.yaml") if p.name != "kustomization.yaml"))
+            load_yaml(p.read_text()) for p in tier_folder.rglob("*.yaml") if p.name != "kustomization.yaml"))
         assert names == expected, tier_folder.name
 
 
@@ -186,7 +186,7 @@ def test_a_tier_that_stops_rendering_leaves_the_chain(environments) -> None:
 # 3. Rollout health ----------------------------------------------------------------------------------
 
 def test_rollout_fields_the_health_check_reads_exist_in_the_crd() -> None:
-    crd = yaml.safe_load((CRDS_DIR / "argoproj.io_rollouts.yaml").read_text())
+    crd = load_yaml((CRDS_DIR / "argoproj.io_rollouts.yaml").read_text())
     status = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"]
     assert status["observedGeneration"]["type"] == "string"
     assert status["phase"]["type"] == "string"
@@ -523,7 +523,7 @@ def test_grafana_disabled_leaves_its_claim_to_the_clean_up_grant(environments, g
 
 def test_resources_are_named_as_the_crds_name_them() -> None:
     for path in CRDS_DIR.glob("*.yaml"):
-        for crd in yaml.safe_load_all(path.read_text()):
+        for crd in load_yaml_all(path.read_text()):
             if crd and crd.get("kind") == "CustomResourceDefinition":
                 assert flux.resource_of(crd["spec"]["names"]["kind"]) == crd["spec"]["names"]["plural"]
     assert [flux.resource_of(k) for k in ("NetworkPolicy", "Ingress", "ServiceAccount")] == [

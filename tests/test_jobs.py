@@ -101,7 +101,8 @@ def test_tools_write_only_to_scratch_volumes(environment: str, rendered, environ
             pod = job_pod(find(rendered[environment], "CronJob", template_name(product.name, job_type)))
             mounts = {m["mountPath"] for m in pod["containers"][0]["volumeMounts"]}
             assert {f"{product.dbt.project_dir}/target", f"{product.dbt.project_dir}/logs", "/tmp"} <= mounts
-            assert all("emptyDir" in v for v in pod["volumes"])
+            # Besides scratch, only the in-cluster CA (staging, prod), a Secret mounted read-only.
+            assert all("emptyDir" in v or v["secret"]["secretName"] == "floe-in-cluster-ca" for v in pod["volumes"])
 
 
 def test_compute_decides_resources_and_connection(rendered) -> None:

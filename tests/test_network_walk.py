@@ -67,9 +67,9 @@ def walk(objects: Mapping, settings) -> tuple[set[tuple[str, str]], list[str]]:
         sources = _pods_of(everyone, settings, component)
         if not sources:
             continue
-        called = [(BY_NAME[name], ports) for name, ports in component.dependencies.items()]
-        called += [(c, c.called_by[component.name]) for c in COMPONENTS if component.name in c.called_by]
-        for target, wanted in called:
+        called = [(BY_NAME[name], ports, True) for name, ports in component.dependencies.items()]
+        called += [(c, c.called_by[component.name], False) for c in COMPONENTS if component.name in c.called_by]
+        for target, wanted, depends in called:
             servers = _pods_of(everyone, settings, target)
             if servers:
                 names = set(wanted) if wanted is not None else _served(objects, settings, servers)
@@ -78,7 +78,7 @@ def walk(objects: Mapping, settings) -> tuple[set[tuple[str, str]], list[str]]:
                         number = name if isinstance(name, int) else server.ports.get(name)
                         if number is not None:  # the Service sends that port to this pod
                             attempt(component.name, sources, target.name, server, number)
-            elif target.outside and (wanted is None or set(wanted) & set(target.outside_ports)):
+            elif depends and target.outside and (wanted is None or set(wanted) & set(target.outside_ports)):
                 for egress in target.outside(settings):
                     for port in egress.ports:
                         attempt(component.name, sources, target.name, _address(egress.cidr), port)

@@ -121,11 +121,13 @@ def test_runs_are_queued(case) -> None:
 
 def test_run_logs_go_to_the_object_store_and_only_the_webserver_reads_them(case) -> None:
     objects, environment = case
+    tls = environment.name != "dev"  # in-cluster TLS in staging and prod; boto3 verifies with AWS_CA_BUNDLE
     assert instance(objects)["compute_logs"] == {
         "module": "dagster_aws.s3.compute_log_manager",
         "class": "S3ComputeLogManager",
         "config": {"bucket": "floe-warehouse", "prefix": "dagster/compute-logs",
-                   "endpoint_url": "http://minio.floe-platform.svc.cluster.local:9000", "use_ssl": False,
+                   "endpoint_url": f"http{'s' if tls else ''}://minio.floe-platform.svc.cluster.local:9000",
+                   "use_ssl": tls,
                    "region": "us-east-1", "local_dir": f"{DAGSTER_HOME}/compute-logs", "upload_interval": 30,
                    "skip_empty_files": True},
     }

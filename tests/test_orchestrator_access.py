@@ -245,11 +245,15 @@ def test_the_run_launcher_admits_only_the_products_settings(rendered, name) -> N
     }
     snowflake = ["SNOWFLAKE_ACCOUNT", "SNOWFLAKE_DATABASE", "SNOWFLAKE_PASSWORD", "SNOWFLAKE_ROLE", "SNOWFLAKE_USER",
                  "SNOWFLAKE_WAREHOUSE"]
+    # With in-cluster TLS (staging, prod) the products' code also reads where the CA is.
+    tls = ["AWS_CA_BUNDLE"] if name != "dev" else []
+    ca = ["FLOE_CATALOG_CA_FILE"] if name != "dev" else []
     assert launcher["only_allow_user_defined_env_vars"] == [
-        "AWS_ACCESS_KEY_ID", "AWS_ENDPOINT_URL", "AWS_REGION", "AWS_SECRET_ACCESS_KEY", "FLOE_CATALOG_CLIENT_ID",
-        "FLOE_CATALOG_CLIENT_SECRET", "FLOE_CATALOG_URI", "FLOE_CATALOG_WAREHOUSE", "FLOE_COMPUTE",
+        "AWS_ACCESS_KEY_ID", *tls, "AWS_ENDPOINT_URL", "AWS_REGION", "AWS_SECRET_ACCESS_KEY", *ca,
+        "FLOE_CATALOG_CLIENT_ID", "FLOE_CATALOG_CLIENT_SECRET", "FLOE_CATALOG_URI", "FLOE_CATALOG_WAREHOUSE",
+        "FLOE_COMPUTE",
         "FLOE_DATA_PRODUCT", "FLOE_DUCKDB_MEMORY_LIMIT", "FLOE_DUCKDB_THREADS", "FLOE_ENVIRONMENT",
-        "FLOE_OBJECT_STORE_ENDPOINT", *(snowflake if name == "prod" else []),
+        "FLOE_OBJECT_STORE_ADDRESSING", "FLOE_OBJECT_STORE_ENDPOINT", *(snowflake if name == "prod" else []),
     ]
     assert launcher["service_account_name"] == "floe-job-runner"
 

@@ -71,8 +71,11 @@ def test_every_credential_comes_from_its_secret_never_a_command_line(environment
         "MONITORING_PASSWORD": (f"postgres-{consumer}-monitoring-credentials", "password"),
     }
     literals = {e["name"]: e["value"] for e in container["env"] if "value" in e}
+    # In-cluster TLS in staging and prod: the server is verified against the environment's CA (test_tls.py).
+    tls = {"PGSSLMODE": "disable"} if environment == "dev" else {"PGSSLMODE": "verify-full",
+                                                                  "PGSSLROOTCERT": "/etc/floe/postgres-ca/ca.crt"}
     assert literals == {"PGHOST": f"postgres-{consumer}.floe-platform.svc.cluster.local", "PGPORT": "5432",
-                        "PGDATABASE": consumer, "PGSSLMODE": "disable"}
+                        "PGDATABASE": consumer, **tls}
     # Passwords reach psql as its variables, read from the env inside psql; no command names one.
     assert "\\getenv client_password CLIENT_PASSWORD" in script
     assert "\\getenv monitoring_password MONITORING_PASSWORD" in script

@@ -1,13 +1,16 @@
 """The reviewer's pull request: `floe diff --format markdown`, and the CI templates that post it.
 
 The report's own tests build trees by hand (fast, and 300 changed objects are easy to make); one test runs the
-command on a committed dev render. The templates' test copies the working tree into a throwaway git repository
-(as tests/test_fresh_clone.py does, borrowing .venv and node_modules), commits it as the base, changes an
-environment file and re-renders as the head, then runs every step of each template except the set-up and the
-posting, as CI would, in that repository.
+command on a committed dev render. The templates' test makes a pull request from tests/test_fresh_clone.py's
+clone of the working tree (which borrows .venv and node_modules): the working tree with its render as the base,
+an environment file changed and re-rendered as the head; then it runs every step of each template except the
+set-up and the posting, as CI would, each template in a checkout of its own. These checkouts are where the
+README's `npx cdk8s synth` (the drift gate: it must write what the Python render wrote), `floe validate` and
+`floe diff` are proven to work in a clone with nothing beside it.
 """
 
 import os
+import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -15,14 +18,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from floe.cli.review import FIELD_LINES, REPORT_LIMIT, REPORT_MARKER, markdown_report
+from floe.cli.pr_report import FIELD_LINES, REPORT_LIMIT, REPORT_MARKER, markdown_report
+from floe.synth import synthesize
 from tests import cli_support as support
+from tests import test_fresh_clone as fresh_clone
 from tests.cli_support import edit, floe
 from tests.conftest import ROOT
-from tests.test_fresh_clone import bootstrap_of, copy_working_tree, git
+from tests.test_fresh_clone import bootstrap_of, borrow_setup, commit_all, git
 
 dev_render = support.dev_render
 workspace = support.workspace
+clone = fresh_clone.clone
 
 TEMPLATES = ROOT / "ci-templates"
 SETUP = "python3 scripts/bootstrap.py"  # the README's set-up
@@ -175,13 +181,6 @@ def _gitlab_script() -> str:
     return "\n".join(pipeline["floe"]["script"])
 
 
-def _commit(repo: Path, message: str) -> str:
-    git(repo, "add", "--all")
-    git(repo, "-c", "user.name=floe tests", "-c", "user.email=tests@floe.invalid", "-c", "commit.gpgsign=false",
-        "commit", "--quiet", "--no-verify", "--allow-empty", "--message", message)
-    return git(repo, "rev-parse", "HEAD").strip()
-
-
 def _user_env(repo: Path) -> dict[str, str]:
     exported = bootstrap_of(repo).NO_UPGRADE_CHECKS
     env = {name: value for name, value in os.environ.items() if name not in exported and not name.startswith("FLOE_")}
@@ -189,27 +188,31 @@ def _user_env(repo: Path) -> dict[str, str]:
     return env
 
 
-def _throwaway(root: Path) -> tuple[Path, str]:
-    """A repository with a base commit (the working tree, dist/ rendered from it) and a head commit that changes
-    dev's environment file and its render; returns it and the base's commit."""
-    repo = root / "floe"
-    copy_working_tree(repo)
-    git(repo, "init", "--quiet", "--initial-branch", "feature")
-    for name in (".venv", "node_modules"):
-        (repo / name).symlink_to(ROOT / name)
-    with (repo / ".git" / "info" / "exclude").open("a") as exclude:
-        exclude.write(".venv\nnode_modules\n")
-    bootstrap_of(repo).quiet_activation()
-    python = str(repo / ".venv" / "bin" / "python")
-    env = _user_env(repo)
-    # The base's dist/ is what its environment files render (this checkout's may be mid-edit).
-    subprocess.run([python, "-O", "main.py"], cwd=repo, env=env, check=True, capture_output=True, timeout=300)
-    base = _commit(repo, "base")
-    git(repo, "update-ref", "refs/remotes/origin/main", base)  # the base branch as a CI checkout fetches it
+@pytest.fixture(scope="module")
+def pull_request(clone: Path, fresh_dist: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """The pull request both templates check, in a repository of its own: a base commit holding the working
+    tree with dist/ as its environment files render it (this checkout's may be mid-edit), and a head commit
+    that changes dev's environment file and its render. Returns the repository and the base's commit."""
+    repo = tmp_path_factory.mktemp("pull-request") / "floe"
+    git(repo.parent, "clone", "--quiet", str(clone), repo.name)
+    git(repo, "checkout", "--quiet", "-b", "feature")
+    shutil.rmtree(repo / "dist")
+    shutil.copytree(fresh_dist, repo / "dist")  # what `python -O main.py` writes: the session's render
+    base = commit_all(repo, "base")
     edit(repo / "environments" / "dev.yaml", "max_concurrent_runs: 2", "max_concurrent_runs: 3")
-    subprocess.run([python, "-O", "main.py", "--env", "dev"], cwd=repo, env=env, check=True, capture_output=True,
-                   timeout=300)
-    _commit(repo, "head: dev runs three at a time")
+    synthesize(repo / "dist", ["dev"], repo / "environments")  # as `python -O main.py --env dev` does
+    commit_all(repo, "head: dev runs three at a time")
+    return repo, base
+
+
+def _checkout(pull_request: tuple[Path, str], root: Path) -> tuple[Path, str]:
+    """A CI checkout of the pull request in ``root``: its head, with the base branch fetched as origin/main;
+    returns it and the base's commit."""
+    source, base = pull_request
+    repo = root / "floe"
+    git(root, "clone", "--quiet", "--branch", "feature", str(source), repo.name)
+    git(repo, "update-ref", "refs/remotes/origin/main", base)  # the base branch as a CI checkout fetches it
+    borrow_setup(repo)
     return repo, base
 
 
@@ -219,8 +222,8 @@ def _run(repo: Path, script: str, extra: dict[str, str]) -> subprocess.Completed
                           stdin=subprocess.DEVNULL, timeout=600)
 
 
-def _github(root: Path) -> tuple[Path, list[tuple[str, subprocess.CompletedProcess]]]:
-    repo, _base = _throwaway(root)
+def _github(pull_request: tuple[Path, str], root: Path) -> tuple[Path, list[tuple[str, subprocess.CompletedProcess]]]:
+    repo, _base = _checkout(pull_request, root)
     head = git(repo, "rev-parse", "HEAD").strip()
     # What the runner and the step's `env:` would provide (`${{ }}` expressions are the forge's).
     provided = {"GITHUB_BASE_REF": "main", "GITHUB_SERVER_URL": "https://github.example",
@@ -236,19 +239,19 @@ def _github(root: Path) -> tuple[Path, list[tuple[str, subprocess.CompletedProce
     return repo, results
 
 
-def _gitlab(root: Path) -> tuple[Path, list[tuple[str, subprocess.CompletedProcess]]]:
-    repo, base = _throwaway(root)
+def _gitlab(pull_request: tuple[Path, str], root: Path) -> tuple[Path, list[tuple[str, subprocess.CompletedProcess]]]:
+    repo, base = _checkout(pull_request, root)
     provided = {"CI_MERGE_REQUEST_DIFF_BASE_SHA": base, "CI_PROJECT_URL": "https://gitlab.example/group/repo",
                 "CI_COMMIT_SHA": git(repo, "rev-parse", "HEAD").strip()}
     return repo, [("script", _run(repo, _gitlab_script(), provided))]
 
 
 @pytest.fixture(scope="module")
-def ran(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, list]]:
-    """Both templates at once, each in a throwaway repository of its own (the drift gate rewrites dist/)."""
+def ran(pull_request: tuple[Path, str], tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, list]]:
+    """Both templates at once, each in a checkout of its own (the drift gate rewrites dist/)."""
     with ThreadPoolExecutor(max_workers=2) as pool:
-        github = pool.submit(_github, tmp_path_factory.mktemp("github"))
-        gitlab = pool.submit(_gitlab, tmp_path_factory.mktemp("gitlab"))
+        github = pool.submit(_github, pull_request, tmp_path_factory.mktemp("github"))
+        gitlab = pool.submit(_gitlab, pull_request, tmp_path_factory.mktemp("gitlab"))
         return {"github": github.result(), "gitlab": gitlab.result()}
 
 
@@ -259,6 +262,7 @@ def test_a_ci_template_runs_its_gates_and_writes_the_report_on_a_base_and_a_head
         output = result.stdout + result.stderr
         assert result.returncode == 0, f"{template} {step} failed:\n{output}"
         assert "Traceback" not in output, output
+        assert "new version" not in output, output  # the activated venv's cdk8s CLI looks for no upgrade
     if template == "github":
         assert [step for step, _ in results] == ["drift-gate", "validate", "report"]
         assert (repo.parent / "summary.md").read_text() == (repo / "floe-report.md").read_text()

@@ -73,6 +73,10 @@ PRODUCT_SECRETS = {
     ("prod", "marketing"): SECRETS["marketing catalog"] | SECRETS["marketing object store"] | SECRETS["snowflake"],
 }
 """What each product's code reads, whichever path started it (literal: the environments' files)."""
+TRUSTED = {"staging": {("floe-in-cluster-ca", "ca.crt")}, "prod": {("floe-in-cluster-ca", "ca.crt")}}
+"""With in-cluster TLS, the CA every product's pod mounts (catalog, object store); a run gets it from the launcher."""
+SCHEME = {"dev": "http", "staging": "https", "prod": "https"}
+"""How the catalog and the object store are reached: in-cluster TLS in staging and prod."""
 RESOURCES = {
     "job-burst": {"requests": {"cpu": "1000m", "memory": "2Gi"}, "limits": {"cpu": "4000m", "memory": "8Gi"}},
     "service": {"requests": {"cpu": "500m", "memory": "512Mi"}, "limits": {"cpu": "1000m", "memory": "1Gi"}},
@@ -308,8 +312,8 @@ def test_code_location_reports_the_products_container_context(rendered, environm
     assert refs == PRODUCT_SECRETS[name, product]
     plain = {v["name"]: v["value"] for v in k8s["env"] if "value" in v}
     assert plain["FLOE_DATA_PRODUCT"] == product and plain["FLOE_ENVIRONMENT"] == name
-    assert plain["FLOE_CATALOG_URI"] == "http://polaris.floe-platform.svc.cluster.local:8181/api/catalog"
-    assert plain["AWS_ENDPOINT_URL"] == "http://minio.floe-platform.svc.cluster.local:9000"
+    assert plain["FLOE_CATALOG_URI"] == f"{SCHEME[name]}://polaris.floe-platform.svc.cluster.local:8181/api/catalog"
+    assert plain["AWS_ENDPOINT_URL"] == f"{SCHEME[name]}://minio.floe-platform.svc.cluster.local:9000"
     # The code server itself, in the platform namespace, reads none of the jobs namespace's Secrets.
     [server] = pod_spec(code_location(objects, product))["containers"]
     server_refs = {(v["valueFrom"]["secretKeyRef"]["name"], v["valueFrom"]["secretKeyRef"]["key"])
@@ -327,7 +331,7 @@ def test_a_run_gets_the_pod_of_the_products_job_templates(rendered, environments
     for job_type in JOB_TYPES:
         cron = cron_pod(objects, product, job_type)
         assert differences(cron, run, common, selectors) == [], job_type
-        assert {(s, k) for _, s, k in secret_refs(cron)} == PRODUCT_SECRETS[name, product]
+        assert {(s, k) for _, s, k in secret_refs(cron)} == PRODUCT_SECRETS[name, product] | TRUSTED.get(name, set())
     # Literal: what a run of this product reads, besides the instance's database.
     assert {(s, k) for _, s, k in secret_refs(run) - common} == PRODUCT_SECRETS[name, product]
     assert run["spec"]["service_account_name"] == "floe-job-runner"

@@ -143,10 +143,10 @@ def test_prod_attaches_the_catalog_with_extensions_from_its_mirror(rendered) -> 
         "INSTALL iceberg FROM 'http://duckdb-extensions.floe.example.internal'",
         "CREATE SECRET floe_catalog (TYPE iceberg, CLIENT_ID ${FLOE_CATALOG_CLIENT_ID}, "
         "CLIENT_SECRET ${FLOE_CATALOG_CLIENT_SECRET}, OAUTH2_SERVER_URI "
-        "'http://polaris.floe-platform.svc.cluster.local:8181/api/catalog/v1/oauth/tokens', "
+        "'https://polaris.floe-platform.svc.cluster.local:8181/api/catalog/v1/oauth/tokens', "
         "OAUTH2_SCOPE 'PRINCIPAL_ROLE:ALL')",
         "ATTACH 'warehouse' AS \\\"warehouse\\\" (TYPE iceberg, SECRET floe_catalog, "
-        "ENDPOINT 'http://polaris.floe-platform.svc.cluster.local:8181/api/catalog', ACCESS_DELEGATION_MODE 'none')",
+        "ENDPOINT 'https://polaris.floe-platform.svc.cluster.local:8181/api/catalog', ACCESS_DELEGATION_MODE 'none')",
     ):
         assert f'"{statement}"' in config
     assert config.index("autoinstall_known_extensions") < config.index("INSTALL httpfs")
@@ -194,7 +194,7 @@ def test_cube_store_router_and_workers(rendered, environments, name: str) -> Non
         # K8S_POD_NAME must come before the variable that expands it.
         names = [e["name"] for e in store["env"]]
         assert names.index("K8S_POD_NAME") < names.index("CUBESTORE_SERVER_NAME")
-        assert value(store, "CUBESTORE_MINIO_BUCKET") in environment.storage.minio.buckets
+        assert value(store, "CUBESTORE_MINIO_BUCKET") in environment.storage.object_store.buckets
         assert value(store, "CUBESTORE_MINIO_SUB_PATH") == environment.semantic.cube_store.sub_path
         assert secret_ref(store, "CUBESTORE_MINIO_ACCESS_KEY_ID") == ("cube-store-object-store-credentials",
                                                                       "access-key")
@@ -270,7 +270,7 @@ def test_blue_green_rollout_services_and_autoscaler(rendered, environments, name
 
 
 def test_cube_store_bucket_must_be_a_minio_bucket(tmp_path) -> None:
-    assert "semantic.cube_store.bucket 'not-created' is not one of storage.minio.buckets" in environment_error(
+    assert "semantic.cube_store.bucket 'not-created' is not one of storage.object_store.buckets" in environment_error(
         tmp_path, 'platform_version: "1.0.0"\ngitops:\n  repository: https://git.example.org/floe.git\n'
                   'semantic:\n  cube_store:\n    bucket: not-created\n')
 

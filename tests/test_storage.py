@@ -69,13 +69,15 @@ def test_external_database_is_used_not_rendered(environments) -> None:
 
 @pytest.mark.parametrize("environment", ENVIRONMENT_NAMES)
 def test_minio_statefulset_shape(environment: str, rendered, environments) -> None:
-    objects, settings = rendered[environment], environments[environment].storage.minio
+    objects, settings = rendered[environment], environments[environment].storage.object_store
     statefulset = find(objects, "StatefulSet", "minio")
     (container,) = containers(statefulset)
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     assert ports == {"api": 9000, "console": 9001}
-    assert container["livenessProbe"]["httpGet"] == {"path": "/minio/health/live", "port": "api"}
-    assert container["readinessProbe"]["httpGet"] == {"path": "/minio/health/ready", "port": "api"}
+    # MinIO serves its API over TLS in staging and prod (in-cluster TLS): the kubelet probes it over HTTPS.
+    tls = {} if environment == "dev" else {"scheme": "HTTPS"}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/minio/health/live", "port": "api", **tls}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/minio/health/ready", "port": "api", **tls}
     variables = env_of(container)
     assert variables["MINIO_ROOT_USER"]["valueFrom"]["secretKeyRef"]["name"] == settings.credentials_secret
     assert variables["MINIO_ROOT_PASSWORD"]["valueFrom"]["secretKeyRef"]["key"] == "root-password"
@@ -106,7 +108,7 @@ def test_bucket_bootstrap_runs_after_minio_and_before_the_next_tier(environment:
     script = container["command"][-1]
     assert "mc mb --ignore-existing" in script
     variables = env_of(container)
-    assert variables["BUCKETS"]["value"].split() == list(environments[environment].storage.minio.buckets)
+    assert variables["BUCKETS"]["value"].split() == list(environments[environment].storage.object_store.buckets)
     assert variables["MINIO_ENDPOINT"]["value"].endswith(".svc.cluster.local:9000")
     assert pod_spec(job)["restartPolicy"] == "Never"
 

@@ -10,9 +10,9 @@ from typing import Annotated
 
 import typer
 
-from floe.cli import platform, review, runs, secrets
+from floe.cli import object_store, platform, review, runs, secrets
 from floe.cli.command import FloeGroup
-from floe.cli.context import console, settings
+from floe.cli.context import Settings, console
 from floe.config.loader import ENVIRONMENTS_DIR
 from floe.synth import DEFAULT_OUTDIR
 
@@ -39,6 +39,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def root(
+    ctx: typer.Context,
     environments: Annotated[Path, typer.Option(envvar="FLOE_ENVIRONMENTS", metavar="DIR",
                                                help="Folder of environment files.")] = ENVIRONMENTS_DIR,
     dist: Annotated[Path, typer.Option(envvar="FLOE_DIST", metavar="DIR", help="The rendered tree.")] = DEFAULT_OUTDIR,
@@ -47,11 +48,12 @@ def root(
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                           help="Print floe's version and the platform releases it knows.")] = False,
 ) -> None:
-    settings.environments, settings.dist, settings.context = environments, dist, context
+    ctx.obj = Settings(environments, dist, context)
 
 
 app.add_typer(platform.app, name="platform")
 app.add_typer(secrets.app, name="secrets")
+app.add_typer(object_store.app, name="object-store")
 runs.register(app)
 review.register(app)
 

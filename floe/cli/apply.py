@@ -9,9 +9,9 @@ import time
 from collections.abc import Callable, Sequence
 
 from floe.cli.cluster import Cluster, ClusterError
-from floe.cli.readiness import FAILED, WORKLOADS, Readiness, pod_problem, readiness, selector
-from floe.cli.tree import Step, describe, is_hook
-from floe.rendered import JsonView
+from floe.cli.tree import ApplyWave, describe
+from floe.readiness import FAILED, WORKLOADS, Readiness, pod_problem, readiness, selector
+from floe.rendered import JsonView, is_hook
 
 POLL_SECONDS = 2.0
 
@@ -24,7 +24,7 @@ def pause(seconds: float) -> None:
     time.sleep(seconds)
 
 
-def apply_plan(cluster: Cluster, steps: list[Step], timeout: float, report: Callable[[str], None]) -> None:
+def apply_plan(cluster: Cluster, steps: list[ApplyWave], timeout: float, report: Callable[[str], None]) -> None:
     clock, sleep = now, pause
     deadlines: dict[str, float] = {}
     for step in steps:

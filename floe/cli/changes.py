@@ -14,10 +14,10 @@ from typing import Any
 import yaml
 from deepdiff import DeepDiff
 
-from floe.cli.tree import KUSTOMIZATION, describe, is_hook
+from floe.cli.tree import KUSTOMIZATION, describe
 from floe.config.types import quantity_decimal
 from floe.constructs.labels import TIER
-from floe.rendered import POD_KINDS, Json, JsonView, pod_spec
+from floe.rendered import POD_KINDS, Json, JsonView, is_hook, pod_spec
 from floe.tiers import TIERS
 
 

@@ -1,6 +1,8 @@
 """``floe platform``: the long-lived services (Layer 3): deploy, upgrade, status, logs."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -9,21 +11,22 @@ from rich.table import Table
 
 from floe.cli.apply import apply_plan, explain
 from floe.cli.changes import FileChanges, by_folder, compare_files, image_changes, plural, refused_in_place
+from floe.cli.cluster import Cluster
 from floe.cli.command import FloeCommand, FloeGroup
-from floe.cli.context import ContextOption, cluster, console, err_console, one_environment, settings
+from floe.cli.context import ContextOption, Settings, console, err_console, settings
 from floe.cli.envfile import set_top_level, write_atomically
 from floe.cli.logs import print_logs, since_seconds
-from floe.cli.readiness import WORKLOADS, readiness
 from floe.cli.render import promote, render_scratch, schema_problems
 from floe.cli.secrets import environment_objects
-from floe.cli.tree import Step, describe, environment_files, parse, plan, wave
-from floe.config.releases import image_tag, known_versions
+from floe.cli.tree import ApplyWave, describe, environment_files, parse, plan, wave
 from floe.constructs.labels import TIER, Layer
 from floe.errors import FloeError
 from floe.preflight import run as preflight
+from floe.readiness import WORKLOADS, readiness
 from floe.rendered import Json
 from floe.synth import render
 from floe.tiers import TIERS, Tier
+from floe.upgrade import upgraded
 
 app = typer.Typer(cls=FloeGroup, no_args_is_help=True, rich_markup_mode="markdown",
                   help="The platform services (Layer 3): deploy, upgrade, status, logs.")
@@ -84,6 +87,7 @@ def guard(old: dict[str, str], new: dict[str, str], allow_recreate: bool) -> Non
                     "`floe platform deploy --env dev --component polaris --dry-run` · "
                     "`floe platform deploy --env dev --apply --timeout 900`")
 def deploy(
+    ctx: typer.Context,
     env: Annotated[str | None, typer.Option("--env", "-e", metavar="NAME",
                                             help="Render only this environment.")] = None,
     component: Annotated[str | None, typer.Option(
@@ -103,32 +107,19 @@ def deploy(
     place (the same guard as `floe diff`), leaves `dist/` as it was. With --component the whole environment is
     still rendered and written (so `dist/` stays consistent); the summary and the apply are limited to that tier.
     """
+    options = settings(ctx)
     scope = target(component) if component else None
     if apply and dry_run:
         raise FloeError("--apply and --dry-run exclude each other: --dry-run prints what --apply would do")
-    names = [one_environment(env).name] if env or apply or dry_run else None
-    live = cluster(context) if apply else None  # fail in seconds, before rendering, when there is no cluster
-    out = console()
-    with err_console().status("rendering and validating…"):
-        files = render_scratch(names)
-        objects = parse(files)
-        problems = schema_problems(objects)
-    if problems:
-        for problem in problems:
-            out.print(str(problem), markup=False, soft_wrap=True)
-        out.print(f"[red]{plural(len(problems), 'validation problem')}; {settings.dist}/ was not changed[/]")
-        raise typer.Exit(1)
-    previous = environment_files(settings.dist, names)
-    guard(previous, files, allow_recreate)
-    changes = compare_files(previous, files)
-    _report(out, changes, names or sorted({p.split("/")[0] for p in files}), scope, dry_run)
-    if changes and not dry_run:
-        promote(files, names)
-        out.print(f"wrote {settings.dist}/" + (f" for {', '.join(names)}" if names else ""), markup=False)
+    names = [options.one_environment(env).name] if env or apply or dry_run else None
+    live = options.cluster(context) if apply else None  # fail in seconds, before rendering, when there is no cluster
+    files, objects = _checked_render(options, names)
+    _write(options, files, names, scope, allow_recreate, dry_run)
     if not (apply or dry_run):
         return
     assert names  # one environment with --apply or --dry-run
     steps = plan(objects, names[0], [scope.tier] if scope else TIERS)
+    out = console()
     if dry_run:
         out.print(_plan_table(steps))
         return
@@ -136,10 +127,39 @@ def deploy(
     apply_plan(live, steps, timeout, lambda line: out.print(line, markup=False))
 
 
-def _report(out: Console, changes: FileChanges, names: list[str], scope: Target | None, dry_run: bool) -> None:
+def _checked_render(options: Settings, names: list[str] | None) -> tuple[dict[str, str], dict[str, Json]]:
+    """A fresh render's files and objects, once they pass the schemas; exit 1 with every problem if not."""
+    with err_console().status("rendering and validating…"):
+        files = render_scratch(names, options.environments)
+        objects = parse(files)
+        problems = schema_problems({f"{options.dist}/{path}": obj for path, obj in objects.items()})
+    if problems:
+        out = console()
+        for problem in problems:
+            out.print(str(problem), markup=False, soft_wrap=True)
+        out.print(f"[red]{plural(len(problems), 'validation problem')}; {options.dist}/ was not changed[/]")
+        raise typer.Exit(1)
+    return files, objects
+
+
+def _write(options: Settings, files: dict[str, str], names: list[str] | None, scope: Target | None,
+           allow_recreate: bool, dry_run: bool) -> None:
+    """Guard the render against ``dist/``, summarise what it changes, and (unless a dry run) write it."""
+    previous = environment_files(options.dist, names)
+    guard(previous, files, allow_recreate)
+    changes = compare_files(previous, files)
+    out = console()
+    _report(out, options.dist, changes, names or sorted({p.split("/")[0] for p in files}), scope, dry_run)
+    if changes and not dry_run:
+        promote(files, names, options.dist)
+        out.print(f"wrote {options.dist}/" + (f" for {', '.join(names)}" if names else ""), markup=False)
+
+
+def _report(out: Console, dist: Path, changes: FileChanges, names: list[str], scope: Target | None,
+            dry_run: bool) -> None:
     """What the render changes in ``dist/``, per folder (only the scope's tier with --component)."""
     if not changes:
-        out.print(f"no changes: {settings.dist}/ already matches the render; nothing to write", markup=False)
+        out.print(f"no changes: {dist}/ already matches the render; nothing to write", markup=False)
         return
     folders = by_folder(changes)
     verb = "would also change" if dry_run else "also changes"
@@ -151,10 +171,10 @@ def _report(out: Console, changes: FileChanges, names: list[str], scope: Target 
             out.print(f"no changes in {scope.tier.name} ({scope.name})", markup=False)
         if elsewhere:
             out.print(f"note: the render {verb} {plural(elsewhere, 'file')} outside {scope.tier.name}; "
-                      f"{'they would be' if dry_run else 'they are'} written with it so that {settings.dist}/ always "
+                      f"{'they would be' if dry_run else 'they are'} written with it so that {dist}/ always "
                       "matches the environment files", markup=False)
     if folders:
-        out.print(_summary(folders, f"{'dry run: ' if dry_run else ''}changes against {settings.dist}/"))
+        out.print(_summary(folders, f"{'dry run: ' if dry_run else ''}changes against {dist}/"))
 
 
 def _summary(folders: dict[str, FileChanges], title: str) -> Table:
@@ -169,7 +189,7 @@ def _summary(folders: dict[str, FileChanges], title: str) -> Table:
     return table
 
 
-def _plan_table(steps: list[Step]) -> Table:
+def _plan_table(steps: list[ApplyWave]) -> Table:
     table = Table(title="apply plan (in this order; each wave waits for the one before to be Ready)")
     for column in ("tier", "wave", "object"):
         table.add_column(column)
@@ -182,18 +202,11 @@ def _plan_table(steps: list[Step]) -> Table:
 # -- upgrade ----------------------------------------------------------------------------------------------
 
 
-def _version_key(version: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in version.split("."))
-
-
-def _major(reference: str) -> str:
-    return image_tag(reference).split(".")[0].split("-")[0]
-
-
 @app.command(cls=FloeCommand,
              epilog="Examples: `floe platform upgrade --version 1.1.0 --env staging` · "
                     "`floe platform upgrade --version 1.0.0 --env dev --allow-downgrade`")
 def upgrade(
+    ctx: typer.Context,
     version: Annotated[str, typer.Option("--version", metavar="VERSION",
                                          help="Platform version from floe/releases.yaml.")],
     env: EnvOption = None,
@@ -207,48 +220,44 @@ def upgrade(
     Refused, with nothing written: an unknown version, a downgrade without --allow-downgrade, a PostgreSQL major
     version change, and any change Kubernetes cannot make in place (the same guard as `floe diff` and `deploy`).
     """
-    environment = one_environment(env)
-    current = environment.platform_version
-    if version not in known_versions():
-        raise FloeError(f"{version!r} is not in the release catalogue (floe/releases.yaml); "
-                        f"known versions: {', '.join(known_versions())}")
+    options = settings(ctx)
+    environment = options.one_environment(env)
+    moved = upgraded(environment, version, allow_downgrade=allow_downgrade)
     out = console()
-    if version == current:
+    if version == environment.platform_version:
         out.print(f"{environment.name} is already at platform version {version}; nothing to do")
         return
-    if _version_key(version) < _version_key(current) and not allow_downgrade:
-        raise FloeError(f"{version} is older than {environment.name}'s {current}: a downgrade may not read data "
-                        "written by the newer release; pass --allow-downgrade if you mean it")
-    upgraded = environment.model_copy(update={"platform_version": version})
-    # The images the environment renders: an override in its ``images`` stays across the upgrade.
-    old_pg, new_pg = environment.release.images.postgres, upgraded.release.images.postgres
-    if _major(old_pg) != _major(new_pg):
-        raise FloeError(f"PostgreSQL {image_tag(old_pg)} → {image_tag(new_pg)} changes the major version, which a "
-                        "rolling update cannot do (the data directory needs pg_upgrade or a dump and restore); "
-                        "migrate the databases first, then upgrade")
     with err_console().status(f"rendering {environment.name} at {version}…"):
-        after = render(upgraded)
-        before = environment_files(settings.dist, [environment.name]) or render(environment)
+        after = render(moved)
+        before = environment_files(options.dist, [environment.name]) or render(environment)
     guard(before, after, allow_recreate)
-    path = settings.environments / f"{environment.name}.yaml"
+    path = options.environments / f"{environment.name}.yaml"
+    _switch_version(path, version, lambda: promote(after, [environment.name], options.dist))
+    out.print(f"{environment.name}: platform version {environment.platform_version} → {version} ({path})")
+    out.print(_image_table(parse(before), parse(after)))
+
+
+def _switch_version(path: Path, version: str, write_render: Callable[[], None]) -> None:
+    """Set the file's ``platform_version``, then write the render; a failed write puts the file back."""
     original = path.read_text(encoding="utf-8")
     write_atomically(path, set_top_level(original, "platform_version", version))
     try:
-        promote(after, [environment.name])
+        write_render()
     except BaseException:
         write_atomically(path, original)
         raise
-    out.print(f"{environment.name}: platform version {current} → {version} ({path})")
-    images = image_changes(parse(before), parse(after))
+
+
+def _image_table(before: dict[str, Json], after: dict[str, Json]) -> Table | str:
+    images = image_changes(before, after)
     if not images:
-        out.print("no image changes")
-        return
+        return "no image changes"
     table = Table(title="image changes")
     for column in ("tier", "workload", "container", "old", "new"):
         table.add_column(column)
     for row in images:
         table.add_row(*row)
-    out.print(table)
+    return table
 
 
 # -- status -----------------------------------------------------------------------------------------------
@@ -257,6 +266,7 @@ def upgrade(
 @app.command(cls=FloeCommand, epilog="Examples: `floe platform status --env prod` · "
                                      "`floe platform status --env prod --offline`")
 def status(
+    ctx: typer.Context,
     env: EnvOption = None,
     offline: Annotated[bool, typer.Option("--offline", help="Show the planned order from dist/; no cluster.")] = False,
     context: ContextOption = None,
@@ -265,22 +275,26 @@ def status(
 
     --offline shows the planned order instead: tiers, their sync waves, components and what each depends on.
     """
-    environment = one_environment(env)
-    objects = parse(environment_files(settings.dist, [environment.name]))
+    options = settings(ctx)
+    environment = options.one_environment(env)
+    objects = parse(environment_files(options.dist, [environment.name]))
     if not objects:
-        raise FloeError(f"{settings.dist}/{environment.name} holds no rendered objects; "
+        raise FloeError(f"{options.dist}/{environment.name} holds no rendered objects; "
                         f"run: floe platform deploy --env {environment.name}")
-    out = console()
     if offline:
         with err_console().status("reading the registry…"):
-            table = _offline(objects, environment.name)
-        out.print(table)
-        return
-    live = cluster(context)
-    table = Table(title=f"{environment.name}: platform status")
+            table = _offline(objects, environment.name, options.dist)
+    else:
+        table = _live_status(options.cluster(context), objects, environment.name)
+    console().print(table)
+
+
+def _live_status(live: Cluster, objects: dict[str, Json], name: str) -> Table:
+    """Each rendered workload in startup order, as the cluster has it."""
+    table = Table(title=f"{name}: platform status")
     for column in ("tier", "workload", "desired", "ready", "state", "reason"):
         table.add_column(column, justify="right" if column in ("desired", "ready") else "left")
-    for step in plan(objects, environment.name):
+    for step in plan(objects, name):
         for obj in step.objects:
             if obj["kind"] not in WORKLOADS:
                 continue
@@ -289,17 +303,17 @@ def status(
             reason = "" if state.done or found is None else explain(live, obj, state)
             table.add_row(step.tier.name, describe(obj), _count(state.desired), _count(state.ready),
                           state.state, reason or state.reason if not state.done else "")
-    out.print(table)
+    return table
 
 
 def _count(value: int | None) -> str:
     return "-" if value is None else str(value)
 
 
-def _offline(objects: dict[str, Json], name: str) -> Table:
+def _offline(objects: dict[str, Json], name: str, dist: Path) -> Table:
     from floe.registry import COMPONENTS, Component  # starts the jsii bridge: only for this view
 
-    table = Table(title=f"{name}: startup order (from {settings.dist}/{name})")
+    table = Table(title=f"{name}: startup order (from {dist}/{name})")
     for column in ("tier", "folder", "waves", "component", "depends on", "objects"):
         table.add_column(column)
     for tier in TIERS:
@@ -322,16 +336,17 @@ def _offline(objects: dict[str, Json], name: str) -> Table:
 
 @app.command(cls=FloeCommand, epilog="Examples: `floe platform doctor --env prod` · "
                                      "`floe platform doctor --env dev --context kind-floe`")
-def doctor(env: EnvOption = None, context: ContextOption = None) -> None:
+def doctor(ctx: typer.Context, env: EnvOption = None, context: ContextOption = None) -> None:
     """Preflight before a first sync: the cluster's version, the GitOps engine and its namespace, the CRDs, storage
     and ingress classes the render names, and every Secret with its keys; each failure with its fix.
 
     What is checked follows from the rendered objects (`dist/`, else a fresh render) and the environment's
     settings. Exit 1 on any failure.
     """
-    environment = one_environment(env)
-    objects = environment_objects(environment.name)
-    checks = preflight(environment, objects, cluster(context))
+    options = settings(ctx)
+    environment = options.one_environment(env)
+    objects = environment_objects(options, environment.name)
+    checks = preflight(environment, objects, options.cluster(context))
     table = Table(title=f"{environment.name}: preflight")
     for column in ("check", "result", "details / fix"):
         table.add_column(column)
@@ -353,6 +368,7 @@ def doctor(env: EnvOption = None, context: ContextOption = None) -> None:
 @app.command(cls=FloeCommand, epilog="Examples: `floe platform logs orchestrator --env prod` · "
                                      "`floe platform logs polaris --follow --since 10m`")
 def logs(
+    ctx: typer.Context,
     component: Annotated[str, typer.Argument(metavar="COMPONENT", help=f"A tier ({', '.join(SEED_COMPONENTS)}) or "
                                                                        "a component (polaris, dagster, minio, ...).")],
     env: EnvOption = None,
@@ -364,8 +380,9 @@ def logs(
     """The logs of a tier's or a component's pods, each line prefixed with pod and container."""
     scope = target(component)
     seconds = since_seconds(since)
-    environment = one_environment(env)
+    options = settings(ctx)
+    environment = options.one_environment(env)
     namespace = environment.namespaces.jobs if scope.layer == Layer.PIPELINE_JOBS else environment.namespaces.platform
-    print_logs(cluster(context), namespace, scope.selector,
+    print_logs(options.cluster(context), namespace, scope.selector,
                f"no pods of {scope.name} in namespace {namespace}; is it deployed? "
                f"(floe platform status --env {environment.name})", follow=follow, since=seconds)

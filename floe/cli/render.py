@@ -8,31 +8,32 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from floe.cli.context import settings
 from floe.output import write_tree
 from floe.rendered import Json
 from floe.synth import owned_folders, synthesize
 from floe.validation import Problem, validate, validate_custom_resources
 
 
-def render_scratch(names: list[str] | None) -> dict[str, str]:
-    """Every file of a fresh render of the named environments (all by default), keyed by path in ``dist/``."""
+def render_scratch(names: list[str] | None, environments: Path) -> dict[str, str]:
+    """Every file of a fresh render of the named environments (all by default) of the ``environments`` folder,
+    keyed by path in ``dist/``."""
     with tempfile.TemporaryDirectory(prefix="floe-render-") as scratch:
-        rendered = synthesize(Path(scratch) / "dist", names, settings.environments)
+        rendered = synthesize(Path(scratch) / "dist", names, environments)
     return {path: text for files in rendered.values() for path, text in files.items()}
 
 
-def promote(files: Mapping[str, str], names: list[str] | None) -> None:
-    """Write a checked render into ``dist/``: the whole tree, or only the named environments' folders."""
+def promote(files: Mapping[str, str], names: list[str] | None, dist: Path) -> None:
+    """Write a checked render into ``dist``: the whole tree, or only the named environments' folders."""
     if names is None:
-        write_tree(settings.dist, files)
+        write_tree(dist, files)
         return
     for name in names:
         for folder in owned_folders(name):
-            write_tree(settings.dist / folder, {path.removeprefix(f"{folder}/"): text for path, text in files.items()
-                                                if path.startswith(f"{folder}/")})
+            write_tree(dist / folder, {path.removeprefix(f"{folder}/"): text for path, text in files.items()
+                                       if path.startswith(f"{folder}/")})
 
 
 def schema_problems(objects: Mapping[str, Json]) -> list[Problem]:
-    pairs = [(f"{settings.dist}/{path}", obj) for path, obj in objects.items()]
+    """Every schema problem of the objects, keyed by the path a problem names."""
+    pairs = list(objects.items())
     return validate(pairs) + validate_custom_resources(pairs)

@@ -16,7 +16,7 @@ from rich.table import Table
 from floe.cli.changes import plural
 from floe.cli.cluster import Cluster
 from floe.cli.command import FloeCommand, FloeGroup
-from floe.cli.context import ContextOption, cluster, console, err_console, one_environment, settings
+from floe.cli.context import ContextOption, Settings, console, err_console, settings
 from floe.cli.render import render_scratch
 from floe.cli.tree import environment_files, parse
 from floe.rendered import Json
@@ -29,25 +29,26 @@ EnvOption = Annotated[str | None, typer.Option("--env", "-e", metavar="NAME",
                                                help="Environment name (default: $FLOE_ENV, or the only one).")]
 
 
-def environment_objects(name: str) -> list[Json]:
+def environment_objects(options: Settings, name: str) -> list[Json]:
     """The environment's objects as ``dist/`` holds them, or as a fresh render gives them when it does not."""
-    files = environment_files(settings.dist, [name])
+    files = environment_files(options.dist, [name])
     if not files:
-        with err_console().status(f"{settings.dist}/{name} is not rendered: rendering it…"):
-            files = render_scratch([name])
+        with err_console().status(f"{options.dist}/{name} is not rendered: rendering it…"):
+            files = render_scratch([name], options.environments)
     return list(parse(files).values())
 
 
 @app.command(cls=FloeCommand, epilog="Examples: `floe secrets check --env prod` · "
                                      "`floe secrets check --env dev --context kind-floe`")
-def check(env: EnvOption = None, context: ContextOption = None) -> None:
+def check(ctx: typer.Context, env: EnvOption = None, context: ContextOption = None) -> None:
     """Each Secret the environment reads: ok, missing, or lacking keys, and who reads it.
 
     Only key names are read from the cluster, never values. Exit 1 when any is missing or incomplete.
     """
-    environment = one_environment(env)
-    objects = environment_objects(environment.name)
-    found = states(required(environment, objects), cluster(context))
+    options = settings(ctx)
+    environment = options.one_environment(env)
+    objects = environment_objects(options, environment.name)
+    found = states(required(environment, objects), options.cluster(context))
     table = Table(title=f"{environment.name}: Secrets")
     for column in ("namespace", "Secret", "status", "readers"):
         table.add_column(column)
@@ -67,6 +68,7 @@ def check(env: EnvOption = None, context: ContextOption = None) -> None:
 @app.command(cls=FloeCommand, epilog="Examples: `floe secrets init --env dev --dry-run` · "
                                      "`floe secrets init --env dev`")
 def init(
+    ctx: typer.Context,
     env: EnvOption = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be created; create nothing.")] = False,
     context: ContextOption = None,
@@ -80,9 +82,10 @@ def init(
     to a file. Exit 0 when everything exists (or an ExternalSecret creates it at sync), 1 when the operator must
     still provide something.
     """
-    environment = one_environment(env)
-    objects = environment_objects(environment.name)
-    live = cluster(context)
+    options = settings(ctx)
+    environment = options.one_environment(env)
+    objects = environment_objects(options, environment.name)
+    live = options.cluster(context)
     plan = provisions(states(required(environment, objects), live), environment, objects)
     out = console()
     if not dry_run:

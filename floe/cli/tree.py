@@ -19,7 +19,6 @@ KIND_ORDER = ("Namespace", "ResourceQuota", "LimitRange", "NetworkPolicy", "Serv
               "ExternalSecret", "ConfigMap", "PersistentVolumeClaim", "ClusterRole", "ClusterRoleBinding", "Role",
               "RoleBinding", "Service", "DaemonSet", "Deployment", "StatefulSet", "Rollout", "Job", "CronJob",
               "HorizontalPodAutoscaler", "PodDisruptionBudget", "Ingress")
-HOOK = "argocd.argoproj.io/hook"
 
 
 def read_files(root: Path, folders: Iterable[str] | None = None) -> dict[str, str]:
@@ -43,7 +42,7 @@ def parse(files: Mapping[str, str]) -> dict[str, Json]:
     objects = {}
     for path, text in files.items():
         if path.endswith(".yaml") and not path.endswith(KUSTOMIZATION):
-            obj = yaml.safe_load(text)
+            obj = yaml.load(text, Loader=yaml.CSafeLoader)  # libyaml: a tenth of the pure-Python time
             if isinstance(obj, dict) and "kind" in obj:
                 objects[path] = obj
     return objects
@@ -53,24 +52,22 @@ def wave(obj: JsonView) -> int:
     return int((obj["metadata"].get("annotations") or {}).get(SYNC_WAVE, 0))
 
 
-def is_hook(obj: JsonView) -> bool:
-    return HOOK in (obj["metadata"].get("annotations") or {})
-
-
 def kind_rank(kind: str) -> int:
     return KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER)
 
 
 @dataclass(frozen=True)
-class Step:
-    """One sync wave of one tier: objects applied together, then waited for."""
+class ApplyWave:
+    """One sync wave of one tier in a direct apply: objects applied together, then waited for.
+
+    (Not :class:`floe.tiers.Step`, which is where inside its tier an object syncs.)"""
 
     tier: Tier
     wave: int
     objects: tuple[Json, ...]
 
 
-def plan(objects: Mapping[str, Json], environment: str, tiers: Iterable[Tier] = TIERS) -> list[Step]:
+def plan(objects: Mapping[str, Json], environment: str, tiers: Iterable[Tier] = TIERS) -> list[ApplyWave]:
     """The apply order of one environment's objects (``objects`` keyed by path relative to ``dist/``)."""
     steps = []
     for tier in tiers:
@@ -79,7 +76,7 @@ def plan(objects: Mapping[str, Json], environment: str, tiers: Iterable[Tier] = 
         for number in sorted({wave(obj) for obj in members}):
             ordered = sorted((obj for obj in members if wave(obj) == number),
                              key=lambda o: (kind_rank(o["kind"]), o["metadata"]["name"]))
-            steps.append(Step(tier, number, tuple(ordered)))
+            steps.append(ApplyWave(tier, number, tuple(ordered)))
     return steps
 
 

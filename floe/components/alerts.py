@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from floe.components import dagster, minio, polaris
+from floe.components.object_store import runs_minio
 from floe.components.telemetry import COLLECTOR
 from floe.config.environment import Environment
 from floe.constructs.job_template import STARTING_DEADLINE_SECONDS
@@ -88,10 +89,14 @@ def _used_fraction(namespace: str) -> str:
 
 
 def alerts(environment: Environment) -> tuple[Alert, ...]:
+    """Every alert of the environment, in the rule file's order."""
     platform, jobs = environment.namespaces.platform, environment.namespaces.jobs
-    daemon = f'{{namespace="{platform}", container="{dagster.DAEMON}"}}'
-    cronjob_owned = 'on(namespace, job_name) kube_job_owner{owner_kind="CronJob"}'
-    polaris_requests = f'http_server_requests_seconds_count{{job="{polaris.INSTANCE}"'
+    return (*_targets_and_volumes(platform), *_orchestrator(platform, jobs), *_object_store(environment),
+            *_collector_and_catalog(), *_platform_jobs(platform))
+
+
+def _targets_and_volumes(platform: str) -> tuple[Alert, ...]:
+    """Every target's ``up``, the kubelets' volume statistics and the PostgreSQL exporters' ``pg_up``."""
     return (
         Alert(
             "FloeTargetDown", "up == 0", Severity.WARNING,
@@ -118,6 +123,13 @@ def alerts(environment: Environment) -> tuple[Alert, ...]:
             "The exporter at {{ $labels.instance }} cannot connect to its PostgreSQL server.",
             "2m",
         ),
+    )
+
+
+def _orchestrator(platform: str, jobs: str) -> tuple[Alert, ...]:
+    """The Dagster daemon and the pipeline Jobs, from kube-state-metrics."""
+    daemon = f'{{namespace="{platform}", container="{dagster.DAEMON}"}}'
+    return (
         Alert(
             "FloeDagsterDaemonNotReady", f"kube_pod_container_status_ready{daemon} == 0", Severity.CRITICAL,
             "The Dagster daemon is not running",
@@ -144,6 +156,14 @@ def alerts(environment: Environment) -> tuple[Alert, ...]:
             "CronJob {{ $labels.namespace }}/{{ $labels.cronjob }} was due {{ $value | humanizeDuration }} ago and "
             "has not started its Job; past its starting deadline the run is skipped.",
         ),
+    )
+
+
+def _object_store(environment: Environment) -> tuple[Alert, ...]:
+    """Only MinIO exports its drives' state; an external store's are its operator's to watch."""
+    if not runs_minio(environment):
+        return ()
+    return (
         Alert(
             "FloeMinioDriveOffline",
             f'max by (job) (minio_cluster_drive_offline_total{{job="{minio.INSTANCE}"}}) > 0', Severity.CRITICAL,
@@ -151,6 +171,13 @@ def alerts(environment: Environment) -> tuple[Alert, ...]:
             "{{ $value }} MinIO drive(s) offline: the object store loses redundancy, then write quorum.",
             "5m",
         ),
+    )
+
+
+def _collector_and_catalog() -> tuple[Alert, ...]:
+    """The OTLP collector's own metrics and Polaris' request counts."""
+    polaris_requests = f'http_server_requests_seconds_count{{job="{polaris.INSTANCE}"'
+    return (
         Alert(
             "FloeCollectorExportFailing",
             "sum by (job, instance, exporter) (rate({__name__=~"
@@ -179,6 +206,13 @@ def alerts(environment: Environment) -> tuple[Alert, ...]:
             "{{ $value | humanizePercentage }} of Polaris' requests end in a 5xx status.",
             "10m",
         ),
+    )
+
+
+def _platform_jobs(platform: str) -> tuple[Alert, ...]:
+    """The platform's own Jobs, from kube-state-metrics: a bootstrap or migration, or a backup (a CronJob's)."""
+    cronjob_owned = 'on(namespace, job_name) kube_job_owner{owner_kind="CronJob"}'
+    return (
         Alert(
             "FloeBootstrapJobFailed", f"{_failed_jobs(platform)} unless {cronjob_owned}", Severity.CRITICAL,
             "A bootstrap or migration Job failed",

@@ -24,6 +24,7 @@ import json
 
 from floe.components import minio, polaris
 from floe.components.dns import service_host
+from floe.components.object_store import object_store_of
 from floe.components.telemetry import otlp_env
 from floe.config.environment import Environment
 from floe.config.releases import image_tag
@@ -110,6 +111,7 @@ def _cube_store(scope: Scope, environment: Environment) -> None:
     settings = environment.semantic.cube_store
     image = environment.release.images.cubestore
     secret = settings.object_store_credentials_secret
+    store = object_store_of(environment)
     router_pod = f"{ROUTER}-0"
     workers = ",".join(
         f"{_pod_host(environment, WORKER, f'{WORKER}-{index}')}:{WORKER_PORT}"
@@ -118,14 +120,18 @@ def _cube_store(scope: Scope, environment: Environment) -> None:
     common = (
         env.literal("CUBESTORE_WORKERS", workers),
         env.literal("CUBESTORE_DATA_DIR", f"{CUBE_STORE_DIR}/data"),
-        env.literal("CUBESTORE_MINIO_SERVER_ENDPOINT", minio.endpoint(environment)),
+        # Cube Store's S3-compatible client (remotefs/minio.rs), for MinIO or an external store alike: it
+        # always sends path-style requests (``with_path_style()``), which the store must accept.
+        env.literal("CUBESTORE_MINIO_SERVER_ENDPOINT", store.endpoint),
         env.literal("CUBESTORE_MINIO_BUCKET", settings.bucket),
         env.literal("CUBESTORE_MINIO_SUB_PATH", settings.sub_path),
-        env.literal("CUBESTORE_MINIO_REGION", minio.REGION),
+        env.literal("CUBESTORE_MINIO_REGION", store.region),
         # Its own MinIO user (floe-cube-store), allowed only under bucket/sub_path.
         env.from_secret("CUBESTORE_MINIO_ACCESS_KEY_ID", secret, minio.USER_ACCESS_KEY),
         env.from_secret("CUBESTORE_MINIO_SECRET_ACCESS_KEY", secret, minio.USER_SECRET_KEY),
         env.literal("CUBESTORE_TELEMETRY", "false"),
+        # The CA of an external store's certificate: OpenSSL and rustls-native-certs both read SSL_CERT_FILE.
+        *((env.literal("SSL_CERT_FILE", store.ca_file),) if store.ca_file else ()),
     )
 
     router = Container(
@@ -144,6 +150,7 @@ def _cube_store(scope: Scope, environment: Environment) -> None:
         # Startup restores the metastore from object storage before the router is live.
         probes=Probes.http("status", "/livez", "/readyz", startup=True),
         scratch=(TMP, ScratchPath(CUBE_STORE_DIR, size_limit=settings.router.cache_size_limit)),
+        mounts=store.ca_mounts(),
     )
     PlatformService(
         scope, ROUTER,
@@ -153,7 +160,7 @@ def _cube_store(scope: Scope, environment: Environment) -> None:
             kind=WorkloadKind.STATEFUL_SET,
             replicas=1,
             step=CUBE_STORE_STEP,
-            pod=PodProps(containers=(router,), run_as=RUN_AS),
+            pod=PodProps(containers=(router,), run_as=RUN_AS, volumes=store.ca_volumes()),
         ),
     )
 
@@ -172,6 +179,7 @@ def _cube_store(scope: Scope, environment: Environment) -> None:
         ports=(Port("worker", WORKER_PORT),),
         probes=Probes(liveness=worker_probe.with_timing(LIVENESS), readiness=worker_probe),
         scratch=(TMP, ScratchPath(CUBE_STORE_DIR, size_limit=settings.workers.cache_size_limit)),
+        mounts=store.ca_mounts(),
     )
     PlatformService(
         scope, WORKER,
@@ -184,7 +192,7 @@ def _cube_store(scope: Scope, environment: Environment) -> None:
             # Workers are peers: none waits for another to be ready.
             parallel_start=True,
             spread_across_nodes=environment.scheduling.spread_across_nodes,
-            pod=PodProps(containers=(worker,), run_as=RUN_AS),
+            pod=PodProps(containers=(worker,), run_as=RUN_AS, volumes=store.ca_volumes()),
         ),
     )
 
@@ -214,6 +222,7 @@ def init_sql(environment: Environment) -> tuple[str, ...]:
         return tuple(statements)
     catalog = environment.catalog.polaris.catalog
     catalog_uri = polaris.catalog_uri(environment)
+    store = object_store_of(environment)
     # From a mirror DuckDB installs each extension; from an image the init container has put them in place.
     installs = (f"INSTALL {name} FROM {sql_literal(source.repository)}" for name in EXTENSIONS if source.repository)
     return (
@@ -221,11 +230,17 @@ def init_sql(environment: Environment) -> tuple[str, ...]:
         f"SET extension_directory = {sql_literal(EXTENSION_DIR.path)}",
         *installs,
         *(f"LOAD {name}" for name in EXTENSIONS),
-        # MinIO: host:port without a scheme, path-style URLs.
+        # httpfs' setting: the CA of an external store's certificate, when the system's CAs did not sign it.
+        *((f"SET ca_cert_file = {sql_literal(store.ca_file)}",) if store.ca_file else ()),
+        # httpfs' enable_server_cert_verification is false by default in DuckDB 1.5.5 (duckdb_settings()): on
+        # wherever the store or the catalog is reached over https, so that no client of httpfs skips the check.
+        *(("SET enable_server_cert_verification = true",) if store.use_ssl or catalog_uri.startswith("https")
+          else ()),
+        # host:port without a scheme, which USE_SSL says; URL_STYLE 'path' or 'vhost' (DuckDB's S3 secret).
         f"CREATE SECRET floe_object_store (TYPE s3, KEY_ID {from_env(OBJECT_STORE_KEY_ID_ENV)}, "
-        f"SECRET {from_env(OBJECT_STORE_SECRET_ENV)}, "
-        f"ENDPOINT {sql_literal(minio.endpoint(environment).removeprefix('http://'))}, "
-        f"URL_STYLE 'path', USE_SSL false, REGION {sql_literal(minio.REGION)})",
+        f"SECRET {from_env(OBJECT_STORE_SECRET_ENV)}, ENDPOINT {sql_literal(store.address)}, "
+        f"URL_STYLE {sql_literal('path' if store.path_style else 'vhost')}, "
+        f"USE_SSL {str(store.use_ssl).lower()}, REGION {sql_literal(store.region)})",
         f"CREATE SECRET floe_catalog (TYPE iceberg, CLIENT_ID {from_env(CATALOG_CLIENT_ID_ENV)}, "
         f"CLIENT_SECRET {from_env(CATALOG_CLIENT_SECRET_ENV)}, "
         f"OAUTH2_SERVER_URI {sql_literal(catalog_uri + '/v1/oauth/tokens')}, "
@@ -333,10 +348,11 @@ def _cube(scope: Scope, environment: Environment) -> None:
     model_scratch, model_volumes, model_mounts = _model(environment)
     extensions = (EXTENSION_DIR,) if settings.duckdb_extensions else ()
     scratch = (TMP, *model_scratch, *extensions)
-    volumes = (config.volume, *model_volumes)
+    store = object_store_of(environment)
+    volumes = (config.volume, *model_volumes, *store.ca_volumes())
     # One file into the image's working directory, beside the model directory mounted below it.
     mounts = (k8s.VolumeMount(name=config.volume.name, mount_path=f"{CONFIG_DIR}/{CONFIG_FILE}",
-                              sub_path=CONFIG_FILE, read_only=True), *model_mounts)
+                              sub_path=CONFIG_FILE, read_only=True), *model_mounts, *store.ca_mounts())
     # The server compiles the model before it answers; DuckDB starts (installing its extensions from a
     # mirror) on the first query, /readyz's among them.
     probes = Probes.http("http", "/livez", "/readyz", startup=True)

@@ -24,9 +24,11 @@ from dataclasses import replace
 
 from floe.components import minio
 from floe.components.dns import service_host
+from floe.components.object_store import object_store_of
 from floe.components.postgres import PASSWORD_KEY, USERNAME_KEY, database_of
 from floe.components.telemetry import DAGSTER_RUN, otlp_env
 from floe.config.environment import Environment
+from floe.config.orchestrator import ViewerSettings
 from floe.config.products import DataProduct
 from floe.config.releases import image_tag
 from floe.config.resources import ResourceChoice
@@ -41,7 +43,7 @@ from floe.constructs.pod import PodProps, pod_spec
 from floe.constructs.probes import LIVENESS, READINESS, STARTUP, Probe, Probes
 from floe.constructs.security import TMP, RunAs, ScratchPath
 from floe.constructs.service import PlatformService, ServiceProps
-from floe.jobs.product_pod import container_context_env, product_env
+from floe.jobs.product_pod import container_context_env, product_env, trusted_cas
 from floe.rendered import Json
 from floe.tiers import ORCHESTRATOR, Step
 
@@ -212,16 +214,16 @@ def compute_log_config(environment: Environment) -> Json:
     from the standard ``AWS_*`` variables: a run's are its product's, the webserver's its own.
     """
     settings = environment.orchestrator.compute_logs
-    endpoint = minio.endpoint(environment)
+    store = object_store_of(environment)
     return {
         "module": "dagster_aws.s3.compute_log_manager",
         "class": "S3ComputeLogManager",
         "config": {
             "bucket": settings.bucket,
             "prefix": settings.prefix,
-            "endpoint_url": endpoint,
-            "use_ssl": endpoint.startswith("https://"),
-            "region": minio.REGION,
+            "endpoint_url": store.endpoint,
+            "use_ssl": store.use_ssl,
+            "region": store.region,
             # Staged in DAGSTER_HOME, the writable scratch directory of every pod with an instance.
             "local_dir": f"{DAGSTER_HOME}/compute-logs",
             "upload_interval": settings.upload_interval_seconds,
@@ -231,10 +233,13 @@ def compute_log_config(environment: Environment) -> Json:
 
 
 def compute_log_reader_env(environment: Environment) -> tuple[k8s.EnvVar, ...]:
-    """The webserver's own MinIO identity, with which it reads the logs back for the UI."""
+    """The webserver's own object-store identity, with which it reads the logs back for the UI; and the CA of
+    an external store's certificate, which boto3 trusts from ``AWS_CA_BUNDLE``."""
     secret = environment.orchestrator.compute_logs.credentials_secret
+    store = object_store_of(environment)
     return (
-        env.literal("AWS_REGION", minio.REGION),
+        env.literal("AWS_REGION", store.region),
+        *((env.literal("AWS_CA_BUNDLE", store.ca_file),) if store.ca_file else ()),
         env.from_secret("AWS_ACCESS_KEY_ID", secret, minio.USER_ACCESS_KEY),
         env.from_secret("AWS_SECRET_ACCESS_KEY", secret, minio.USER_SECRET_KEY),
     )
@@ -283,10 +288,11 @@ def run_k8s_config(environment: Environment) -> Json:
         env=database_env(database.credentials_secret) + (env.literal("HOME", "/tmp"),) + PRODUCT_CODE_ENV
         + otlp_env(environment, DAGSTER_RUN),
         scratch=(TMP, DAGSTER_HOME_SCRATCH),
-        mounts=database.ca_mounts(),
+        mounts=(*database.ca_mounts(), *trusted_cas(environment)[1]),
     )
     # Runs execute the product's code in the product's image, as its job templates do.
-    pod = PodProps(containers=(run,), run_as=product_run_as(environment), volumes=database.ca_volumes(),
+    pod = PodProps(containers=(run,), run_as=product_run_as(environment),
+                   volumes=(*database.ca_volumes(), *trusted_cas(environment)[0]),
                    restart_policy=JOB_POLICY.restart_policy)
     spec = k8s.KubePod.manifest(spec=pod_spec(pod, environment.jobs.service_account))["spec"]
     container = spec["containers"][0]
@@ -372,81 +378,113 @@ def webserver_container(environment: Environment, name: str, resources: Resource
             readiness=Probe.from_exec(locations_loaded, PYTHON_CHECK),
             startup=server_info.with_timing(STARTUP),
         ),
-        mounts=(WORKSPACE_MOUNT,),
+        mounts=(WORKSPACE_MOUNT, *object_store_of(environment).ca_mounts()),
     )
 
 
 def render(scope: Scope, environment: Environment) -> None:
-    settings = environment.orchestrator
     namespace = environment.namespaces.platform
     image = environment.release.images.dagster
+    web = environment.orchestrator.webserver
     instance_text = config_text(instance_config(environment))
     migration_text = config_text(migration_instance_config(environment))
     workspace_text = config_text(workspace_config(environment))
+    viewer_text = config_text(viewer_instance_config(environment)) if web.viewer else None
 
     # Both in the PREPARE wave: the migration Job mounts the instance file before any server starts.
-    web = settings.webserver
-    viewer_text = config_text(viewer_instance_config(environment)) if web.viewer else None
     config_map(scope, identity(INSTANCE_CONFIG_MAP, "config", image), INSTANCE_CONFIG_MAP, namespace,
                {INSTANCE_FILE: instance_text, MIGRATION_INSTANCE_FILE: migration_text,
                 **({VIEWER_INSTANCE_FILE: viewer_text} if viewer_text else {})})
     config_map(scope, identity(WORKSPACE_CONFIG_MAP, "config", image), WORKSPACE_CONFIG_MAP, namespace,
                {WORKSPACE_FILE: workspace_text})
+    _migration(scope, environment)
 
-    # The daemon's resources: migrating imports the same Dagster libraries the daemon runs. Its
-    # dagster.yaml is the migration file (no run launcher), so it needs no service-account token.
-    migrate = dagster_container(environment, "dagster-migrate", image, settings.daemon.resources,
+    both_files = {CHECKSUM_ANNOTATION: config_checksum(instance_text, workspace_text)}
+    _webserver(scope, environment, both_files)
+    if web.viewer and viewer_text:
+        _viewer(scope, environment, web.viewer,
+                {CHECKSUM_ANNOTATION: config_checksum(viewer_text, workspace_text)})
+    _daemon(scope, environment, both_files)
+
+    instance_file = {CHECKSUM_ANNOTATION: config_checksum(instance_text)}
+    for product in environment.data_products:
+        _code_location(scope, environment, product, instance_file)
+
+
+def _migration(scope: Scope, environment: Environment) -> None:
+    """The schema migration of the instance's database, before any server starts (the PREPARE wave).
+
+    The daemon's resources: migrating imports the same Dagster libraries the daemon runs. Its
+    dagster.yaml is the migration file (no run launcher), so it needs no service-account token."""
+    image = environment.release.images.dagster
+    migrate = dagster_container(environment, "dagster-migrate", image, environment.orchestrator.daemon.resources,
                                 ("dagster", "instance", "migrate"))
     BootstrapJob(
         scope, "dagster-migrate",
         BootstrapProps(
             identity=identity("dagster-migrate", "migration", image),
-            namespace=namespace,
+            namespace=environment.namespaces.platform,
             step=Step.PREPARE,
             pod=PodProps(containers=(migrate,), run_as=RUN_AS,
-                         volumes=(MIGRATION_INSTANCE_VOLUME, *database_of(environment, "dagster").ca_volumes()),
-                         restart_policy="Never"),
+                         volumes=(MIGRATION_INSTANCE_VOLUME, *database_of(environment, "dagster").ca_volumes())),
         ),
     )
 
+
+def _webserver(scope: Scope, environment: Environment, pod_annotations: dict[str, str]) -> None:
+    """The webserver: the UI and GraphQL API; terminating a run deletes its Job from here."""
+    web = environment.orchestrator.webserver
+    image = environment.release.images.dagster
     webserver = webserver_container(environment, WEBSERVER, web.resources)
-    both_files = {CHECKSUM_ANNOTATION: config_checksum(instance_text, workspace_text)}
     PlatformService(
         scope, WEBSERVER,
         ServiceProps(
             identity=identity(WEBSERVER, "webserver", image),
-            namespace=namespace,
+            namespace=environment.namespaces.platform,
             replicas=web.replicas,
             autoscaling=web.autoscaling,
             blue_green=web.blue_green,
             spread_across_nodes=environment.scheduling.spread_across_nodes,
-            pod_annotations=both_files,
+            pod_annotations=pod_annotations,
             # Terminating a started run deletes its Job through the run launcher, from the webserver.
             pod=PodProps(containers=(webserver,), run_as=RUN_AS,
-                         volumes=instance_volumes(environment, WORKSPACE_VOLUME), mount_service_account_token=True),
+                         volumes=instance_volumes(environment, WORKSPACE_VOLUME,
+                                                  *object_store_of(environment).ca_volumes()),
+                         mount_service_account_token=True),
         ),
     )
-    # No Ingress of its own: with one, the UI is reached through its login (floe.components.oauth2_proxy).
-    if web.viewer and viewer_text:
-        viewer = webserver_container(environment, VIEWER, web.viewer.resources, "--read-only")
-        PlatformService(
-            scope, VIEWER,
-            ServiceProps(
-                identity=identity(VIEWER, "webserver-viewer", image),
-                namespace=namespace,
-                replicas=web.viewer.replicas,
-                autoscaling=web.viewer.autoscaling,
-                spread_across_nodes=environment.scheduling.spread_across_nodes,
-                pod_annotations={CHECKSUM_ANNOTATION: config_checksum(viewer_text, workspace_text)},
-                # No token, no run-terminator binding: it never calls the Kubernetes API.
-                pod=PodProps(containers=(viewer,), run_as=RUN_AS,
-                             volumes=(VIEWER_INSTANCE_VOLUME, WORKSPACE_VOLUME,
-                                      *database_of(environment, "dagster").ca_volumes())),
-            ),
-        )
 
+
+def _viewer(scope: Scope, environment: Environment, settings: ViewerSettings,
+            pod_annotations: dict[str, str]) -> None:
+    """The read-only webserver: the UI without launching or terminating anything.
+
+    No Ingress of its own: with one, the UI is reached through its login (floe.components.oauth2_proxy)."""
+    image = environment.release.images.dagster
+    viewer = webserver_container(environment, VIEWER, settings.resources, "--read-only")
+    PlatformService(
+        scope, VIEWER,
+        ServiceProps(
+            identity=identity(VIEWER, "webserver-viewer", image),
+            namespace=environment.namespaces.platform,
+            replicas=settings.replicas,
+            autoscaling=settings.autoscaling,
+            spread_across_nodes=environment.scheduling.spread_across_nodes,
+            pod_annotations=pod_annotations,
+            # No token, no run-terminator binding: it never calls the Kubernetes API.
+            pod=PodProps(containers=(viewer,), run_as=RUN_AS,
+                         volumes=(VIEWER_INSTANCE_VOLUME, WORKSPACE_VOLUME,
+                                  *database_of(environment, "dagster").ca_volumes(),
+                                  *object_store_of(environment).ca_volumes())),
+        ),
+    )
+
+
+def _daemon(scope: Scope, environment: Environment, pod_annotations: dict[str, str]) -> None:
+    """The daemon: schedules, sensors and the run queue; it launches every run as a Job."""
+    image = environment.release.images.dagster
     daemon = dagster_container(
-        environment, DAEMON, image, settings.daemon.resources,
+        environment, DAEMON, image, environment.orchestrator.daemon.resources,
         ("dagster-daemon", "run", *WORKSPACE_FLAG),
         env_vars=(env.literal("DAGSTER_DAEMON_HEARTBEAT_TOLERANCE", HEARTBEAT_TOLERANCE_SECONDS),),
         # `dagster-daemon liveness-check` fails once the daemons' heartbeats in the database are
@@ -458,47 +496,49 @@ def render(scope: Scope, environment: Environment) -> None:
         scope, DAEMON,
         ServiceProps(
             identity=identity(DAEMON, "daemon", image),
-            namespace=namespace,
+            namespace=environment.namespaces.platform,
             replicas=1,
             # Two daemons would both run the schedules and dequeue the same runs: never overlap them.
             recreate=True,
-            pod_annotations=both_files,
+            pod_annotations=pod_annotations,
             # It creates the run Jobs through the Kubernetes API (RBAC in the jobs namespace).
             pod=PodProps(containers=(daemon,), run_as=RUN_AS, volumes=instance_volumes(environment, WORKSPACE_VOLUME),
                          mount_service_account_token=True),
         ),
     )
 
-    instance_file = {CHECKSUM_ANNOTATION: config_checksum(instance_text)}
+
+def _code_location(scope: Scope, environment: Environment, product: DataProduct,
+                   pod_annotations: dict[str, str]) -> None:
+    """A data product's code location: a gRPC server of its definitions, in the product's image."""
     grpc_health = Probe.from_exec(["dagster", "api", "grpc-health-check", "-p", str(CODE_LOCATION_PORT)])
-    for product in environment.data_products:
-        name = code_location_name(product)
-        server = dagster_container(
-            environment, name, product.image, settings.code_locations.resources,
-            ("dagster", "api", "grpc", "-h", "0.0.0.0", "-p", str(CODE_LOCATION_PORT), "-m", product.module),
-            # The server reports this image; the run launcher starts this location's runs in it,
-            # with the product's pod (service account, labels, resources, env and Secrets) merged
-            # into run_k8s_config from the container context the server reports with each run.
-            env_vars=(env.literal("DAGSTER_CURRENT_IMAGE", product.image), container_context_env(environment, product),
-                      *PRODUCT_CODE_ENV),
-            ports=(Port("grpc", CODE_LOCATION_PORT),),
-            probes=Probes(
-                liveness=grpc_health.with_timing(PYTHON_LIVENESS),
-                readiness=grpc_health.with_timing(PYTHON_CHECK),
-                startup=grpc_health.with_timing(PYTHON_STARTUP),
-            ),
-            attributes={"floe.data_product": product.name},
-        )
-        PlatformService(
-            scope, name,
-            ServiceProps(
-                identity=identity(name, "code-location", product.image),
-                namespace=namespace,
-                pod_annotations=instance_file,
-                pod=PodProps(containers=(server,), run_as=product_run_as(environment),
-                             volumes=instance_volumes(environment)),
-            ),
-        )
+    name = code_location_name(product)
+    server = dagster_container(
+        environment, name, product.image, environment.orchestrator.code_locations.resources,
+        ("dagster", "api", "grpc", "-h", "0.0.0.0", "-p", str(CODE_LOCATION_PORT), "-m", product.module),
+        # The server reports this image; the run launcher starts this location's runs in it,
+        # with the product's pod (service account, labels, resources, env and Secrets) merged
+        # into run_k8s_config from the container context the server reports with each run.
+        env_vars=(env.literal("DAGSTER_CURRENT_IMAGE", product.image), container_context_env(environment, product),
+                  *PRODUCT_CODE_ENV),
+        ports=(Port("grpc", CODE_LOCATION_PORT),),
+        probes=Probes(
+            liveness=grpc_health.with_timing(PYTHON_LIVENESS),
+            readiness=grpc_health.with_timing(PYTHON_CHECK),
+            startup=grpc_health.with_timing(PYTHON_STARTUP),
+        ),
+        attributes={"floe.data_product": product.name},
+    )
+    PlatformService(
+        scope, name,
+        ServiceProps(
+            identity=identity(name, "code-location", product.image),
+            namespace=environment.namespaces.platform,
+            pod_annotations=pod_annotations,
+            pod=PodProps(containers=(server,), run_as=product_run_as(environment),
+                         volumes=instance_volumes(environment)),
+        ),
+    )
 
 
 def identity(instance: str, component: str, image: str) -> AppIdentity:

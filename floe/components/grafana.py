@@ -14,7 +14,7 @@ from floe.components.telemetry import collector_endpoint, otlp_env
 from floe.config.environment import Environment
 from floe.config.releases import image_tag
 from floe.constructs import env
-from floe.constructs.config_files import CHECKSUM_ANNOTATION, config_checksum, config_map, config_text
+from floe.constructs.config_files import CHECKSUM_ANNOTATION, ConfigFiles, config_checksum, config_map, config_text
 from floe.constructs.container import Container, Port
 from floe.constructs.ingress import ServiceIngress
 from floe.constructs.kube import Scope, k8s
@@ -93,33 +93,59 @@ def render(scope: Scope, environment: Environment) -> None:
     if not settings.enabled:
         return
     namespace = environment.namespaces.platform
-    image = environment.release.images.grafana
     identity = AppIdentity(name="grafana", instance=INSTANCE, component="dashboards",
-                           version=image_tag(image), tier=OBSERVABILITY)
-    text = config_text(datasources(environment))
-    config = config_map(scope, identity, f"{INSTANCE}-datasources", namespace, {DATASOURCES_FILE: text})
-    providers = config_map(scope, identity, f"{INSTANCE}-dashboard-providers", namespace,
-                           {PROVIDERS_FILE: config_text(dashboard_providers())})
-    boards = {layer: config_map(scope, identity, f"{INSTANCE}-dashboards-{layer}", namespace, files)
-              for layer, files in dashboard_files(environment).items()}
-    # Each ConfigMap is its own volume (ConfigFiles names every volume `config`).
-    provisioning = [(providers, "dashboard-providers", PROVIDERS_DIR),
-                    *((board, f"dashboards-{layer}", f"{DASHBOARDS_DIR}/{layer}") for layer, board in boards.items())]
-    extra_volumes = tuple(k8s.Volume(name=volume, config_map=k8s.ConfigMapVolumeSource(name=files.name))
-                          for files, volume, _ in provisioning)
-    extra_mounts = tuple(k8s.VolumeMount(name=volume, mount_path=path, read_only=True)
-                         for _, volume, path in provisioning)
-    every_file = [text for files in (config, *(f for f, _, _ in provisioning)) for text in files.files.values()]
+                           version=image_tag(environment.release.images.grafana), tier=OBSERVABILITY)
+    provisioned = _provisioned_files(scope, environment, identity)
     standalone_claim(scope, identity, CLAIM, namespace, settings.storage)
-    ingress = settings.ingress
+    data = k8s.Volume(name="data", persistent_volume_claim=k8s.PersistentVolumeClaimVolumeSource(claim_name=CLAIM))
+    PlatformService(
+        scope, "grafana",
+        ServiceProps(
+            identity=identity,
+            namespace=namespace,
+            replicas=1,
+            # The ReadWriteOnce volume can be attached to one pod at a time.
+            recreate=True,
+            # Any provisioned file rolls the pod: Grafana reads data sources only at start, and a rolled pod
+            # shows a changed dashboard at once rather than after the kubelet refreshes the mounted ConfigMap.
+            pod_annotations={CHECKSUM_ANNOTATION: config_checksum(*(text for files, _ in provisioned
+                                                                     for text in files.files.values()))},
+            pod=PodProps(containers=(_container(environment, provisioned),), run_as=RUN_AS,
+                         volumes=(data, *(files.volume for files, _ in provisioned))),
+        ),
+    )
+    if settings.ingress:
+        ServiceIngress(scope, "grafana-ingress", identity=identity, namespace=namespace, settings=settings.ingress,
+                       service=INSTANCE, port="http")
+
+
+def _provisioned_files(scope: Scope, environment: Environment,
+                       identity: AppIdentity) -> list[tuple[ConfigFiles, str]]:
+    """The ConfigMaps Grafana provisions itself from at start, each its own volume, with where it is mounted:
+    the data source, the dashboard providers, and one ConfigMap of dashboards per layer."""
+    namespace = environment.namespaces.platform
+    provisioned = [
+        (config_map(scope, identity, f"{INSTANCE}-datasources", namespace,
+                    {DATASOURCES_FILE: config_text(datasources(environment))}), DATASOURCES_DIR),
+        (config_map(scope, identity, f"{INSTANCE}-dashboard-providers", namespace,
+                    {PROVIDERS_FILE: config_text(dashboard_providers())}, "dashboard-providers"), PROVIDERS_DIR),
+    ]
+    provisioned += [(config_map(scope, identity, f"{INSTANCE}-dashboards-{layer}", namespace, files,
+                                f"dashboards-{layer}"), f"{DASHBOARDS_DIR}/{layer}")
+                    for layer, files in dashboard_files(environment).items()]
+    return provisioned
+
+
+def _container(environment: Environment, provisioned: list[tuple[ConfigFiles, str]]) -> Container:
+    settings = environment.observability.grafana
     root_url: tuple[k8s.EnvVar, ...] = ()
-    if ingress:
-        scheme = "https" if ingress.tls_secret else "http"
+    if settings.ingress:
+        scheme = "https" if settings.ingress.tls_secret else "http"
         # Redirects and links in e-mails use it; Grafana cannot guess it behind a proxy.
-        root_url = (env.literal("GF_SERVER_ROOT_URL", f"{scheme}://{ingress.host}/"),)
-    container = Container(
+        root_url = (env.literal("GF_SERVER_ROOT_URL", f"{scheme}://{settings.ingress.host}/"),)
+    return Container(
         name="grafana",
-        image=image,
+        image=environment.release.images.grafana,
         resources=environment.resources(settings.resources),
         env=(
             env.from_secret("GF_SECURITY_ADMIN_USER", settings.admin_secret, ADMIN_USER_KEY),
@@ -141,31 +167,5 @@ def render(scope: Scope, environment: Environment) -> None:
         # Database migrations run before the first answer: allow a slow first start.
         probes=Probes.http("http", "/api/health", "/api/health", startup=True),
         scratch=(TMP, ScratchPath("/var/log/grafana", size_limit="1Gi")),
-        mounts=(k8s.VolumeMount(name="data", mount_path=DATA_DIR), config.mount(DATASOURCES_DIR), *extra_mounts),
+        mounts=(k8s.VolumeMount(name="data", mount_path=DATA_DIR), *(files.mount(path) for files, path in provisioned)),
     )
-    PlatformService(
-        scope, "grafana",
-        ServiceProps(
-            identity=identity,
-            namespace=namespace,
-            replicas=1,
-            # The ReadWriteOnce volume can be attached to one pod at a time.
-            recreate=True,
-            # Any provisioned file rolls the pod: Grafana reads data sources only at start, and a rolled pod
-            # shows a changed dashboard at once rather than after the kubelet refreshes the mounted ConfigMap.
-            pod_annotations={CHECKSUM_ANNOTATION: config_checksum(*every_file)},
-            pod=PodProps(
-                containers=(container,),
-                run_as=RUN_AS,
-                volumes=(
-                    k8s.Volume(name="data",
-                               persistent_volume_claim=k8s.PersistentVolumeClaimVolumeSource(claim_name=CLAIM)),
-                    config.volume,
-                    *extra_volumes,
-                ),
-            ),
-        ),
-    )
-    if ingress:
-        ServiceIngress(scope, "grafana-ingress", identity=identity, namespace=namespace, settings=ingress,
-                       service=INSTANCE, port="http")

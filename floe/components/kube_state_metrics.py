@@ -11,6 +11,7 @@ the Cube API). It reads only the kinds in :data:`RESOURCES`, only in the platfor
 
 from floe.config.environment import Environment
 from floe.config.releases import image_tag
+from floe.config.resources import SMALL
 from floe.constructs.container import Container, Port
 from floe.constructs.kube import Scope, k8s
 from floe.constructs.labels import AppIdentity
@@ -64,7 +65,7 @@ def render(scope: Scope, environment: Environment) -> None:
     container = Container(
         name="kube-state-metrics",
         image=image,
-        resources=environment.presets["small"],
+        resources=environment.presets[SMALL],
         args=args(environment),
         ports=(Port("http-metrics", PORT), Port("telemetry", TELEMETRY_PORT)),
         # /livez stays up through an API server outage; /readyz (telemetry port) once metrics are served.

@@ -1,10 +1,12 @@
-"""The object store's consumers: one MinIO user and one policy each, declared once.
+"""The object store's consumers: one identity and one policy each, declared once.
 
 MinIO's root credentials stay with MinIO and its bucket bootstrap. Every other client reaches the
 object store as a user of its own, whose access and secret key are its Secret's (``access-key``,
 ``secret-key``) and whose policy, ``floe-<consumer>``, allows only the buckets and prefixes it needs.
 The bucket bootstrap (``floe/scripts/minio-create-buckets.sh``) makes MinIO match this list on every
-sync; the policy documents are rendered into the ConfigMap ``minio-policies``, one file each.
+sync; the policy documents are rendered into the ConfigMap ``minio-policies``, one file each. An
+external store's operator makes the same identities with the same documents (``floe object-store
+policies`` prints them): the platform has no admin API there.
 
 A policy's ``s3:ListBucket`` on a prefix holds the prefix itself and what is below it (clients list
 with either); ``s3:GetBucketLocation`` goes apart, since a request for it names no prefix.
@@ -16,6 +18,10 @@ from dataclasses import dataclass
 from floe.config.environment import Environment
 from floe.rendered import Json
 
+USER_ACCESS_KEY = "access-key"
+USER_SECRET_KEY = "secret-key"
+"""Keys of each consumer's Secret: its access and secret key (neither may contain ``:``, which ends the
+access key in ``MC_HOST_<alias>`` and starts a session token after the secret)."""
 POLICY_PREFIX = "floe-"
 """Every policy floe makes starts so: a user holding one is floe's, and the bootstrap removes it when
 no consumer of the render has its access key."""
@@ -26,7 +32,8 @@ WRITE = ("s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload")
 
 @dataclass(frozen=True)
 class ObjectStoreUser:
-    """A consumer's MinIO user: its policy's name and statements, and the Secret holding its keys."""
+    """A consumer's identity (a MinIO user, or the external store's): its policy's name and statements, and
+    the Secret holding its keys."""
 
     policy: str
     secret: str
@@ -34,7 +41,7 @@ class ObjectStoreUser:
 
     @property
     def document(self) -> str:
-        """The policy as MinIO takes it (``mc admin policy create``), stable text for the ConfigMap."""
+        """The policy as MinIO takes it (``mc admin policy create``) and IAM reads it, stable text."""
         return json.dumps({"Version": "2012-10-17", "Statement": list(self.statements)}, indent=2,
                           sort_keys=True) + "\n"
 

@@ -15,6 +15,7 @@ from floe.config.releases import image_tag
 from floe.config.resources import Resources
 from floe.config.types import quantity_value
 from floe.constructs import env
+from floe.constructs.certificate import CA_CERT
 from floe.constructs.config_files import config_map, config_text
 from floe.constructs.container import Container, Port
 from floe.constructs.kube import Scope, k8s
@@ -33,6 +34,8 @@ TELEMETRY_PORT = 8888
 EXPORTER_PORT = 8889
 """Metrics received over OTLP, re-exposed for Prometheus."""
 HEALTH_PORT = 13133
+TRACES_CA_DIR = "/etc/floe/traces-ca"
+"""Where the trace backend's CA Secret is mounted (``ca.crt``)."""
 RUN_AS = RunAs(user=10001, group=10001)
 HEADLESS = f"{COLLECTOR}-headless"
 """Resolves to every replica (``per_pod_dns``), so Prometheus scrapes each one rather than whichever
@@ -75,14 +78,33 @@ def logs_header_env(settings: OtelCollectorSettings) -> tuple[k8s.EnvVar, ...]:
                  for i, name in enumerate(sorted(logs.headers)))
 
 
+def _traces_tls(settings: OtelCollectorSettings) -> Json:
+    """The trace exporter's ``tls`` (the collector's configtls): plaintext only when the environment says so;
+    else verified, against the mounted CA when there is one (``ca_file``), the system's roots otherwise."""
+    if settings.traces_tls == "plaintext":
+        return {"insecure": True}
+    if settings.traces_tls.ca_secret:
+        return {"insecure": False, "ca_file": f"{TRACES_CA_DIR}/{CA_CERT}"}
+    return {"insecure": False}
+
+
+def traces_ca(settings: OtelCollectorSettings) -> tuple[tuple[k8s.Volume, ...], tuple[k8s.VolumeMount, ...]]:
+    """The trace backend's CA Secret as a volume and its mount (none without one)."""
+    tls = settings.traces_tls
+    if tls == "plaintext" or tls.ca_secret is None or not settings.traces_endpoint:
+        return (), ()
+    volume = k8s.Volume(name="traces-ca", secret=k8s.SecretVolumeSource(
+        secret_name=tls.ca_secret, items=[k8s.KeyToPath(key=CA_CERT, path=CA_CERT)]))
+    return (volume,), (k8s.VolumeMount(name="traces-ca", mount_path=TRACES_CA_DIR, read_only=True),)
+
+
 def collector_config(settings: OtelCollectorSettings) -> Json:
     """Metrics to Prometheus; traces and logs to their backends, and to ``debug`` as ``settings.debug`` says."""
     exporters: dict[str, Json] = {"prometheus": {"endpoint": f"0.0.0.0:{EXPORTER_PORT}"}}
     signals: dict[str, list[str]] = {"traces": [], "logs": []}
     if settings.traces_endpoint:
         # `otlp` was renamed `otlp_grpc` in collector v0.144.0; the old name only logs deprecation warnings.
-        exporters["otlp_grpc/traces"] = {"endpoint": settings.traces_endpoint,
-                                         "tls": {"insecure": settings.traces_insecure}}
+        exporters["otlp_grpc/traces"] = {"endpoint": settings.traces_endpoint, "tls": _traces_tls(settings)}
         signals["traces"].append("otlp_grpc/traces")
     if settings.logs:
         exporter, config = _logs_exporter(settings.logs)
@@ -138,6 +160,7 @@ def render(scope: Scope, environment: Environment) -> None:
     resources = environment.resources(settings.resources)
     text = config_text(collector_config(settings))
     config = config_map(scope, identity, f"{COLLECTOR}-config", namespace, {CONFIG_FILE: text})
+    ca_volumes, ca_mounts = traces_ca(settings)
     container = Container(
         name="otel-collector",
         image=image,
@@ -154,7 +177,7 @@ def render(scope: Scope, environment: Environment) -> None:
         ),
         probes=Probes.http("health", "/", "/"),
         scratch=(),
-        mounts=(config.mount(CONFIG_DIR),),
+        mounts=(config.mount(CONFIG_DIR), *ca_mounts),
     )
     PlatformService(
         scope, "otel-collector",
@@ -169,7 +192,7 @@ def render(scope: Scope, environment: Environment) -> None:
             pod=PodProps(
                 containers=(container,),
                 run_as=RUN_AS,
-                volumes=(config.volume,),
+                volumes=(config.volume, *ca_volumes),
             ),
         ),
     )

@@ -13,13 +13,23 @@ from dataclasses import dataclass
 
 from floe.components import minio
 from floe.components.dns import service_host
+from floe.components.object_store import java_trust, object_store_of
 from floe.components.postgres import PASSWORD_KEY, USERNAME_KEY, Database, database_of
 from floe.components.telemetry import otlp_env
 from floe.config.environment import Environment
 from floe.config.releases import image_tag
 from floe.constructs import env
 from floe.constructs.bootstrap import BootstrapJob, BootstrapProps
-from floe.constructs.config_files import config_map
+from floe.constructs.certificate import (
+    TLS_CERT,
+    TLS_KEY,
+    ServingTls,
+    TrustedCa,
+    render_certificate,
+    serving_certificate,
+    trusted_ca,
+)
+from floe.constructs.config_files import ConfigFiles, config_map
 from floe.constructs.container import Container, Port
 from floe.constructs.ingress import ServiceIngress
 from floe.constructs.kube import Scope, k8s
@@ -39,6 +49,8 @@ RUN_AS = RunAs(user=10000, group=10001, fs_group=10001)
 APP_DIR = "/deployments"
 """Quarkus reads ``config/application.properties`` relative to its working directory."""
 TOKEN_BROKER_DIR = "/deployments/token-broker"
+TLS_DIR = "/deployments/tls"
+"""Where Polaris's certificate Secret is mounted, with in-cluster TLS."""
 PUBLIC_KEY = "public.pem"
 PRIVATE_KEY = "private.pem"
 CLIENT_ID_KEY = "client-id"
@@ -72,9 +84,43 @@ SCHEMA = "polaris_schema"
 """Polaris 1.8 no longer creates its schema; its default ``POLARIS_SCHEMA`` folds to this name in PostgreSQL."""
 
 
+def scheme(environment: Environment) -> str:
+    """``https`` where the environment has in-cluster TLS: Polaris then serves its API and management
+    interface only over TLS."""
+    return "https" if environment.tls else "http"
+
+
 def catalog_uri(environment: Environment) -> str:
     """The Iceberg REST catalog URL every client of the catalog uses."""
-    return f"http://{service_host(environment, INSTANCE)}:{API_PORT}/api/catalog"
+    return f"{scheme(environment)}://{service_host(environment, INSTANCE)}:{API_PORT}/api/catalog"
+
+
+def http_properties(environment: Environment) -> dict[str, str]:
+    """Where Polaris listens. With in-cluster TLS (Quarkus' HTTP reference, its ``ssl`` settings): the API on
+    its HTTPS port alone (``insecure-requests=disabled`` keeps the HTTP port closed), the management interface
+    over HTTPS (it then refuses plain HTTP: Quarkus' management interface reference), both with the mounted
+    certificate, re-read every hour so that cert-manager's renewals apply without a restart."""
+    ports = {"quarkus.management.port": str(MANAGEMENT_PORT)}
+    if not environment.tls:
+        return ports | {"quarkus.http.port": str(API_PORT)}
+    files = {"certificate.files": f"{TLS_DIR}/{TLS_CERT}", "certificate.key-files": f"{TLS_DIR}/{TLS_KEY}",
+             "certificate.reload-period": "1h"}
+    return ports | {"quarkus.http.ssl-port": str(API_PORT), "quarkus.http.insecure-requests": "disabled",
+                    **{f"quarkus.http.ssl.{key}": value for key, value in files.items()},
+                    **{f"quarkus.management.ssl.{key}": value for key, value in files.items()}}
+
+
+def serving_tls(scope: Scope, environment: Environment, identity: AppIdentity) -> ServingTls:
+    """Polaris's Certificate, for its Service (clients, the ingress controller) and its headless Service's name
+    (Prometheus reaches each replica by address, and checks this name: ``tls_config.server_name``)."""
+    tls = environment.tls
+    if tls is None:
+        return ServingTls()
+    namespace = environment.namespaces.platform
+    certificate = serving_certificate(INSTANCE, namespace, environment.network.cluster_domain,
+                                      (service_host(environment, f"{INSTANCE}-headless"),))
+    render_certificate(scope, identity, namespace, certificate, tls.issuer)
+    return ServingTls(mounts=(certificate.mount(TLS_DIR),), volumes=(certificate.volume(),))
 
 
 def jdbc_url(database: Database) -> str:
@@ -94,8 +140,7 @@ def application_properties(environment: Environment) -> str:
         "polaris.authentication.token-broker.type": "rsa-key-pair",
         "polaris.authentication.token-broker.rsa-key-pair.public-key-file": f"{TOKEN_BROKER_DIR}/{PUBLIC_KEY}",
         "polaris.authentication.token-broker.rsa-key-pair.private-key-file": f"{TOKEN_BROKER_DIR}/{PRIVATE_KEY}",
-        "quarkus.http.port": str(API_PORT),
-        "quarkus.management.port": str(MANAGEMENT_PORT),
+        **http_properties(environment),
         # The image's defaults turn on a file handler writing ./logs/polaris.log under the read-only
         # working directory; the console (stdout, collected from the pod) keeps every line.
         "quarkus.log.file.enabled": "false",
@@ -109,13 +154,20 @@ def application_properties(environment: Environment) -> str:
 
 
 def storage_credentials(environment: Environment) -> tuple[k8s.EnvVar, ...]:
-    """Polaris's own MinIO user (``floe-catalog``), never MinIO's root."""
+    """Polaris's own object-store identity (``floe-catalog``), never MinIO's root."""
     secret = environment.catalog.polaris.object_store_credentials_secret
     return (
         env.from_secret("AWS_ACCESS_KEY_ID", secret, minio.USER_ACCESS_KEY),
         env.from_secret("AWS_SECRET_ACCESS_KEY", secret, minio.USER_SECRET_KEY),
-        env.literal("AWS_REGION", minio.REGION),
+        env.literal("AWS_REGION", object_store_of(environment).region),
     )
+
+
+def _token_broker(environment: Environment) -> k8s.Volume:
+    """The token broker's key pair: owner and group read only (the pod's fsGroup is the process's group)."""
+    return k8s.Volume(name="token-broker", secret=k8s.SecretVolumeSource(
+        secret_name=environment.catalog.polaris.token_broker_secret, default_mode=0o440,
+        items=[k8s.KeyToPath(key=key, path=key) for key in (PUBLIC_KEY, PRIVATE_KEY)]))
 
 
 def render(scope: Scope, environment: Environment) -> None:
@@ -127,6 +179,8 @@ def render(scope: Scope, environment: Environment) -> None:
                            tier=CATALOG)
     properties = application_properties(environment)
     config = config_map(scope, identity, f"{INSTANCE}-config", namespace, {"application.properties": properties})
+    trust = java_trust(object_store_of(environment), image, environment.resources(settings.resources))
+    tls = serving_tls(scope, environment, identity)
     server = Container(
         name="polaris",
         image=image,
@@ -137,21 +191,19 @@ def render(scope: Scope, environment: Environment) -> None:
             env.from_secret("quarkus.datasource.username", database.credentials_secret, USERNAME_KEY),
             env.from_secret("quarkus.datasource.password", database.credentials_secret, PASSWORD_KEY),
             *storage_credentials(environment),
+            *trust.env,
             *otlp_env(environment, INSTANCE),
         ),
         ports=(Port("api", API_PORT), Port("management", MANAGEMENT_PORT)),
-        probes=Probes.http("management", "/q/health/live", "/q/health/ready", startup=True),
+        probes=Probes.http("management", "/q/health/live", "/q/health/ready", startup=True,
+                           tls=environment.tls is not None),
+        scratch=(TMP, *trust.scratch),
         mounts=(
             config.mount(f"{APP_DIR}/config"),
             k8s.VolumeMount(name="token-broker", mount_path=TOKEN_BROKER_DIR, read_only=True),
             *database.ca_mounts(),
+            *tls.mounts,
         ),
-    )
-    token_broker = k8s.Volume(
-        name="token-broker",
-        # Owner and group read only; the pod's fsGroup is the process's group.
-        secret=k8s.SecretVolumeSource(secret_name=settings.token_broker_secret, default_mode=0o440,
-                                      items=[k8s.KeyToPath(key=key, path=key) for key in (PUBLIC_KEY, PRIVATE_KEY)]),
     )
     service = PlatformService(
         scope, "polaris",
@@ -163,48 +215,49 @@ def render(scope: Scope, environment: Environment) -> None:
             spread_across_nodes=environment.scheduling.spread_across_nodes,
             per_pod_dns=True,  # Prometheus scrapes each replica's /q/metrics
             pod_annotations=config.annotations,
-            pod=PodProps(containers=(server,), run_as=RUN_AS,
-                         volumes=(config.volume, token_broker, *database.ca_volumes())),
+            pod=PodProps(containers=(server,), run_as=RUN_AS, init_containers=trust.init_containers,
+                         volumes=(config.volume, _token_broker(environment), *database.ca_volumes(),
+                                  *trust.volumes, *tls.volumes)),
         ),
     )
     if settings.ingress:
         ServiceIngress(scope, "polaris-ingress", identity=identity, namespace=namespace, settings=settings.ingress,
-                       service=service.name, port="api", path="/api")
+                       service=service.name, port="api", path="/api", backend_https=environment.tls is not None)
     _bootstrap(scope, environment, database)
 
 
-def _bootstrap(scope: Scope, environment: Environment, database: Database) -> None:
-    settings = environment.catalog.polaris
-    images = environment.release.images
-    root_credentials = (
-        env.from_secret("ROOT_CLIENT_ID", settings.root_credentials_secret, CLIENT_ID_KEY),
-        env.from_secret("ROOT_CLIENT_SECRET", settings.root_credentials_secret, CLIENT_SECRET_KEY),
-    )
-    create_schema = Container(
+def _root_credentials(environment: Environment) -> tuple[k8s.EnvVar, ...]:
+    secret = environment.catalog.polaris.root_credentials_secret
+    return (env.from_secret("ROOT_CLIENT_ID", secret, CLIENT_ID_KEY),
+            env.from_secret("ROOT_CLIENT_SECRET", secret, CLIENT_SECRET_KEY))
+
+
+def _create_schema(environment: Environment, database: Database) -> Container:
+    """psql in the PostgreSQL image, as the catalog's own role: the schema Polaris 1.8 no longer creates."""
+    return Container(
         name="create-schema",
-        image=images.postgres,
+        image=environment.release.images.postgres,
         resources=environment.presets["small"],
         command=("psql", "--no-psqlrc", "--set=ON_ERROR_STOP=1",
                  "--command", f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}"),
         env=(
-            env.literal("PGHOST", database.host),
-            env.literal("PGPORT", database.port),
-            env.literal("PGDATABASE", database.name),
-            env.literal("PGSSLMODE", database.ssl_mode),
-            *((env.literal("PGSSLROOTCERT", database.ca_file),) if database.ca_file else ()),
+            *database.libpq_env(),
             env.from_secret("PGUSER", database.credentials_secret, USERNAME_KEY),
             env.from_secret("PGPASSWORD", database.credentials_secret, PASSWORD_KEY),
         ),
         mounts=database.ca_mounts(),
     )
-    bootstrap_realm = Container(
+
+
+def _bootstrap_realm(environment: Environment, database: Database) -> Container:
+    """The admin tool bootstraps the realm; the root credentials reach it as a file, never on its command line."""
+    return Container(
         name="bootstrap-realm",
-        image=images.polaris_admin_tool,
+        image=environment.release.images.polaris_admin_tool,
         resources=environment.presets["small"],
-        # The root credentials reach the admin tool as a file, never on its command line.
         command=shell_command("polaris-bootstrap-realm.sh"),
-        env=root_credentials + (
-            env.literal("REALM", settings.realm),
+        env=_root_credentials(environment) + (
+            env.literal("REALM", environment.catalog.polaris.realm),
             env.literal("ROOT_CREDENTIALS_FILE", ROOT_CREDENTIALS_FILE),
             env.literal("POLARIS_PERSISTENCE_TYPE", "relational-jdbc"),
             env.literal("QUARKUS_DATASOURCE_JDBC_URL", jdbc_url(database)),
@@ -215,30 +268,42 @@ def _bootstrap(scope: Scope, environment: Environment, database: Database) -> No
         scratch=(TMP, ROOT_CREDENTIALS_SCRATCH),
         mounts=database.ca_mounts(),
     )
-    principals = catalog_principals(environment)
-    bodies, lists = bootstrap_requests(environment, principals)
-    identity = AppIdentity(name="polaris", instance="polaris-bootstrap", component="bootstrap",
-                           version=image_tag(images.polaris), tier=CATALOG)
-    requests = config_map(scope, identity, "polaris-bootstrap-requests", environment.namespaces.platform, lists)
-    bootstrap_catalog = Container(
+
+
+def _bootstrap_catalog(environment: Environment, principals: tuple["CatalogPrincipal", ...],
+                       bodies: dict[str, str], requests: ConfigFiles, ca: TrustedCa | None) -> Container:
+    """curl in the server image (the project's own compose health checks use it) against the catalog's APIs;
+    with in-cluster TLS it verifies Polaris against the CA (curl reads ``CURL_CA_BUNDLE`` as ``--cacert``)."""
+    settings = environment.catalog.polaris
+    return Container(
         name="bootstrap-catalog",
-        # The server image ships curl (the project's own compose health checks use it).
-        image=images.polaris,
+        image=environment.release.images.polaris,
         resources=environment.presets["small"],
         command=shell_command("polaris-bootstrap-catalog.sh"),
-        env=root_credentials + (
+        env=_root_credentials(environment) + (
             env.literal("CATALOG_URI", catalog_uri(environment)),
             env.literal("REALM", settings.realm),
             env.literal("CATALOG", settings.catalog),
             env.literal("AUTHORIZATION_HEADER_FILE", AUTHORIZATION_HEADER_FILE),
             env.literal("REQUESTS", REQUESTS_DIR),
+            *((env.literal("CURL_CA_BUNDLE", ca.file),) if ca else ()),
             # The request bodies as sent; tests/conformance/test_polaris_models.py checks them, and the lists'.
             *(env.literal(name, text) for name, text in bodies.items()),
         ),
         scratch=(TMP, ACCESS_TOKEN_SCRATCH),
-        mounts=(requests.mount(REQUESTS_DIR),
+        mounts=(requests.mount(REQUESTS_DIR), *((ca.mount(),) if ca else ()),
                 *(k8s.VolumeMount(name=p.name, mount_path=p.credentials, read_only=True) for p in principals)),
     )
+
+
+def _bootstrap(scope: Scope, environment: Environment, database: Database) -> None:
+    """The Job: the schema and the realm (init containers), then the catalog and its principals."""
+    principals = catalog_principals(environment)
+    bodies, lists = bootstrap_requests(environment, principals)
+    identity = AppIdentity(name="polaris", instance="polaris-bootstrap", component="bootstrap",
+                           version=image_tag(environment.release.images.polaris), tier=CATALOG)
+    requests = config_map(scope, identity, "polaris-bootstrap-requests", environment.namespaces.platform, lists)
+    ca = trusted_ca(environment.tls)
     credentials = tuple(
         # Owner and group read only; the pod's fsGroup is the process's group.
         k8s.Volume(name=p.name, secret=k8s.SecretVolumeSource(
@@ -252,10 +317,10 @@ def _bootstrap(scope: Scope, environment: Environment, database: Database) -> No
             namespace=environment.namespaces.platform,
             pod_annotations=requests.annotations,
             pod=PodProps(
-                init_containers=(create_schema, bootstrap_realm),
-                containers=(bootstrap_catalog,),
+                init_containers=(_create_schema(environment, database), _bootstrap_realm(environment, database)),
+                containers=(_bootstrap_catalog(environment, principals, bodies, requests, ca),),
                 run_as=RUN_AS,
-                volumes=(*database.ca_volumes(), requests.volume, *credentials),
+                volumes=(*database.ca_volumes(), requests.volume, *credentials, *((ca.volume(),) if ca else ())),
                 restart_policy="Never",
             ),
         ),
@@ -309,6 +374,7 @@ def _catalog(environment: Environment) -> Json:
     """The catalog as created (``Catalog``); an existing one is updated to its properties and storage."""
     settings = environment.catalog.polaris
     base_location = f"s3://{settings.warehouse_bucket}/"
+    store = object_store_of(environment)
     return {
         "name": settings.catalog,
         "type": "INTERNAL",
@@ -316,11 +382,11 @@ def _catalog(environment: Environment) -> Json:
         "storageConfigInfo": {
             "storageType": "S3",
             "allowedLocations": [base_location],
-            "endpoint": minio.endpoint(environment),
-            "endpointInternal": minio.endpoint(environment),
-            "pathStyleAccess": True,
-            "region": minio.REGION,
-            # MinIO here vends no temporary credentials; clients bring their own.
+            "endpoint": store.endpoint,
+            "endpointInternal": store.endpoint,
+            "pathStyleAccess": store.path_style,
+            "region": store.region,
+            # No STS is asked of the store (MinIO here, or an external one): clients bring their own credentials.
             "stsUnavailable": True,
         },
     }

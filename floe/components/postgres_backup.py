@@ -7,12 +7,14 @@ its Service) into a scratch volume, then uploads the dump with MinIO's client to
 than the retention: a run that fails never prunes, so the last good dumps outlive any outage.
 
 The upload uses a backup identity of its own (``storage.postgres.backup.credentials_secret``),
-never MinIO's root user: the MinIO user ``floe-backups`` (``floe.components.minio_users``).
+never MinIO's root user: ``floe-backups`` (``floe.components.minio_users``), a MinIO user or, with an
+external store, an identity its operator made with that policy.
 """
 
 from collections.abc import Callable
 
 from floe.components import minio, postgres
+from floe.components.object_store import object_store_of
 from floe.config.environment import Environment
 from floe.config.releases import image_tag
 from floe.constructs import env
@@ -66,14 +68,12 @@ def dump(environment: Environment, consumer: str) -> Container:
         # Custom format: compressed, and pg_restore can restore it whole or in part.
         args=("--format=custom", f"--file={DUMP_FILE}", "--no-password"),
         env=(
-            env.literal("PGHOST", database.host),
-            env.literal("PGPORT", database.port),
-            env.literal("PGDATABASE", database.name),
-            env.literal("PGSSLMODE", database.ssl_mode),
+            *database.libpq_env(),
             env.from_secret("PGUSER", database.credentials_secret, postgres.USERNAME_KEY),
             env.from_secret("PGPASSWORD", database.credentials_secret, postgres.PASSWORD_KEY),
         ),
         scratch=(TMP, DUMP_DIR),
+        mounts=database.ca_mounts(),
     )
 
 
@@ -82,7 +82,7 @@ def upload(environment: Environment, consumer: str) -> Container:
     reads its credentials from ``MC_HOST_<alias>``, which Kubernetes assembles from the Secret's keys
     (``$(VAR)``)."""
     backup = environment.storage.postgres.backup
-    scheme, _, address = minio.endpoint(environment).partition("://")
+    store = object_store_of(environment)
     return Container(
         name="upload",
         image=environment.release.images.minio_client,
@@ -91,13 +91,14 @@ def upload(environment: Environment, consumer: str) -> Container:
         env=(
             env.from_secret("ACCESS_KEY", backup.credentials_secret, minio.USER_ACCESS_KEY),
             env.from_secret("SECRET_KEY", backup.credentials_secret, minio.USER_SECRET_KEY),
-            env.literal(f"MC_HOST_{ALIAS}", f"{scheme}://$(ACCESS_KEY):$(SECRET_KEY)@{address}"),
+            env.literal(f"MC_HOST_{ALIAS}", f"{store.scheme}://$(ACCESS_KEY):$(SECRET_KEY)@{store.address}"),
             minio.client_config_env(),
             env.literal("DUMP_FILE", DUMP_FILE),
             env.literal("TARGET", f"{ALIAS}/{prefix(environment, consumer)}"),
             env.literal("RETENTION_DAYS", backup.retention_days),
         ),
         scratch=(TMP, DUMP_DIR),
+        mounts=store.ca_mounts(minio.CLIENT_CAS_DIR),
     )
 
 
@@ -123,7 +124,9 @@ class PostgresBackup(Construct):
                 # Dump first, as an init container: the upload starts only once the dump is complete.
                 pod=PodProps(containers=(upload(environment, consumer),),
                              init_containers=(dump(environment, consumer),),
-                             run_as=postgres.RUN_AS, restart_policy=JOB_POLICY.restart_policy),
+                             run_as=postgres.RUN_AS, restart_policy=JOB_POLICY.restart_policy,
+                             volumes=(*postgres.database_of(environment, consumer).ca_volumes(),
+                                      *object_store_of(environment).ca_volumes())),
                 service_account=name,
                 active_deadline_seconds=backup.active_deadline_seconds,
                 schedule=backup.schedule,

@@ -49,10 +49,7 @@ def render_roles(scope: Scope, consumer: str, environment: Environment, settings
         resources=environment.presets["small"],
         command=shell_command("postgres-reconcile-roles.sh"),
         env=(
-            env.literal("PGHOST", database.host),
-            env.literal("PGPORT", database.port),
-            env.literal("PGDATABASE", database.name),
-            env.literal("PGSSLMODE", database.ssl_mode),
+            *database.libpq_env(),
             env.from_secret("PGUSER", admin, postgres.USERNAME_KEY),
             env.from_secret("PGPASSWORD", admin, postgres.PASSWORD_KEY),
             env.from_secret("CLIENT_USER", database.credentials_secret, postgres.USERNAME_KEY),
@@ -60,6 +57,7 @@ def render_roles(scope: Scope, consumer: str, environment: Environment, settings
             env.from_secret("MONITORING_USER", monitoring, postgres.USERNAME_KEY),
             env.from_secret("MONITORING_PASSWORD", monitoring, postgres.PASSWORD_KEY),
         ),
+        mounts=database.ca_mounts(),
     )
     name = instance_name(consumer)
     BootstrapJob(
@@ -68,6 +66,7 @@ def render_roles(scope: Scope, consumer: str, environment: Environment, settings
             identity=AppIdentity(name="postgres", instance=name, component="bootstrap",
                                  version=image_tag(container.image), tier=STORAGE),
             namespace=environment.namespaces.platform,
-            pod=PodProps(containers=(container,), run_as=postgres.RUN_AS, restart_policy="Never"),
+            pod=PodProps(containers=(container,), run_as=postgres.RUN_AS, restart_policy="Never",
+                         volumes=database.ca_volumes()),
         ),
     )

@@ -17,12 +17,14 @@ from dataclasses import dataclass
 
 from floe.components import alerts, grafana, kube_state_metrics, minio, polaris, postgres
 from floe.components.dns import service_host
+from floe.components.object_store import runs_minio
 from floe.components.otel_collector import EXPORTER_PORT, HEADLESS, TELEMETRY_PORT
 from floe.components.telemetry import COLLECTOR
 from floe.config.environment import Environment
 from floe.config.observability import ScrapeAddress
 from floe.config.releases import image_tag
 from floe.config.storage import InClusterPostgres
+from floe.constructs.certificate import CA_CERT, IN_CLUSTER_CA_DIR, trusted_ca
 from floe.constructs.config_files import config_map, config_text
 from floe.constructs.container import Container, Port
 from floe.constructs.kube import Scope, k8s
@@ -68,6 +70,9 @@ class ScrapeTarget:
     params: tuple[tuple[str, str], ...] = ()
     honor_labels: bool = False
     """Keep the scraped series' own ``job`` and ``instance`` (federation)."""
+    tls_name: str | None = None
+    """The port serves TLS (in-cluster TLS): scraped over https, its certificate verified against the in-cluster
+    CA and this name (the Service's, since a replica found by DNS is scraped at its address)."""
 
     @property
     def exported(self) -> frozenset[str]:
@@ -97,7 +102,7 @@ def scrape_targets(environment: Environment) -> tuple[ScrapeTarget, ...]:
     def host(name: str) -> str:
         return service_host(environment, name)
 
-    cluster = environment.observability.prometheus.cluster_metrics
+    cluster, tls = environment.observability.prometheus.cluster_metrics, environment.tls
     targets = [
         ScrapeTarget(INSTANCE, "localhost", PORT, metrics.PROMETHEUS),
         ScrapeTarget(COLLECTOR, host(HEADLESS), TELEMETRY_PORT, metrics.OTEL_COLLECTOR, every_replica=True,
@@ -105,10 +110,14 @@ def scrape_targets(environment: Environment) -> tuple[ScrapeTarget, ...]:
         # Each replica exports only the OTLP metrics it received itself.
         ScrapeTarget("otlp-metrics", host(HEADLESS), EXPORTER_PORT, metrics.OTLP_METRICS, every_replica=True,
                      reaches=(COLLECTOR, "prometheus")),
-        ScrapeTarget(minio.INSTANCE, host(minio.INSTANCE), minio.API_PORT, metrics.MINIO, minio.METRICS_PATH,
-                     reaches=(minio.INSTANCE, "api"), token_file=f"{MINIO_TOKEN_DIR}/{minio.METRICS_TOKEN_KEY}"),
+        # MinIO's own metrics; an external object store exports none to the platform.
+        *((ScrapeTarget(minio.INSTANCE, host(minio.INSTANCE), minio.API_PORT, metrics.MINIO, minio.METRICS_PATH,
+                        reaches=(minio.INSTANCE, "api"), token_file=f"{MINIO_TOKEN_DIR}/{minio.METRICS_TOKEN_KEY}",
+                        tls_name=host(minio.INSTANCE) if tls else None),)
+          if runs_minio(environment) else ()),
         ScrapeTarget(polaris.INSTANCE, host(f"{polaris.INSTANCE}-headless"), polaris.MANAGEMENT_PORT, metrics.POLARIS,
-                     "/q/metrics", every_replica=True, reaches=(polaris.INSTANCE, "management")),
+                     "/q/metrics", every_replica=True, reaches=(polaris.INSTANCE, "management"),
+                     tls_name=host(f"{polaris.INSTANCE}-headless") if tls else None),
         *(ScrapeTarget(postgres.instance_name(c), host(postgres.instance_name(c)), postgres.METRICS_PORT,
                        metrics.POSTGRES_EXPORTER, reaches=(postgres.instance_name(c), "metrics"))
           for c in _in_cluster_postgres(environment)),
@@ -160,6 +169,8 @@ def scrape_config(target: ScrapeTarget) -> Json:
         **({"authorization": {"credentials_file": target.token_file}} if target.token_file else {}),
         **({"params": params} if params else {}),
         **({"honor_labels": True} if target.honor_labels else {}),
+        **({"scheme": "https", "tls_config": {"ca_file": f"{IN_CLUSTER_CA_DIR}/{CA_CERT}",
+                                              "server_name": target.tls_name}} if target.tls_name else {}),
     }
 
 
@@ -176,6 +187,16 @@ def prometheus_config(environment: Environment) -> Json:
     }
 
 
+def _minio_token(environment: Environment) -> tuple[k8s.Volume, ...]:
+    """MinIO's metrics token, as a file Prometheus rereads at each scrape (a new token needs no restart);
+    none without MinIO."""
+    if not runs_minio(environment):
+        return ()
+    return (k8s.Volume(name=MINIO_TOKEN_VOLUME, secret=k8s.SecretVolumeSource(
+        secret_name=environment.observability.prometheus.minio_token_secret,
+        items=[k8s.KeyToPath(key=minio.METRICS_TOKEN_KEY, path=minio.METRICS_TOKEN_KEY)])),)
+
+
 def render(scope: Scope, environment: Environment) -> None:
     settings = environment.observability.prometheus
     namespace = environment.namespaces.platform
@@ -186,6 +207,8 @@ def render(scope: Scope, environment: Environment) -> None:
     files = {CONFIG_FILE: config_text(prometheus_config(environment)),
              RULES_FILE: config_text(alerts.rule_file(environment))}
     config = config_map(scope, identity, CONFIG_MAP, namespace, files)
+    tokens = _minio_token(environment)
+    ca = trusted_ca(environment.tls)
     container = Container(
         name="prometheus",
         image=image,
@@ -202,12 +225,9 @@ def render(scope: Scope, environment: Environment) -> None:
         ports=(Port("http", PORT),),
         probes=Probes.http("http", "/-/healthy", "/-/ready", startup=True),
         mounts=(k8s.VolumeMount(name="data", mount_path=DATA_DIR), config.mount(CONFIG_DIR),
-                k8s.VolumeMount(name=MINIO_TOKEN_VOLUME, mount_path=MINIO_TOKEN_DIR, read_only=True)),
+                *(k8s.VolumeMount(name=v.name, mount_path=MINIO_TOKEN_DIR, read_only=True) for v in tokens),
+                *((ca.mount(),) if ca else ())),
     )
-    # MinIO's metrics token, as a file Prometheus rereads at each scrape: a new token needs no restart.
-    token = k8s.Volume(name=MINIO_TOKEN_VOLUME, secret=k8s.SecretVolumeSource(
-        secret_name=settings.minio_token_secret,
-        items=[k8s.KeyToPath(key=minio.METRICS_TOKEN_KEY, path=minio.METRICS_TOKEN_KEY)]))
     PlatformService(
         scope, "prometheus",
         ServiceProps(
@@ -220,7 +240,7 @@ def render(scope: Scope, environment: Environment) -> None:
             pod=PodProps(
                 containers=(container,),
                 run_as=RUN_AS,
-                volumes=(config.volume, token),
+                volumes=(config.volume, *tokens, *((ca.volume(),) if ca else ())),
                 # Time to flush the head block; a killed Prometheus replays its WAL at the next start.
                 termination_grace_period_seconds=300,
             ),

@@ -26,7 +26,8 @@ class PolarisSettings(ReplicatedServiceSettings):
     catalog: CatalogName = "warehouse"
     """The Iceberg catalog the bootstrap step creates (idempotently) in the realm."""
     warehouse_bucket: BucketName = "floe-warehouse"
-    """Bucket holding the catalog's tables (base location ``s3://<bucket>/``); one of ``storage.minio.buckets``."""
+    """Bucket holding the catalog's tables (base location ``s3://<bucket>/``); one of
+    ``storage.object_store.buckets``."""
     root_credentials_secret: DnsSubdomain = "polaris-root-credentials"
     """Secret with keys ``client-id`` and ``client-secret``: the realm's root principal, set once at bootstrap
     (changing it later does not change the realm's credentials)."""

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, Discriminator, Field, Tag, model_validator
 
 from floe.config.base import FieldError, StrictModel
-from floe.config.resources import ResourceChoice
+from floe.config.resources import SERVICE, ResourceChoice
 from floe.config.types import DnsLabel, DnsSubdomain, Port, Quantity
 
 Replicas = Annotated[int, Field(strict=True, ge=1, le=100)]
@@ -27,7 +27,7 @@ class Storage(StrictModel):
 class ServiceSettings(StrictModel):
     """Settings every long-lived service has."""
 
-    resources: ResourceChoice = "service"
+    resources: ResourceChoice = SERVICE
     """A preset name (``small``, ``service``, ``large``, or one from ``resource_presets``) or explicit values."""
 
 

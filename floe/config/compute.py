@@ -11,7 +11,7 @@ from pydantic import Field
 
 from floe.config.base import StrictModel
 from floe.config.common import Egress
-from floe.config.resources import ResourceChoice
+from floe.config.resources import JOB_BURST, SERVICE, ResourceChoice
 from floe.config.types import DnsSubdomain
 
 
@@ -19,7 +19,7 @@ class DuckDBCompute(StrictModel):
     """DuckDB inside the job pod, reading and writing Iceberg tables in the object store."""
 
     type: Literal["duckdb"]
-    resources: ResourceChoice = "job-burst"
+    resources: ResourceChoice = JOB_BURST
     """The pod is the engine: ADR-0019's burst resources by default."""
     memory_share: Annotated[float, Field(strict=True, gt=0, le=0.9)] = 0.75
     """Share of the memory limit DuckDB may use (``FLOE_DUCKDB_MEMORY_LIMIT``); the rest is Python's."""
@@ -38,7 +38,7 @@ class SnowflakeCompute(StrictModel):
     """Secret with keys ``user`` and ``password`` of the account's service user."""
     egress: Annotated[tuple[Egress, ...], Field(min_length=1)]
     """The account's addresses (Snowflake publishes them per region), usually port 443."""
-    resources: ResourceChoice = "service"
+    resources: ResourceChoice = SERVICE
     """A modest pod: dbt and the warehouse driver, no data in memory."""
 
 

@@ -19,10 +19,11 @@ from floe.config.observability import ObservabilitySettings
 from floe.config.orchestrator import OrchestratorSettings
 from floe.config.products import DataProduct, DataProducts
 from floe.config.releases import IMAGE_NAMES, Image, Release, known_versions, release
-from floe.config.resources import BUILTIN_PRESETS, PresetName, ResourceChoice, Resources
+from floe.config.resources import BUILTIN_PRESETS, JOB_BURST, PresetName, ResourceChoice, Resources
 from floe.config.secrets import SecretsSettings
 from floe.config.semantic import SemanticSettings
 from floe.config.storage import StorageSettings
+from floe.config.tls import InClusterTls, IssuedTls
 from floe.config.types import DnsLabel, quantity_value
 
 
@@ -84,6 +85,10 @@ class Environment(StrictModel):
     network: NetworkSettings = NetworkSettings()
     secrets: SecretsSettings = SecretsSettings()
     """Where the platform's Secrets come from: the operator (default) or an External Secrets store."""
+    in_cluster_tls: InClusterTls | None = None
+    """``plain`` (components talk unencrypted: development), or the cert-manager ``issuer`` that signs the
+    servers' certificates (PostgreSQL, MinIO, Polaris) and the ``ca_secret`` clients verify them with. Unset is
+    plain, and ``floe validate`` says so: set it either way."""
 
     @field_validator("platform_version")
     @classmethod
@@ -116,7 +121,7 @@ class Environment(StrictModel):
     @model_validator(mode="after")
     def _buckets_created(self) -> Self:
         """Points at the bucket field if the file sets it, else at the bucket list that lost its default."""
-        buckets = self.storage.minio.buckets
+        buckets = self.storage.object_store.buckets
         for settings, path in ((self.catalog.polaris, ("catalog", "polaris", "warehouse_bucket")),
                                (self.semantic.cube_store, ("semantic", "cube_store", "bucket")),
                                (self.orchestrator.compute_logs, ("orchestrator", "compute_logs", "bucket"))):
@@ -124,9 +129,9 @@ class Environment(StrictModel):
             if bucket in buckets:
                 continue
             if path[-1] in settings.model_fields_set:
-                raise FieldError(path, f"{field} {bucket!r} is not one of storage.minio.buckets "
-                                       f"({', '.join(buckets)}): the bootstrap step only creates those")
-            raise FieldError(("storage", "minio", "buckets"),
+                raise FieldError(path, f"{field} {bucket!r} is not one of storage.object_store.buckets "
+                                       f"({', '.join(buckets)})")
+            raise FieldError(("storage", "object_store", "buckets"),
                              f"lacks {bucket!r}, the default of {field}: list it, or set {field} to one of these")
         return self
 
@@ -189,12 +194,17 @@ class Environment(StrictModel):
                                   mirror.egress))
         return found
 
+    @property
+    def tls(self) -> IssuedTls | None:
+        """The issuer and CA of in-cluster TLS; None when the components talk plain."""
+        return self.in_cluster_tls if isinstance(self.in_cluster_tls, IssuedTls) else None
+
     def job_resources(self, product: DataProduct) -> Resources:
         """A product's job pod resources: its own override, else its compute's."""
         if product.resources is not None:
             return self.resources(product.resources)
         compute = self.engines.get(product.compute)
-        return self.resources(compute.resources if compute else "job-burst")
+        return self.resources(compute.resources if compute else JOB_BURST)
 
     @property
     def engines(self) -> dict[str, Compute]:

@@ -3,7 +3,7 @@
 import re
 from typing import Annotated, Literal, Self
 
-from pydantic import AfterValidator, Discriminator, Field, Tag, model_validator
+from pydantic import AfterValidator, BeforeValidator, Discriminator, Field, Tag, model_validator
 
 from floe.config.base import FieldError, StrictModel
 from floe.config.common import Destination, Ingress, ReplicatedServiceSettings, ServiceSettings, Storage
@@ -83,6 +83,20 @@ class LogsBackend(StrictModel):
         return self
 
 
+def _plaintext(value: object) -> object:
+    if value != "plaintext":
+        raise ValueError(f"{value!r} is neither plaintext nor TLS settings: write plaintext (traces unencrypted), "
+                         "{} (TLS verified against the system's roots) or {ca_secret: <Secret with ca.crt>}")
+    return value
+
+
+class TraceTls(StrictModel):
+    """TLS to the trace backend, its certificate verified."""
+
+    ca_secret: DnsSubdomain | None = None
+    """Secret with key ``ca.crt``: the CA that signed the backend's certificate; unset: the system's roots."""
+
+
 class OtelCollectorSettings(ReplicatedServiceSettings):
     """The OpenTelemetry Collector every workload sends OTLP to (a stateless Deployment)."""
 
@@ -91,8 +105,15 @@ class OtelCollectorSettings(ReplicatedServiceSettings):
     traces_egress: tuple[Destination, ...] = ()
     """Where the trace backend's pods are, for the NetworkPolicies: required unless ``traces_endpoint`` is a
     Service of the cluster (``<service>.<namespace>.svc...``) whose pods listen on the address's own port."""
-    traces_insecure: bool = True
-    """Send traces without TLS (a backend inside the cluster); false verifies the backend's certificate."""
+    traces_tls: Annotated[
+        Annotated[TraceTls, Tag("tls")]
+        | Annotated[Literal["plaintext"], BeforeValidator(_plaintext), Tag("plaintext")],
+        # A mapping is TLS settings, anything else must be `plaintext`: each mistake gets the message that fits.
+        Discriminator(lambda value: "tls" if isinstance(value, dict | TraceTls) else "plaintext"),
+    ] = TraceTls()
+    """How traces travel to ``traces_endpoint``: TLS, the backend's certificate verified against ``ca_secret``'s CA
+    or, without one, the system's roots (the default); ``plaintext`` sends them unencrypted, only ever by this
+    explicit setting."""
     logs: LogsBackend | None = None
     """OTLP backend for the logs workloads export; unset logs a summary of each batch instead."""
     debug: bool | None = None

@@ -13,7 +13,7 @@ from floe.config.common import (
     ScalableServiceSettings,
     ServiceSettings,
 )
-from floe.config.resources import ResourceChoice
+from floe.config.resources import SMALL, ResourceChoice
 from floe.config.types import BucketName, DnsSubdomain, KeyPrefix
 
 
@@ -37,7 +37,7 @@ class UiLogin(ReplicatedServiceSettings):
     The OIDC client must allow ``https://<ingress host>/oauth2/callback`` as a redirect URI.
     """
 
-    resources: ResourceChoice = "small"
+    resources: ResourceChoice = SMALL
     provider: Literal["oidc"] = "oidc"
     """oauth2-proxy's generic OpenID Connect provider (Keycloak, Dex, Entra ID, Okta, Google...)."""
     issuer_url: Annotated[str, AfterValidator(_https_url),
@@ -103,7 +103,7 @@ class ComputeLogSettings(StrictModel):
     """
 
     bucket: BucketName = "floe-warehouse"
-    """Bucket holding the logs; must be one of ``storage.minio.buckets``."""
+    """Bucket holding the logs; must be one of ``storage.object_store.buckets``."""
     prefix: KeyPrefix = "dagster/compute-logs"
     """Key prefix of the logs inside ``bucket``, apart from the catalog's tables."""
     credentials_secret: DnsSubdomain = "dagster-compute-logs-credentials"

@@ -7,6 +7,7 @@ the known vulnerabilities of catalogued images, which ``floe validate`` reports 
 
 import functools
 import re
+from collections.abc import Collection
 from datetime import datetime
 from importlib import resources
 from typing import Annotated, Self
@@ -158,9 +159,11 @@ def pinned_parts(reference: str) -> tuple[str | None, str]:
     return match["tag"], match["digest"] or ""
 
 
-def advisory_warnings(images: Images) -> list[str]:
-    """A warning for every image of a release that a known advisory affects or cannot be checked against."""
-    found = [advisory.warning(getattr(images, advisory.component)) for advisory in catalogue().advisories]
+def advisory_warnings(images: Images, rendered: Collection[str]) -> list[str]:
+    """A warning for every image of a release that a known advisory affects or cannot be checked against, among
+    those the render runs (``rendered``): MinIO's is none of them when the object store is external."""
+    found = [advisory.warning(reference) for advisory in catalogue().advisories
+             if (reference := getattr(images, advisory.component)) in rendered]
     return [warning for warning in found if warning]
 
 

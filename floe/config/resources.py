@@ -57,11 +57,17 @@ def _preset(cpu: str, memory: str, cpu_limit: str, memory_limit: str) -> Resourc
     )
 
 
+SMALL = "small"
+"""A light process: an exporter, a proxy, a bootstrap or backup step."""
+SERVICE = "service"
+"""ADR-0019, "Services (Continuous)": sized for steady-state operation."""
+LARGE = "large"
+JOB_BURST = "job-burst"
+"""ADR-0019, "Jobs (Burst)": sized for the workload of one pipeline run."""
+
 BUILTIN_PRESETS: dict[str, Resources] = {
-    "small": _preset("100m", "128Mi", "250m", "256Mi"),
-    # ADR-0019, "Services (Continuous)": sized for steady-state operation.
-    "service": _preset("500m", "512Mi", "1000m", "1Gi"),
-    "large": _preset("1000m", "2Gi", "2000m", "4Gi"),
-    # ADR-0019, "Jobs (Burst)": sized for the workload of one pipeline run.
-    "job-burst": _preset("1000m", "2Gi", "4000m", "8Gi"),
+    SMALL: _preset("100m", "128Mi", "250m", "256Mi"),
+    SERVICE: _preset("500m", "512Mi", "1000m", "1Gi"),
+    LARGE: _preset("1000m", "2Gi", "2000m", "4Gi"),
+    JOB_BURST: _preset("1000m", "2Gi", "4000m", "8Gi"),
 }

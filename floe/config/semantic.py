@@ -50,7 +50,7 @@ class CubeStoreSettings(StrictModel):
     router: CubeStoreRouterSettings = CubeStoreRouterSettings()
     workers: CubeStoreWorkerSettings = CubeStoreWorkerSettings()
     bucket: BucketName = "floe-warehouse"
-    """Bucket for Cube Store's remote storage; must be one of ``storage.minio.buckets``."""
+    """Bucket for Cube Store's remote storage; must be one of ``storage.object_store.buckets``."""
     sub_path: KeyPrefix = "cube-store"
     """Prefix inside ``bucket``, so Cube Store's files never mix with the catalog's tables."""
     object_store_credentials_secret: DnsSubdomain = "cube-store-object-store-credentials"

@@ -1,27 +1,39 @@
 """Settings of the storage tier: the object store and the PostgreSQL instance of each consumer."""
 
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
+from urllib.parse import urlsplit
 
-from pydantic import Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import AfterValidator, Discriminator, Field, Tag, field_validator, model_validator
 
 from floe.config.base import FieldError, StrictModel
 from floe.config.common import Egress, Replicas, ServiceSettings, Storage
 from floe.config.products import Cron
-from floe.config.resources import ResourceChoice
+from floe.config.resources import SMALL, ResourceChoice
 from floe.config.types import BucketName, DnsLabel, DnsSubdomain, Port
 
 PostgresIdentifier = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$")]
 
 
-class MinioSettings(ServiceSettings):
-    """MinIO, the platform's S3-compatible object store (a StatefulSet)."""
+def _listed_once(buckets: tuple[str, ...]) -> tuple[str, ...]:
+    for index, bucket in enumerate(buckets):
+        if bucket in buckets[:index]:
+            raise FieldError((index,), f"{bucket!r} is listed twice; list each bucket once")
+    return buckets
 
+
+Buckets = Annotated[tuple[BucketName, ...], Field(min_length=1), AfterValidator(_listed_once)]
+
+
+class InClusterObjectStore(ServiceSettings):
+    """MinIO, the S3-compatible object store the platform runs itself (a StatefulSet)."""
+
+    mode: Literal["in-cluster"] = "in-cluster"
     replicas: Replicas = 1
     """1 runs a single server; 4 or more run distributed erasure-coded mode (one drive each).
     Fixed for the life of the data: MinIO refuses a changed erasure set (grow by adding a pool)."""
     storage: Storage = Storage(size="20Gi")
     """The data volume of each replica."""
-    buckets: tuple[BucketName, ...] = ("floe-warehouse", "floe-backups")
+    buckets: Buckets = ("floe-warehouse", "floe-backups")
     """Buckets the bootstrap step creates (idempotently) once MinIO is Ready."""
     credentials_secret: DnsSubdomain = "minio-root-credentials"
     """Secret with keys ``root-user`` and ``root-password``; never rendered, only referenced. Read by MinIO and
@@ -40,13 +52,86 @@ class MinioSettings(ServiceSettings):
                              "(one drive each) cannot be split so: use a count with a divisor from 2 to 16")
         return replicas
 
-    @field_validator("buckets")
+
+def _port(endpoint: str) -> int:
+    """The port of an ``http(s)://`` URL: its own, else its scheme's (ValueError for one out of range)."""
+    parts = urlsplit(endpoint)
+    return parts.port or {"http": 80, "https": 443}[parts.scheme]
+
+
+Region = Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9_-]{0,62}[a-z0-9])?$")]
+
+
+class ExternalObjectStore(StrictModel):
+    """An S3-compatible store the platform uses but does not run (a managed service, or a store of its own).
+
+    The platform creates nothing in it: the buckets exist, and each consumer's credentials Secret holds
+    an identity the store's operator made with the rights ``floe object-store policies`` prints.
+    """
+
+    mode: Literal["external"]
+    endpoint: str
+    """The S3 API's URL, ``https://host[:port]`` (no path), e.g. ``https://s3.eu-west-1.amazonaws.com``."""
+    plain_http: bool = False
+    """Allow an ``http://`` endpoint: credentials and data then cross the network unencrypted."""
+    region: Region
+    """The region requests are signed for (``eu-west-1``; many S3-compatible stores accept ``us-east-1``)."""
+    addressing: Literal["virtual-host", "path"] = "virtual-host"
+    """``virtual-host``: ``https://<bucket>.<host>/<key>`` (AWS); ``path``: ``https://<host>/<bucket>/<key>``
+    (most S3-compatible stores, and any whose certificate does not cover ``*.<host>``)."""
+    ca_secret: DnsSubdomain | None = None
+    """Secret with key ``ca.crt``: the CA that signed the store's certificate, when the system's CAs did not."""
+    egress: Annotated[tuple[Egress, ...], Field(min_length=1)]
+    """The store's addresses, on the endpoint's port: the only ones its clients may reach for it."""
+    buckets: Buckets
+    """The buckets the platform uses, which must already exist: the warehouse, backups' and Cube Store's."""
+
+    @field_validator("endpoint")
     @classmethod
-    def _once_each(cls, buckets: tuple[str, ...]) -> tuple[str, ...]:
-        for index, bucket in enumerate(buckets):
-            if bucket in buckets[:index]:
-                raise FieldError((index,), f"{bucket!r} is listed twice; list each bucket once")
-        return buckets
+    def _endpoint(cls, endpoint: str) -> str:
+        parts = urlsplit(endpoint)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ValueError(f"{endpoint!r} is not an S3 endpoint: write https://host[:port]")
+        try:
+            _port(endpoint)
+        except ValueError:
+            raise ValueError(f"{endpoint!r} has an invalid port: write one from 1 to 65535") from None
+        if parts.username or parts.password or parts.path.strip("/") or parts.query or parts.fragment:
+            raise ValueError(f"{endpoint!r}: write only https://host[:port], no path, query or credentials "
+                             "(the buckets are listed in buckets, the credentials are in each consumer's Secret)")
+        return endpoint.rstrip("/")
+
+    @model_validator(mode="after")
+    def _reachable(self) -> Self:
+        """Plain HTTP only when asked for; the endpoint's port among the addresses its clients may reach."""
+        parts = urlsplit(self.endpoint)
+        if parts.scheme == "http" and not self.plain_http:
+            raise FieldError(("endpoint",), f"{self.endpoint} is plain HTTP, which sends data and signed requests "
+                                            "unencrypted: use https://, or set plain_http: true")
+        port = _port(self.endpoint)
+        for index, egress in enumerate(self.egress):
+            if port not in egress.ports:
+                raise FieldError(("egress", index, "ports"), f"{egress.cidr} is opened on ports "
+                                 f"{', '.join(map(str, egress.ports))}, not on {port}, the port of {self.endpoint}")
+        if self.addressing == "virtual-host" and parts.scheme == "https":
+            for index, bucket in enumerate(self.buckets):
+                if "." in bucket:
+                    raise FieldError(("buckets", index), f"{bucket!r} holds a '.', which no wildcard certificate "
+                                     "of *.<host> covers in virtual-host addressing: use addressing: path")
+        return self
+
+
+def _object_store_mode(value: object) -> str:
+    if isinstance(value, dict):
+        return str(value.get("mode", "in-cluster"))
+    return getattr(value, "mode", "in-cluster")
+
+
+ObjectStore = Annotated[
+    Annotated[InClusterObjectStore, Tag("in-cluster")] | Annotated[ExternalObjectStore, Tag("external")],
+    Discriminator(_object_store_mode, custom_error_type="object_store_mode",
+                  custom_error_message="mode must be 'in-cluster' or 'external'"),
+]
 
 
 class InClusterPostgres(ServiceSettings):
@@ -125,12 +210,12 @@ class PostgresBackup(StrictModel):
     retention_days: Annotated[int, Field(strict=True, ge=1)] = 7
     """Dumps older than this are removed, each time a new dump has been uploaded (never otherwise)."""
     bucket: BucketName = "floe-backups"
-    """Bucket holding the dumps, under ``postgres/<instance>/``; one of ``storage.minio.buckets``."""
+    """Bucket holding the dumps, under ``postgres/<instance>/``; one of ``storage.object_store.buckets``."""
     credentials_secret: DnsSubdomain = "postgres-backup-object-store-credentials"
     """Secret in the platform namespace with keys ``access-key`` and ``secret-key`` (neither may contain ``:``):
-    the MinIO user ``floe-backups``, allowed to list, read, write and delete under ``bucket``/``postgres/``;
-    MinIO's bucket bootstrap creates it with these values."""
-    resources: ResourceChoice = "small"
+    the identity ``floe-backups``, allowed to list, read, write and delete under ``bucket``/``postgres/``;
+    MinIO's bucket bootstrap creates it with these values (an external store's operator does)."""
+    resources: ResourceChoice = SMALL
     active_deadline_seconds: Annotated[int, Field(strict=True, ge=60)] = 60 * 60
     """Longest a backup run may take, dump and upload together, before Kubernetes stops it."""
 
@@ -155,23 +240,34 @@ class PostgresSettings(StrictModel):
 class StorageSettings(StrictModel):
     """The storage tier: started first, everything else depends on it."""
 
-    minio: MinioSettings = MinioSettings()
+    object_store: ObjectStore = InClusterObjectStore()
+    """MinIO in the cluster (``mode: in-cluster``, the default), or an S3-compatible store outside it
+    (``mode: external``)."""
     postgres: PostgresSettings = PostgresSettings()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: Any) -> Any:
+        """``storage.minio`` became ``storage.object_store``: say so rather than call it an unknown field."""
+        if isinstance(data, dict) and "minio" in data:
+            raise FieldError(("minio",), "storage.minio is now storage.object_store (MinIO is its mode: in-cluster, "
+                                         "the default): rename the key; its settings are unchanged")
+        return data
 
     @model_validator(mode="after")
     def _backup_bucket_created(self) -> Self:
         """Points at the bucket field if the file sets it, else at the bucket list that lost its default."""
-        backup, buckets = self.postgres.backup, self.minio.buckets
+        backup, buckets = self.postgres.backup, self.object_store.buckets
         if not self.postgres.backed_up() or backup.bucket in buckets:
             return self
         field = "storage.postgres.backup.bucket"
         if "bucket" in backup.model_fields_set:
             raise FieldError(("postgres", "backup", "bucket"), f"{field} {backup.bucket!r} is not one of "
-                             f"storage.minio.buckets ({', '.join(buckets)}): the bootstrap step only creates those")
-        raise FieldError(("minio", "buckets"), f"lacks {backup.bucket!r}, the default of {field}: list it, "
+                             f"storage.object_store.buckets ({', '.join(buckets)})")
+        raise FieldError(("object_store", "buckets"), f"lacks {backup.bucket!r}, the default of {field}: list it, "
                                                f"set {field} to one of these, or set storage.postgres.backup.enabled "
                                                "false")
 
 
-__all__ = ["DnsLabel", "ExternalPostgres", "InClusterPostgres", "MinioSettings", "PostgresBackup",
-           "PostgresSettings", "StorageSettings"]
+__all__ = ["DnsLabel", "ExternalObjectStore", "ExternalPostgres", "InClusterObjectStore", "InClusterPostgres",
+           "PostgresBackup", "PostgresSettings", "StorageSettings"]

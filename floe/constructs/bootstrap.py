@@ -12,12 +12,14 @@ from dataclasses import dataclass, field
 from floe.constructs.kube import Construct, Scope, k8s
 from floe.constructs.labels import AppIdentity
 from floe.constructs.metadata import object_meta
-from floe.constructs.pod import PodProps, pod_spec
+from floe.constructs.pod import PodProps, pod_spec, restarted
+from floe.rendered import ARGO_HOOK
 from floe.tiers import Step
 
-ARGO_HOOK = "argocd.argoproj.io/hook"
 ARGO_HOOK_DELETE_POLICY = "argocd.argoproj.io/hook-delete-policy"
 FLUX_FORCE = "kustomize.toolkit.fluxcd.io/force"
+RESTART_POLICY = "Never"
+"""A failed attempt is a new pod, counted against the backoff limit, never a container restarted in place."""
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,7 @@ class BootstrapJob(Construct):
                 active_deadline_seconds=props.active_deadline_seconds,
                 template=k8s.PodTemplateSpec(
                     metadata=k8s.ObjectMeta(labels=props.identity.labels, annotations=props.pod_annotations or None),
-                    spec=pod_spec(props.pod, name),
+                    spec=pod_spec(restarted(props.pod, RESTART_POLICY), name),
                 ),
             ),
         )

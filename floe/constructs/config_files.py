@@ -24,8 +24,9 @@ def config_checksum(*texts: str) -> str:
     return hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
 
 
-class _PlainDumper(yaml.SafeDumper):
-    """Writes a value shared by two keys twice, never as a YAML anchor and alias."""
+class _PlainDumper(yaml.CSafeDumper):
+    """libyaml's emitter (PyYAML's own is several times slower), writing a value shared by two keys twice,
+    never as a YAML anchor and alias."""
 
     def ignore_aliases(self, data: object) -> bool:
         return True
@@ -42,14 +43,16 @@ class ConfigFiles:
 
     name: str
     files: dict[str, str]
+    volume_name: str = CONFIG_VOLUME
+    """The name of its volume in a pod; a pod that mounts two ConfigMaps gives each its own."""
 
     @property
     def volume(self) -> k8s.Volume:
-        return k8s.Volume(name=CONFIG_VOLUME, config_map=k8s.ConfigMapVolumeSource(name=self.name))
+        return k8s.Volume(name=self.volume_name, config_map=k8s.ConfigMapVolumeSource(name=self.name))
 
     def mount(self, path: str) -> k8s.VolumeMount:
         """The files, read-only, at ``path``."""
-        return k8s.VolumeMount(name=CONFIG_VOLUME, mount_path=path, read_only=True)
+        return k8s.VolumeMount(name=self.volume_name, mount_path=path, read_only=True)
 
     @property
     def annotations(self) -> dict[str, str]:
@@ -58,7 +61,7 @@ class ConfigFiles:
 
 
 def config_map(scope: Scope, identity: AppIdentity, name: str, namespace: str,
-               files: dict[str, str]) -> ConfigFiles:
+               files: dict[str, str], volume_name: str = CONFIG_VOLUME) -> ConfigFiles:
     """A ConfigMap of config files, synced before the servers that mount it."""
     k8s.KubeConfigMap(scope, name, metadata=object_meta(identity, name, namespace, Step.PREPARE), data=files)
-    return ConfigFiles(name, files)
+    return ConfigFiles(name, files, volume_name)

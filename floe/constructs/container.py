@@ -2,7 +2,6 @@
 
 from dataclasses import dataclass
 
-from floe.config.releases import image_tag
 from floe.config.resources import Resources
 from floe.constructs.kube import k8s
 from floe.constructs.probes import Probes
@@ -36,10 +35,6 @@ class Container:
     working_dir: str | None = None
     pre_stop: tuple[str, ...] = ()
     """A command run before the container is stopped (a database's fast shutdown)."""
-
-    @property
-    def version(self) -> str:
-        return image_tag(self.image)
 
     def to_k8s(self) -> k8s.Container:
         return k8s.Container(

@@ -55,14 +55,12 @@ class JobTemplate(Construct):
                 failed_jobs_history_limit=3,
                 job_template=k8s.JobTemplateSpec(
                     metadata=k8s.ObjectMeta(labels=labels),
-                    spec=k8s.JobSpec(
-                        backoff_limit=JOB_POLICY.backoff_limit,
-                        ttl_seconds_after_finished=JOB_POLICY.ttl_seconds_after_finished,
-                        active_deadline_seconds=props.active_deadline_seconds,
-                        template=k8s.PodTemplateSpec(
+                    spec=JOB_POLICY.spec(
+                        k8s.PodTemplateSpec(
                             metadata=k8s.ObjectMeta(labels=labels),
-                            spec=pod_spec(props.pod, props.service_account),
+                            spec=pod_spec(JOB_POLICY.pod(props.pod), props.service_account),
                         ),
+                        props.active_deadline_seconds,
                     ),
                 ),
             ),

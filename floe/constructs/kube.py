@@ -94,6 +94,9 @@ _ENUM_VALUES: dict[str, str] = {
     "iofluxcdtoolkitkustomize.KustomizationSpecDeletionPolicy/DELETE": "Delete",
     "iofluxcdtoolkitkustomize.KustomizationSpecDeletionPolicy/WAIT_FOR_TERMINATION": "WaitForTermination",
     "iofluxcdtoolkitkustomize.KustomizationSpecDeletionPolicy/ORPHAN": "Orphan",
+    "iocert-manager.CertificateSpecUsages/SERVER_AUTH": "server auth",
+    "iocert-manager.CertificateSpecUsages/DIGITAL_SIGNATURE": "digital signature",
+    "iocert-manager.CertificateSpecUsages/KEY_ENCIPHERMENT": "key encipherment",
 }
 """A generated binding's enum member (``fqn/NAME``) → the value its JavaScript writes (the Python enum
 knows only the name); each one floe uses is compared with the bridge by ``tests/test_kube_objects.py``."""

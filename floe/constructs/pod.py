@@ -1,6 +1,6 @@
 """The pod template every workload shares: security, scratch volumes, no ambient credentials."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from floe.constructs.container import Container
 from floe.constructs.kube import k8s
@@ -15,6 +15,7 @@ class PodProps:
     """Volumes besides the containers' scratch paths (ConfigMaps, Secrets, claims)."""
     init_containers: tuple[Container, ...] = ()
     restart_policy: str | None = None
+    """Set by the Job constructs (:func:`restarted`); a long-lived workload's pods keep Kubernetes' ``Always``."""
     mount_service_account_token: bool = False
     """Only pods that call the Kubernetes API (the orchestrator) get a token."""
     termination_grace_period_seconds: int | None = None
@@ -41,3 +42,11 @@ def pod_spec(
         termination_grace_period_seconds=props.termination_grace_period_seconds,
         topology_spread_constraints=topology_spread,
     )
+
+
+def restarted(props: PodProps, policy: str) -> PodProps:
+    """``props`` with the restart policy its workload dictates (a Job's pods: ``Never``); another one set by the
+    caller is a mistake in floe, refused rather than overridden."""
+    if props.restart_policy not in (None, policy):
+        raise ValueError(f"restartPolicy {props.restart_policy!r}: these pods are always {policy!r}")
+    return replace(props, restart_policy=policy)

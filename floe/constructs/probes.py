@@ -37,8 +37,10 @@ class Probe:
     """The container port the probe targets (None for exec probes), so tests can check it is declared."""
 
     @staticmethod
-    def from_http_get(path: str, port: int | str, timing: ProbeTiming = READINESS) -> "Probe":
-        return Probe({"http_get": k8s.HttpGetAction(path=path, port=int_or_string(port))}, timing, port)
+    def from_http_get(path: str, port: int | str, timing: ProbeTiming = READINESS, tls: bool = False) -> "Probe":
+        """``tls``: the port serves HTTPS (the kubelet then speaks TLS, without verifying the certificate)."""
+        action = k8s.HttpGetAction(path=path, port=int_or_string(port), scheme="HTTPS" if tls else None)
+        return Probe({"http_get": action}, timing, port)
 
     @staticmethod
     def from_tcp_socket(port: int | str, timing: ProbeTiming = READINESS) -> "Probe":
@@ -70,12 +72,12 @@ class Probes:
     startup: Probe | None = None
 
     @staticmethod
-    def http(port: int | str, live_path: str, ready_path: str, startup: bool = False) -> "Probes":
-        """Liveness and readiness over HTTP on one port, with the policy timings."""
-        live = Probe.from_http_get(live_path, port, LIVENESS)
+    def http(port: int | str, live_path: str, ready_path: str, startup: bool = False, tls: bool = False) -> "Probes":
+        """Liveness and readiness over HTTP (HTTPS with ``tls``) on one port, with the policy timings."""
+        live = Probe.from_http_get(live_path, port, LIVENESS, tls)
         return Probes(
             liveness=live,
-            readiness=Probe.from_http_get(ready_path, port, READINESS),
+            readiness=Probe.from_http_get(ready_path, port, READINESS, tls),
             startup=live.with_timing(STARTUP) if startup else None,
         )
 
@@ -88,6 +90,3 @@ class Probes:
             readiness=probe.with_timing(READINESS),
             startup=probe.with_timing(STARTUP) if startup else None,
         )
-
-    def all(self) -> list[Probe]:
-        return [p for p in (self.liveness, self.readiness, self.startup) if p is not None]

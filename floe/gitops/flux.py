@@ -98,7 +98,16 @@ EXTERNAL_SECRET_HEALTH = KustomizationSpecHealthCheckExprs(
 before the controller has written its Secrets and the next step's readers would start without them.
 Ready only once its ``Ready`` condition is True (the Secret is written), as Argo CD's health.lua for the
 kind says; until then, and on a store error, the step waits (to its timeout)."""
-HEALTH_CHECKS = {"Rollout": ROLLOUT_HEALTH, "ExternalSecret": EXTERNAL_SECRET_HEALTH}
+CERTIFICATE_HEALTH = KustomizationSpecHealthCheckExprs(
+    api_version="cert-manager.io/v1", kind="Certificate",
+    current="has(status.conditions) && status.conditions.exists(c, c.type == 'Ready' && c.status == 'True')",
+    failed="has(status.conditions) && status.conditions.exists(c, c.type == 'Ready' && c.status == 'False') "
+           "&& !status.conditions.exists(c, c.type == 'Issuing' && c.status == 'True')",
+)
+"""As for an ExternalSecret: kstatus counts a Certificate with no status yet as Current, so the step would be Ready
+before cert-manager has written the server's Secret. Ready once its ``Ready`` condition is True, failed when it is
+False and no issuance is under way, as Argo CD's health.lua for the kind says."""
+HEALTH_CHECKS = {"Rollout": ROLLOUT_HEALTH, "ExternalSecret": EXTERNAL_SECRET_HEALTH, "Certificate": CERTIFICATE_HEALTH}
 """The custom kinds kstatus cannot judge, by kind."""
 
 

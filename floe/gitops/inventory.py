@@ -29,6 +29,7 @@ EMITTABLE_KINDS: tuple[GroupKind, ...] = (
     GroupKind("autoscaling", "HorizontalPodAutoscaler"),
     GroupKind("batch", "CronJob"),
     GroupKind("batch", "Job"),
+    GroupKind("cert-manager.io", "Certificate"),
     GroupKind("external-secrets.io", "ExternalSecret"),
     GroupKind("networking.k8s.io", "Ingress"),
     GroupKind("networking.k8s.io", "NetworkPolicy"),

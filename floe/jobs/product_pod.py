@@ -18,10 +18,12 @@ import json
 from dataclasses import dataclass
 
 from floe.components import minio, polaris
+from floe.components.object_store import object_store_of
 from floe.config.environment import Environment
 from floe.config.products import DataProduct
 from floe.config.resources import Resources
 from floe.constructs import env
+from floe.constructs.certificate import trusted_ca
 from floe.constructs.kube import k8s
 from floe.constructs.labels import LAYER, Layer
 from floe.constructs.resources import resource_requirements
@@ -47,19 +49,24 @@ class ProductPod:
 
 def product_env(environment: Environment, product: DataProduct) -> tuple[k8s.EnvVar, ...]:
     """Where the product's data is and the credentials to reach it: the catalog, the object store, its compute."""
+    store, ca = object_store_of(environment), trusted_ca(environment.tls)
     return (
         env.literal("FLOE_ENVIRONMENT", environment.name),
         env.literal("FLOE_DATA_PRODUCT", product.name),
         env.literal("FLOE_CATALOG_URI", polaris.catalog_uri(environment)),
         env.literal("FLOE_CATALOG_WAREHOUSE", environment.catalog.polaris.catalog),
+        # With in-cluster TLS, the CA the catalog's certificate is verified against (pyiceberg's ssl.cabundle).
+        # Not REQUESTS_CA_BUNDLE: it would replace the public roots that dlt's sources are verified against.
+        *((env.literal("FLOE_CATALOG_CA_FILE", ca.file),) if ca else ()),
         # The product's own principal: it writes the product's namespace and reads those it declares.
         env.from_secret("FLOE_CATALOG_CLIENT_ID", product.catalog_credentials_secret, polaris.CLIENT_ID_KEY),
         env.from_secret("FLOE_CATALOG_CLIENT_SECRET", product.catalog_credentials_secret, polaris.CLIENT_SECRET_KEY),
-        env.literal("FLOE_OBJECT_STORE_ENDPOINT", minio.endpoint(environment)),
+        env.literal("FLOE_OBJECT_STORE_ENDPOINT", store.endpoint),
+        # path or virtual-host: no AWS variable says it (pyarrow's force_virtual_addressing, DuckDB's URL_STYLE).
+        env.literal("FLOE_OBJECT_STORE_ADDRESSING", store.addressing),
         # The standard AWS SDK variables, which boto3, pyarrow, DuckDB and dlt all read.
-        env.literal("AWS_ENDPOINT_URL", minio.endpoint(environment)),
-        env.literal("AWS_REGION", minio.REGION),
-        # The product's own MinIO user: its namespace's files, those of the products it reads, its runs' logs.
+        *store.sdk_env(),
+        # The product's own identity: its namespace's files, those of the products it reads, its runs' logs.
         env.from_secret("AWS_ACCESS_KEY_ID", product.object_store_credentials_secret, minio.USER_ACCESS_KEY),
         env.from_secret("AWS_SECRET_ACCESS_KEY", product.object_store_credentials_secret, minio.USER_SECRET_KEY),
         *compute_env(environment, product),
@@ -71,12 +78,26 @@ def network_labels(product: DataProduct) -> dict[str, str]:
     return {LAYER: Layer.PIPELINE_JOBS.value, PRODUCT_LABEL: product.name}
 
 
+def trusted_cas(environment: Environment) -> tuple[tuple[k8s.Volume, ...], tuple[k8s.VolumeMount, ...]]:
+    """The CAs every product's pod trusts besides the system's: an external store's (``AWS_CA_BUNDLE``) and,
+    with in-cluster TLS, the in-cluster CA (the catalog's certificate; the object store's too when it is
+    MinIO). The same for every product, so Dagster's runs get them from the run launcher's own settings
+    (``floe.components.dagster.run_k8s_config``): its allow-list admits no volume from a code location."""
+    store = object_store_of(environment)
+    ca = trusted_ca(environment.tls)
+    return ((*store.ca_volumes(), *((ca.volume(),) if ca else ())),
+            (*store.ca_mounts(), *((ca.mount(),) if ca else ())))
+
+
 def product_pod(environment: Environment, product: DataProduct) -> ProductPod:
+    volumes, mounts = trusted_cas(environment)
     return ProductPod(
         service_account=environment.jobs.service_account,
         labels=network_labels(product),
         env=product_env(environment, product),
         resources=environment.job_resources(product),
+        volumes=volumes,
+        mounts=mounts,
     )
 
 
@@ -90,19 +111,11 @@ def container_context(environment: Environment, product: DataProduct) -> Json:
     admits no service account."""
     pod = product_pod(environment, product)
     spec = k8s.KubePod.manifest(spec=k8s.PodSpec(
-        containers=[k8s.Container(name="run", env=list(pod.env), resources=resource_requirements(pod.resources),
-                                  volume_mounts=list(pod.mounts) or None)],
-        volumes=list(pod.volumes) or None,
+        containers=[k8s.Container(name="run", env=list(pod.env), resources=resource_requirements(pod.resources))],
     ))["spec"]
     container = spec["containers"][0]
-    context = {
-        "labels": dict(pod.labels),
-        "env": container["env"],
-        "resources": container["resources"],
-        **({"volumes": spec["volumes"]} if pod.volumes else {}),
-        **({"volume_mounts": container["volumeMounts"]} if pod.mounts else {}),
-    }
-    return {"k8s": context}
+    # The pod's volumes (the CAs, the same for every product) come from the run launcher (trusted_cas).
+    return {"k8s": {"labels": dict(pod.labels), "env": container["env"], "resources": container["resources"]}}
 
 
 def container_context_env(environment: Environment, product: DataProduct) -> k8s.EnvVar:

@@ -14,7 +14,6 @@ from floe.config.products import DataProduct
 from floe.config.releases import image_tag
 from floe.constructs import env
 from floe.constructs.container import Container
-from floe.constructs.job_policy import JOB_POLICY
 from floe.constructs.job_template import JobTemplate, JobTemplateProps
 from floe.constructs.kube import Scope, k8s
 from floe.constructs.labels import AppIdentity, Layer, Owner
@@ -83,8 +82,7 @@ def render(scope: Scope, environment: Environment) -> None:
                     identity=identity(product, job_type),
                     name=name,
                     namespace=environment.namespaces.jobs,
-                    pod=PodProps(containers=(container,), run_as=run_as, volumes=pod.volumes,
-                                 restart_policy=JOB_POLICY.restart_policy),
+                    pod=PodProps(containers=(container,), run_as=run_as, volumes=pod.volumes),
                     service_account=pod.service_account,
                     active_deadline_seconds=jobs.active_deadline_seconds,
                     schedule=product.schedules.of(job_type),

@@ -18,6 +18,7 @@ from grafana_foundation_sdk.models.common import DataSourceRef
 from grafana_foundation_sdk.models.dashboard import GridPos, VariableRefresh
 
 from floe.components import dagster, minio, polaris
+from floe.components.object_store import runs_minio
 from floe.components.telemetry import COLLECTOR
 from floe.config.environment import Environment
 from floe.constructs.labels import Layer
@@ -227,4 +228,7 @@ def pipeline_jobs(environment: Environment) -> Dashboard:
 
 
 def dashboards(environment: Environment) -> tuple[Dashboard, ...]:
-    return tuple(make(environment) for make in (overview, orchestrator, object_store, catalog, pipeline_jobs))
+    """Every dashboard of the environment; the object store's shows MinIO's metrics, which an external store
+    does not export to the platform."""
+    minio_only = (object_store,) if runs_minio(environment) else ()
+    return tuple(make(environment) for make in (overview, orchestrator, *minio_only, catalog, pipeline_jobs))

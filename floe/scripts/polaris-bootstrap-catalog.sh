@@ -10,7 +10,8 @@
 # and REQUESTS, the folder of the lists, one request a line after the names its path needs:
 # namespaces (CreateNamespaceRequest), principals (a principal, its Secret's folder, its
 # CreatePrincipalRequest), principal-roles (CreatePrincipalRoleRequest, GrantPrincipalRoleRequest),
-# catalog-roles (CreateCatalogRoleRequest, GrantCatalogRoleRequest), grants (AddGrantRequest).
+# catalog-roles (CreateCatalogRoleRequest, GrantCatalogRoleRequest), grants (AddGrantRequest). With
+# in-cluster TLS, CURL_CA_BUNDLE: the CA curl verifies Polaris against (curl reads it as --cacert).
 set -eu
 management="${CATALOG_URI%/catalog}/management/v1"
 response=/tmp/response

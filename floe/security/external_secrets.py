@@ -77,7 +77,8 @@ def render(scope: Scope, environment: Environment, objects: Iterable[JsonView]) 
         return
     layers = {environment.namespaces.platform: Layer.PLATFORM_SERVICES,
               environment.namespaces.jobs: Layer.PIPELINE_JOBS}
-    uses = inventory(objects)
+    # A certificate's Secret is cert-manager's to write, never fetched from a store.
+    uses = [use for use in inventory(objects) if use.written_by is None]
     names = external_secret_names(uses)
     for use in uses:
         name = names[use.namespace, use.name]

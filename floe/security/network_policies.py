@@ -5,9 +5,10 @@ Platform namespace: each component admits its own pods and the pods of every com
 on it or that it names as a caller (on the ports declared), the collector admits every pod's
 telemetry, and the ingress controller reaches exactly the Services behind an Ingress; each component
 reaches its own pods, its dependencies and the components it calls on the same ports, the
-external databases standing in for them, and the addresses outside the platform its environment
-declares for it (``Environment.endpoints``); only the pods that mount a service-account token reach
-the Kubernetes API server, at the endpoint addresses the environment declares. Jobs namespace: run
+external database or object store standing in for them (for dependents, never callers), and the
+addresses outside the platform its environment declares for it (``Environment.endpoints``); only the pods
+that mount a service-account token reach the Kubernetes API server, at the endpoint addresses the
+environment declares. Jobs namespace: run
 pods reach the platform services (or external databases) their component depends on, and their
 compute. The runs Dagster launches exist only at run time: they are known by the labels of the
 rendered run launcher, and only they (not the job templates' pods) reach Dagster's database.
@@ -194,14 +195,14 @@ class _Policies:
         rules = []
         if component.layer is Layer.PLATFORM_SERVICES:
             rules.append(k8s.NetworkPolicyEgressRule(to=[self.peer(component)]))
-        called = [(by_name[n], ports) for n, ports in component.dependencies.items()]
-        called += [(c, c.called_by[component.name]) for c in COMPONENTS if component.name in c.called_by]
-        for target, wanted in called:
+        called = [(by_name[n], ports, True) for n, ports in component.dependencies.items()]
+        called += [(c, c.called_by[component.name], False) for c in COMPONENTS if component.name in c.called_by]
+        for target, wanted, depends in called:
             ports = self.topology.ports(target, wanted)
             if ports:  # nothing to reach for namespace-wide objects
                 rules.append(k8s.NetworkPolicyEgressRule(to=[self.peer(target, component.layer)],
                                                          ports=_ports(ports)))
-            elif target.outside and (wanted is None or set(wanted) & set(target.outside_ports)):
+            elif depends and target.outside and (wanted is None or set(wanted) & set(target.outside_ports)):
                 rules.extend(_external(target.outside(self.environment)))  # run outside the cluster here
         for endpoint in self.environment.endpoints:
             if endpoint.caller == component.name:

@@ -34,6 +34,9 @@ class SecretUse:
     name: str
     keys: tuple[str, ...]
     readers: tuple[str, ...]
+    written_by: str | None = None
+    """``Certificate/<name>`` when cert-manager writes it (a server's certificate); None: the operator provides
+    it (by hand, ``floe secrets init`` or an ExternalSecret)."""
 
 
 def inventory(objects: Iterable[JsonView]) -> list[SecretUse]:
@@ -50,8 +53,17 @@ def inventory(objects: Iterable[JsonView]) -> list[SecretUse]:
             where = (ingress["metadata"]["namespace"], tls["secretName"])
             keys[where].update(TLS_KEYS)
             readers[where].add(f"Ingress/{ingress['metadata']['name']}")
-    return [SecretUse(namespace, name, tuple(sorted(keys[namespace, name])), tuple(sorted(readers[namespace, name])))
+    issued = issued_secrets(objects)
+    return [SecretUse(namespace, name, tuple(sorted(keys[namespace, name])), tuple(sorted(readers[namespace, name])),
+                      issued.get((namespace, name)))
             for namespace, name in sorted(keys)]
+
+
+def issued_secrets(objects: Iterable[JsonView]) -> dict[tuple[str, str], str]:
+    """(namespace, Secret) → ``Certificate/<name>`` for each Secret a rendered cert-manager Certificate has
+    cert-manager write (``spec.secretName``): the operator never provides those."""
+    return {(obj["metadata"]["namespace"], obj["spec"]["secretName"]): f"Certificate/{obj['metadata']['name']}"
+            for obj in objects if obj.get("kind") == "Certificate"}
 
 
 def _pods(objects: list[JsonView]) -> Iterator[tuple[str, str, JsonView]]:
@@ -126,6 +138,8 @@ def markdown_table(inventories: Mapping[str, Iterable[SecretUse]]) -> str:
             row = rows[use.name, use.namespace]
             row["keys"].update(use.keys)
             row["readers"].update(use.readers)
+            if use.written_by:
+                row["readers"].add(f"(written by cert-manager for {use.written_by})")
             row["environments"].add(environment)
     order = list(inventories)
     lines = ["| Secret | namespace | keys | read by | environments |", "|---|---|---|---|---|"]

@@ -29,8 +29,10 @@ import base64
 import copy
 import gzip
 import json
+import ssl
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -39,6 +41,7 @@ from pathlib import Path
 import pytest
 
 from floe.rendered import pod_template
+from tests.conformance import postgres_tls
 from tests.conformance.duckdb_venv import EXTENSIONS, VENV, ensure_duckdb, extension_file
 from tests.conformance.pod import Pod
 from tests.conftest import ENVIRONMENT_NAMES, containers, find
@@ -97,12 +100,22 @@ print(json.dumps({
 
 
 class Recorder(ThreadingHTTPServer):
-    """A loopback HTTP server that records each request: (method, path, Authorization, body)."""
+    """A loopback HTTP server that records each request: (method, path, Authorization, body); over TLS with
+    ``certificate`` (PEM certificate and key)."""
 
-    def __init__(self, answer: Callable[[str, str], tuple[int, bytes, str]]) -> None:
+    def __init__(self, answer: Callable[[str, str], tuple[int, bytes, str]],
+                 certificate: tuple[str, str] | None = None) -> None:
         self.requests: list[tuple[str, str, str | None, str]] = []
         self.answer = answer
         super().__init__(("127.0.0.1", 0), _Handler)
+        if certificate:
+            with tempfile.TemporaryDirectory() as folder:
+                cert, key = Path(folder, "tls.crt"), Path(folder, "tls.key")
+                cert.write_text(certificate[0])
+                key.write_text(certificate[1])
+                context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+                context.load_cert_chain(cert, key)
+            self.socket = context.wrap_socket(self.socket, server_side=True)
         threading.Thread(target=self.serve_forever, daemon=True).start()
 
     @property
@@ -150,8 +163,14 @@ def mirror(gzipped_extensions) -> Iterator[Recorder]:
     server.shutdown()
 
 
+CATALOG_TLS = postgres_tls.issue(("polaris.floe-platform.svc.cluster.local",), ("127.0.0.1",))
+"""(CA, certificate, key): staging and prod serve the catalog over in-cluster TLS, at the address the pod's
+cluster name stands for here; Cube's pod holds the CA in the environment's CA Secret."""
+
+
 def catalog_stand_in(catalog: str) -> Recorder:
-    """Polaris's Iceberg REST API (/api/catalog): a token for client credentials, the config of ``catalog``."""
+    """Polaris's Iceberg REST API (/api/catalog) over TLS: a token for client credentials, the config of
+    ``catalog``."""
     def answer(method: str, path: str) -> tuple[int, bytes, str]:
         if method == "POST" and path == "/api/catalog/v1/oauth/tokens":
             return 200, json.dumps({"access_token": "catalog-token", "token_type": "bearer", "expires_in": 3600,
@@ -162,7 +181,7 @@ def catalog_stand_in(catalog: str) -> Recorder:
         error = {"error": {"message": f"Unable to find warehouse for {path}", "type": "NotFoundException",
                            "code": 404}}
         return 404, json.dumps(error).encode(), "application/json"
-    return Recorder(answer)
+    return Recorder(answer, CATALOG_TLS[1:])
 
 
 @pytest.fixture
@@ -179,7 +198,7 @@ def cube_api(objects: dict[str, dict]) -> dict:
 
 def start_cube_duckdb(objects: dict[str, dict], root: Path, duckdb_python: Path, *, catalog: Recorder | None,
                       mirror: Recorder | None, workload: dict | None = None, cube_js: str | None = None,
-                      query: str | None = None) -> dict:
+                      query: str | None = None, ca: str | None = None) -> dict:
     """Cube's DuckDB as the pod starts it: cube.js loaded by Node.js, its initSql run by DuckDB 1.5.5.
 
     ``workload`` and ``cube_js`` stand in for the rendered ones (a broken copy)."""
@@ -190,7 +209,8 @@ def start_cube_duckdb(objects: dict[str, dict], root: Path, duckdb_python: Path,
         config_map["data"]["cube.js"] = cube_js
         rendered.append(config_map)
     pod = Pod.of(workload or cube_api(objects), "cube", root, rendered=rendered,
-                 secrets={"cube-catalog-credentials": CATALOG_SECRET, "floe-sales-catalog-credentials": JOBS_SECRET},
+                 secrets={"cube-catalog-credentials": CATALOG_SECRET, "floe-sales-catalog-credentials": JOBS_SECRET,
+                          "floe-in-cluster-ca": {"ca.crt": ca or CATALOG_TLS[0]}},
                  hosts={"polaris": catalog.address} if catalog else {})
     config = pod.path("/cube/conf/cube.js")
     if mirror:
@@ -248,6 +268,15 @@ def test_duckdb_attaches_the_catalog_with_the_semantic_layers_credentials(
     assert attach_problems(started, catalog, mirror) == []
 
 
+def test_a_catalog_signed_by_another_ca_is_refused(dist_objects, duckdb_python, catalog, mirror, tmp_path) -> None:
+    """In-cluster TLS: DuckDB verifies the catalog's certificate against the CA the pod holds, and no other."""
+    other_ca = postgres_tls.issue(("another.example",), ())[0]
+    started = start_cube_duckdb(dist_objects["prod"], tmp_path, duckdb_python, catalog=catalog, mirror=mirror,
+                                ca=other_ca)
+    assert "SSL" in attach_problems(started, catalog, mirror)[0]
+    assert catalog.requests == []
+
+
 def _jobs_credentials(workload: dict) -> None:
     """A product's catalog Secret in place of the semantic layer's own."""
     for variable in containers(workload)[0]["env"]:
@@ -271,8 +300,8 @@ BROKEN_CONFIGS = {
                                 "DuckDB may still autoinstall extensions from the internet"),
     "the realm for the catalog": (("ATTACH 'warehouse'", "ATTACH 'floe'"),
                                   "/api/catalog/v1/config?warehouse=floe' returned a non-200 status code"),
-    "the catalog's management API": (("ENDPOINT 'http://polaris.floe-platform.svc.cluster.local:8181/api/catalog'",
-                                      "ENDPOINT 'http://polaris.floe-platform.svc.cluster.local:8181/api/management'"),
+    "the catalog's management API": (("ENDPOINT 'https://polaris.floe-platform.svc.cluster.local:8181/api/catalog'",
+                                      "ENDPOINT 'https://polaris.floe-platform.svc.cluster.local:8181/api/management'"),
                                      "/api/management/v1/config?warehouse=warehouse' returned a non-200 status code"),
 }
 

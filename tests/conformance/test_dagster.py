@@ -349,11 +349,11 @@ class Platform:
         return next(job for job in self.kube.jobs if job.body["metadata"]["labels"]["dagster/run-id"] == run_id)
 
 
-@pytest.fixture(scope="module", params=ENVIRONMENT_NAMES)
+@pytest.fixture(scope="class")
 def platform(request, dist_objects, database_server, dagster_bin) -> Iterator[Platform]:
-    """The environment's database migrated by its migration Job, then its code locations, webserver and
-    daemon serving (the daemon's liveness probe is run once before it starts: ``liveness_before``)."""
-    name = request.param
+    """The test class's environment's database migrated by its migration Job, then its code locations,
+    webserver and daemon serving (the daemon's liveness probe is run once before it starts: ``liveness_before``)."""
+    name = request.cls.environment
     with FakeKubernetesApi() as kube:
         platform = Platform(name, dist_objects[name], database_server, dagster_bin, kube)
         platform.server.recreate(platform.postgres["db_name"])
@@ -385,101 +385,7 @@ def test_this_dagster_is_the_pinned_images(dist_objects: dict[str, dict[str, dic
         assert images == {f"docker.io/dagster/dagster-k8s:{DAGSTER_VERSION}"}
 
 
-# 1. The schema migration ----------------------------------------------------------------------------
-
-def test_migration_job_creates_the_schema(platform: Platform) -> None:
-    """The migration Job's own command (run by the `platform` fixture, exit 0) left Dagster's schema."""
-    tables = set(platform.server.sql(platform.postgres["db_name"],
-                                     "SELECT tablename FROM pg_tables WHERE schemaname = 'public'").split())
-    assert {"runs", "event_logs", "alembic_version", "jobs", "job_ticks", "daemon_heartbeats"} <= tables
-    assert platform.server.sql(platform.postgres["db_name"], "SELECT count(*) FROM alembic_version") == "1\n"
-
-
-def test_servers_instance_file_cannot_migrate_without_a_token(platform: Platform) -> None:
-    """Broken: the migration Job mounting the servers' dagster.yaml. Loading that instance builds the
-    K8sRunLauncher, which reads the service-account token the migration pod does not mount."""
-    job = json.loads(json.dumps(platform.workload(MIGRATION)))
-    (volume,) = [v for v in job["spec"]["template"]["spec"]["volumes"] if v["name"] == "instance"]
-    assert volume["configMap"]["items"] == [{"key": MIGRATION_INSTANCE_FILE, "path": INSTANCE_FILE}]
-    volume["configMap"]["items"] = [{"key": INSTANCE_FILE, "path": INSTANCE_FILE}]
-    pod = platform.pod(job, MIGRATION)
-    assert pod.token is None
-    result = platform.run(pod)
-    assert result.returncode != 0
-    assert "ConfigException: Service token file does not exist." in result.stderr
-
-
-# 2. The servers' instance ----------------------------------------------------------------------------
-
-@pytest.mark.parametrize("workload", [WEBSERVER, DAEMON])
-def test_instance_loads_in_the_servers_pods(platform: Platform, workload: str) -> None:
-    pod = platform.pod(platform.workload(workload), workload)
-    assert pod.token is not None
-    # `instance info` builds neither the run coordinator nor the compute log manager: BUILD_INSTANCE does.
-    result, built = platform.run_all([(pod, ["dagster", "instance", "info"]), (pod, ["python", "-c", BUILD_INSTANCE])])
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "class: K8sRunLauncher" in result.stdout
-    assert built.returncode == 0, built.stderr[-3000:]
-    compute_logs = yaml.safe_load(pod.path(f"{DAGSTER_HOME}/{INSTANCE_FILE}").read_text()).get("compute_logs")
-    assert built.stdout.split() == ["K8sRunLauncher", "QueuedRunCoordinator",
-                                    compute_logs["class"] if compute_logs else "LocalComputeLogManager"]
-
-
-def test_webserver_without_its_token_cannot_load_the_instance(platform: Platform) -> None:
-    """Broken: the webserver's pod not mounting its service-account token (the run launcher needs it)."""
-    deployment = json.loads(json.dumps(platform.workload(WEBSERVER)))
-    deployment["spec"]["template"]["spec"]["automountServiceAccountToken"] = False
-    pod = platform.pod(deployment, WEBSERVER)
-    assert pod.token is None
-    result = platform.run(pod, ["dagster", "instance", "info"])
-    assert result.returncode != 0
-    assert "ConfigException: Service token file does not exist." in result.stderr
-
-
-# 3. The workspace ---------------------------------------------------------------------------------------
-
-def test_webserver_loads_every_code_location(platform: Platform) -> None:
-    expected = {location: ("LOADED", "RepositoryLocation") for location in LOCATIONS[platform.name]}
-    assert locations(platform.web_port) == expected
-    ready = platform.readiness(platform.web, platform.web_port)
-    assert ready.returncode == 0, ready.stderr
-
-
-def test_webserver_not_ready_with_an_unreachable_location(platform: Platform) -> None:
-    """Broken: one location's server not where the workspace says."""
-    broken = sorted(LOCATIONS[platform.name])[0]
-    pod, port, webserver = platform.serve_webserver({**platform.code_ports, broken: _free_port()})
-    try:
-        wait_until(lambda: locations(port)[broken][0] == "LOADED", 60, "the webserver giving up on the location")
-        assert locations(port)[broken] == ("LOADED", "PythonError")
-        assert platform.readiness(pod, port).returncode == 1
-    finally:
-        platform.stop(webserver)
-
-
-def test_code_location_health_probe(platform: Platform) -> None:
-    """Each location's rendered probe passes against its server; broken: against a port nothing serves."""
-    pods = {product: platform.pod(platform.workload(workload), workload)
-             for product, workload in sorted(platform.locations.items())}
-    probes = [(pod, on_port(pod.handler("readinessProbe"), CODE_LOCATION_PORT, platform.code_ports[product]))
-              for product, pod in pods.items()]
-    pod = next(iter(pods.values()))
-    broken = on_port(pod.handler("readinessProbe"), CODE_LOCATION_PORT, _free_port())
-    *passed, failed = platform.run_all([*probes, (pod, broken)])
-    assert [result.returncode for result in passed] == [0] * len(platform.locations)
-    assert failed.returncode != 0
-
-
-# 4. The daemon ------------------------------------------------------------------------------------------
-
-def test_daemon_liveness_probe(platform: Platform) -> None:
-    assert platform.liveness_before != 0, "no daemon has run yet: the probe must fail"
-    probe = platform.daemon_pod.handler("livenessProbe")
-    wait_until(lambda: platform.run(platform.daemon_pod, probe, timeout=30).returncode == 0, 90,
-               "the daemon's liveness probe", platform.daemon, platform.daemon_log)
-
-
-# 5. A run, launched by the daemon as a Kubernetes Job -------------------------------------------------
+# What a run's Job is compared with --------------------------------------------------------------------
 
 def secret_refs(container: dict) -> set[tuple[str, str]]:
     """(Secret, key) of every Secret the container reads through env (envFrom: the whole Secret, key "*")."""
@@ -535,50 +441,160 @@ def job_differences(job: CreatedJob, platform: Platform, product: str) -> list[s
     return problems
 
 
-def test_daemon_launches_runs_as_jobs(platform: Platform) -> None:
-    """A run of each location, submitted through the webserver's GraphQL and queued, becomes a Job the
-    daemon creates with its own token in the jobs namespace, with the Job policy and the run label
-    NetworkPolicies select, fit for the product."""
-    token = platform.daemon_pod.token.read_text()
-    for product in sorted(LOCATIONS[platform.name]):
-        job = platform.created_job(platform.launch(platform.web_port, product))
-        assert job.namespace == "floe-jobs"
-        scheme, _, credentials = job.authorization.partition(" ")
-        assert (scheme.lower(), credentials) == ("bearer", token)
-        spec = job.body["spec"]
-        policy = (spec["backoffLimit"], spec["ttlSecondsAfterFinished"], spec["activeDeadlineSeconds"])
-        assert policy == (0, 3600, 14400)
-        assert spec["template"]["spec"]["restartPolicy"] == "Never"
-        assert spec["template"]["spec"]["serviceAccountName"] == "floe-job-runner"
-        labels = spec["template"]["metadata"]["labels"]
-        assert labels["floe.dev/launched-by"] == "dagster"
-        assert (labels["floe.dev/data-product"], labels["dagster/code-location"]) == (product, product)
-        assert job_differences(job, platform, product) == []
+class DagsterChecks:
+    """The checks, on the Dagster of the subclass's ``environment``: each subclass is a unit that xdist runs on
+    one worker (with its own PostgreSQL), beside the others, and ``platform`` brings it up once."""
+
+    environment: str
+
+    # 1. The schema migration ----------------------------------------------------------------------------
+
+    def test_migration_job_creates_the_schema(self, platform: Platform) -> None:
+        """The migration Job's own command (run by the `platform` fixture, exit 0) left Dagster's schema."""
+        tables = set(platform.server.sql(platform.postgres["db_name"],
+                                         "SELECT tablename FROM pg_tables WHERE schemaname = 'public'").split())
+        assert {"runs", "event_logs", "alembic_version", "jobs", "job_ticks", "daemon_heartbeats"} <= tables
+        assert platform.server.sql(platform.postgres["db_name"], "SELECT count(*) FROM alembic_version") == "1\n"
+
+    def test_servers_instance_file_cannot_migrate_without_a_token(self, platform: Platform) -> None:
+        """Broken: the migration Job mounting the servers' dagster.yaml. Loading that instance builds the
+        K8sRunLauncher, which reads the service-account token the migration pod does not mount."""
+        job = json.loads(json.dumps(platform.workload(MIGRATION)))
+        (volume,) = [v for v in job["spec"]["template"]["spec"]["volumes"] if v["name"] == "instance"]
+        assert volume["configMap"]["items"] == [{"key": MIGRATION_INSTANCE_FILE, "path": INSTANCE_FILE}]
+        volume["configMap"]["items"] = [{"key": INSTANCE_FILE, "path": INSTANCE_FILE}]
+        pod = platform.pod(job, MIGRATION)
+        assert pod.token is None
+        result = platform.run(pod)
+        assert result.returncode != 0
+        assert "ConfigException: Service token file does not exist." in result.stderr
+
+    # 2. The servers' instance ----------------------------------------------------------------------------
+
+    @pytest.mark.parametrize("workload", [WEBSERVER, DAEMON])
+    def test_instance_loads_in_the_servers_pods(self, platform: Platform, workload: str) -> None:
+        pod = platform.pod(platform.workload(workload), workload)
+        assert pod.token is not None
+        # `instance info` builds neither the run coordinator nor the compute log manager: BUILD_INSTANCE does.
+        result, built = platform.run_all([(pod, ["dagster", "instance", "info"]),
+                                          (pod, ["python", "-c", BUILD_INSTANCE])])
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert "class: K8sRunLauncher" in result.stdout
+        assert built.returncode == 0, built.stderr[-3000:]
+        compute_logs = yaml.safe_load(pod.path(f"{DAGSTER_HOME}/{INSTANCE_FILE}").read_text()).get("compute_logs")
+        assert built.stdout.split() == ["K8sRunLauncher", "QueuedRunCoordinator",
+                                        compute_logs["class"] if compute_logs else "LocalComputeLogManager"]
+
+    def test_webserver_without_its_token_cannot_load_the_instance(self, platform: Platform) -> None:
+        """Broken: the webserver's pod not mounting its service-account token (the run launcher needs it)."""
+        deployment = json.loads(json.dumps(platform.workload(WEBSERVER)))
+        deployment["spec"]["template"]["spec"]["automountServiceAccountToken"] = False
+        pod = platform.pod(deployment, WEBSERVER)
+        assert pod.token is None
+        result = platform.run(pod, ["dagster", "instance", "info"])
+        assert result.returncode != 0
+        assert "ConfigException: Service token file does not exist." in result.stderr
+
+    # 3. The workspace ---------------------------------------------------------------------------------------
+
+    def test_webserver_loads_every_code_location(self, platform: Platform) -> None:
+        expected = {location: ("LOADED", "RepositoryLocation") for location in LOCATIONS[platform.name]}
+        assert locations(platform.web_port) == expected
+        ready = platform.readiness(platform.web, platform.web_port)
+        assert ready.returncode == 0, ready.stderr
+
+    def test_webserver_not_ready_with_an_unreachable_location(self, platform: Platform) -> None:
+        """Broken: one location's server not where the workspace says."""
+        broken = sorted(LOCATIONS[platform.name])[0]
+        pod, port, webserver = platform.serve_webserver({**platform.code_ports, broken: _free_port()})
+        try:
+            wait_until(lambda: locations(port)[broken][0] == "LOADED", 60, "the webserver giving up on the location")
+            assert locations(port)[broken] == ("LOADED", "PythonError")
+            assert platform.readiness(pod, port).returncode == 1
+        finally:
+            platform.stop(webserver)
+
+    def test_code_location_health_probe(self, platform: Platform) -> None:
+        """Each location's rendered probe passes against its server; broken: against a port nothing serves."""
+        pods = {product: platform.pod(platform.workload(workload), workload)
+                 for product, workload in sorted(platform.locations.items())}
+        probes = [(pod, on_port(pod.handler("readinessProbe"), CODE_LOCATION_PORT, platform.code_ports[product]))
+                  for product, pod in pods.items()]
+        pod = next(iter(pods.values()))
+        broken = on_port(pod.handler("readinessProbe"), CODE_LOCATION_PORT, _free_port())
+        *passed, failed = platform.run_all([*probes, (pod, broken)])
+        assert [result.returncode for result in passed] == [0] * len(platform.locations)
+        assert failed.returncode != 0
+
+    # 4. The daemon ------------------------------------------------------------------------------------------
+
+    def test_daemon_liveness_probe(self, platform: Platform) -> None:
+        assert platform.liveness_before != 0, "no daemon has run yet: the probe must fail"
+        probe = platform.daemon_pod.handler("livenessProbe")
+        wait_until(lambda: platform.run(platform.daemon_pod, probe, timeout=30).returncode == 0, 90,
+                   "the daemon's liveness probe", platform.daemon, platform.daemon_log)
+
+    # 5. A run, launched by the daemon as a Kubernetes Job -------------------------------------------------
+
+    def test_daemon_launches_runs_as_jobs(self, platform: Platform) -> None:
+        """A run of each location, submitted through the webserver's GraphQL and queued, becomes a Job the
+        daemon creates with its own token in the jobs namespace, with the Job policy and the run label
+        NetworkPolicies select, fit for the product."""
+        token = platform.daemon_pod.token.read_text()
+        for product in sorted(LOCATIONS[platform.name]):
+            job = platform.created_job(platform.launch(platform.web_port, product))
+            assert job.namespace == "floe-jobs"
+            scheme, _, credentials = job.authorization.partition(" ")
+            assert (scheme.lower(), credentials) == ("bearer", token)
+            spec = job.body["spec"]
+            policy = (spec["backoffLimit"], spec["ttlSecondsAfterFinished"], spec["activeDeadlineSeconds"])
+            assert policy == (0, 3600, 14400)
+            assert spec["template"]["spec"]["restartPolicy"] == "Never"
+            assert spec["template"]["spec"]["serviceAccountName"] == "floe-job-runner"
+            labels = spec["template"]["metadata"]["labels"]
+            assert labels["floe.dev/launched-by"] == "dagster"
+            assert (labels["floe.dev/data-product"], labels["dagster/code-location"]) == (product, product)
+            assert job_differences(job, platform, product) == []
+
+    def test_run_without_the_products_secrets_differs(self, platform: Platform) -> None:
+        """Broken: a code location whose container context lost its Secret references. Its own server (on
+        a port of its own) serves the location to ``dagster job launch``, run in the webserver's pod; the
+        daemon launches the queued run as it did the others."""
+        product = sorted(platform.locations)[0]
+
+        def without_secrets(container: dict) -> None:
+            (variable,) = [v for v in container["env"] if v["name"] == "DAGSTER_CONTAINER_CONTEXT"]
+            context = json.loads(variable["value"])
+            context["k8s"]["env"] = [v for v in context["k8s"]["env"] if "valueFrom" not in v]
+            variable["value"] = json.dumps(context)
+
+        port = _free_port()
+        (server,) = platform.serve_code({product: (platform.code_location(product, without_secrets), port)})
+        try:
+            submitter = platform.with_workspace(platform.pod(platform.workload(WEBSERVER), WEBSERVER),
+                                                {**platform.code_ports, product: port})
+            run_id = str(uuid.uuid4())
+            launch = ["dagster", "job", "launch", "-w", f"{WORKSPACE_DIR}/{WORKSPACE_FILE}", "-l", product,
+                      "-j", JOB_NAME, "--run-id", run_id]
+            launched = platform.run(submitter, [submitter.rewrite(arg) for arg in launch])
+            assert launched.returncode == 0, launched.stderr[-3000:]
+            job = platform.created_job(run_id)
+        finally:
+            platform.stop(server)
+        assert [p for p in job_differences(job, platform, product) if p.startswith("Secrets")]
 
 
-def test_run_without_the_products_secrets_differs(platform: Platform) -> None:
-    """Broken: a code location whose container context lost its Secret references. Its own server (on
-    a port of its own) serves the location to ``dagster job launch``, run in the webserver's pod; the
-    daemon launches the queued run as it did the others."""
-    product = sorted(platform.locations)[0]
+class TestDev(DagsterChecks):
+    environment = "dev"
 
-    def without_secrets(container: dict) -> None:
-        (variable,) = [v for v in container["env"] if v["name"] == "DAGSTER_CONTAINER_CONTEXT"]
-        context = json.loads(variable["value"])
-        context["k8s"]["env"] = [v for v in context["k8s"]["env"] if "valueFrom" not in v]
-        variable["value"] = json.dumps(context)
 
-    port = _free_port()
-    (server,) = platform.serve_code({product: (platform.code_location(product, without_secrets), port)})
-    try:
-        submitter = platform.with_workspace(platform.pod(platform.workload(WEBSERVER), WEBSERVER),
-                                            {**platform.code_ports, product: port})
-        run_id = str(uuid.uuid4())
-        launch = ["dagster", "job", "launch", "-w", f"{WORKSPACE_DIR}/{WORKSPACE_FILE}", "-l", product,
-                  "-j", JOB_NAME, "--run-id", run_id]
-        launched = platform.run(submitter, [submitter.rewrite(arg) for arg in launch])
-        assert launched.returncode == 0, launched.stderr[-3000:]
-        job = platform.created_job(run_id)
-    finally:
-        platform.stop(server)
-    assert [p for p in job_differences(job, platform, product) if p.startswith("Secrets")]
+class TestStaging(DagsterChecks):
+    environment = "staging"
+
+
+class TestProd(DagsterChecks):
+    environment = "prod"
+
+
+def test_every_environment_is_checked() -> None:
+    assert sorted(checks.environment for checks in DagsterChecks.__subclasses__()) == sorted(ENVIRONMENT_NAMES)

@@ -16,13 +16,16 @@ import http.server
 import json
 import os
 import re
+import ssl
 import subprocess
+import tempfile
 import threading
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from tests.conformance import postgres_tls
 from tests.conformance.pod import Pod, expand
 from tests.conftest import find, pod_spec
 from tests.test_run_credentials import SECRET_VARIABLE, curl_command_lines
@@ -37,6 +40,9 @@ SECRETS = {
     "cube-catalog-credentials": {"client-id": "floe_c0be0000", "client-secret": "cube\\secret\""},
 }
 """Invented values; the bootstrap must make each principal's credentials exactly these."""
+TLS = postgres_tls.issue(("polaris.floe-platform.svc.cluster.local",), ("127.0.0.1",))
+"""(CA, certificate, key): staging serves Polaris over in-cluster TLS; the pod holds the CA in its CA Secret."""
+SECRETS["floe-in-cluster-ca"] = {"ca.crt": TLS[0]}
 WRITE = {"NAMESPACE_LIST", "NAMESPACE_READ_PROPERTIES", "TABLE_CREATE", "TABLE_DROP", "TABLE_LIST", "TABLE_READ_DATA",
          "TABLE_READ_PROPERTIES", "TABLE_WRITE_DATA", "TABLE_WRITE_PROPERTIES", "VIEW_CREATE", "VIEW_DROP",
          "VIEW_LIST", "VIEW_READ_PROPERTIES", "VIEW_WRITE_PROPERTIES"}
@@ -52,8 +58,8 @@ STAGING_GRANTS = {
 """Literal: staging's products (marketing reads sales) and its Cube, which attaches the catalog."""
 STAGING_STORAGE = {
     "storageType": "S3", "allowedLocations": ["s3://floe-warehouse/"],
-    # MinIO's cluster address, which the pod's env has as loopback.
-    "endpoint": "http://127.0.0.1:9000", "endpointInternal": "http://127.0.0.1:9000",
+    # MinIO's cluster address, which the pod's env has as loopback; over in-cluster TLS.
+    "endpoint": "https://127.0.0.1:9000", "endpointInternal": "https://127.0.0.1:9000",
     "pathStyleAccess": True, "region": "us-east-1", "stsUnavailable": True,
 }
 
@@ -65,7 +71,8 @@ def grant_tuple(grant: dict) -> tuple[str, str, str]:
 class Polaris:
     """The management API, the OAuth token endpoint and the namespaces of the catalog API, in memory."""
 
-    def __init__(self, root: tuple[str, str]) -> None:
+    def __init__(self, root: tuple[str, str], tls: bool = True) -> None:
+        """``tls``: served over TLS with a certificate of ``TLS``, as staging's Polaris is (dev's is plain)."""
         self.catalogs: dict[str, dict] = {}
         self.principals: dict[str, dict] = {"root": {"clientId": root[0], "clientSecret": root[1], "roles": set()}}
         self.principal_roles: dict[str, set[tuple[str, str]]] = {"service_admin": set()}
@@ -78,6 +85,14 @@ class Polaris:
         self.token_requests: list[bytes] = []
         self.lock = threading.Lock()
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        if tls:
+            with tempfile.TemporaryDirectory() as folder:
+                cert, key = Path(folder, "tls.crt"), Path(folder, "tls.key")
+                cert.write_text(TLS[1])
+                key.write_text(TLS[2])
+                context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+                context.load_cert_chain(cert, key)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def __enter__(self) -> "Polaris":
@@ -452,13 +467,13 @@ def test_the_root_logs_in_with_its_secret_on_stdin(curl, dist_objects, tmp_path:
     """The token request authenticates with the root credentials (HTTP Basic, every character kept), which
     are in no process's arguments; a wrong root secret gets no token, and the script waits."""
     objects = dist_objects["dev"]
-    with Polaris(ROOT) as polaris:
+    with Polaris(ROOT, tls=False) as polaris:
         run = Run(objects, tmp_path / "dev", polaris, curl)
         assert run.returncode == 0, run.output
         assert ROOT[1] not in run.argv and "--config" in run.argv.split("\n")
         assert polaris.requests[0] == ("POST", "/api/catalog/v1/oauth/tokens")
         assert polaris.token_requests == [b"grant_type=client_credentials&scope=PRINCIPAL_ROLE:ALL"]
-    with Polaris(("root-id", "another secret")) as polaris:
+    with Polaris(("root-id", "another secret"), tls=False) as polaris:
         with pytest.raises(subprocess.TimeoutExpired):
             pod(objects, tmp_path / "wrong", polaris).run(timeout=3)
         assert polaris.principals.keys() == {"root"} and polaris.catalogs == {}

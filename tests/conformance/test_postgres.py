@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 
 from floe.components import postgres
+from tests.conformance import postgres_tls
 from tests.conformance.pod import Pod, passable
 from tests.conftest import DIST, ENVIRONMENT_NAMES, find
 from tests.test_backups import BIN, _reachable_bin
@@ -142,8 +143,10 @@ def running(pod: Pod, image: Path) -> Iterator[tuple[Server, subprocess.Popen]]:
 def server(request, dist_objects, image, pod_root) -> Iterator[tuple[Server, subprocess.Popen]]:
     env, name = request.param
     pod = Pod.of(find(dist_objects[env], "StatefulSet", name), "postgres", pod_root,
-                 rendered=dist_objects[env].values(), own_network=True)
-    with running(pod, image) as started:
+                 secrets=postgres_tls.secrets(dist_objects[env], name), rendered=dist_objects[env].values(),
+                 own_network=True)
+    postgres_tls.as_the_kubelet_writes(pod)
+    with running(pod, postgres_tls.programs(pod, image)) as started:
         yield started
 
 

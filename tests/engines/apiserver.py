@@ -40,7 +40,8 @@ until its pods have been Ready for ``metrics_after`` seconds (metrics-server's f
 Ingress gets a load-balancer address only when an ingress controller is simulated; a blue-green
 Rollout reports ``observedGeneration`` as a string (argo-rollouts pkg/apis/rollouts/v1alpha1/types.go),
 goes Healthy on its first revision and pauses a later one when ``autoPromotionEnabled: false``; an
-ExternalSecret writes its target Secret and turns Ready (the store holds every remote key).
+ExternalSecret writes its target Secret and turns Ready (the store holds every remote key); a
+cert-manager Certificate has its Secret written and turns Ready (its issuer signs at once).
 """
 
 import base64
@@ -564,6 +565,20 @@ def _external_secret(cluster: Cluster, key: Key, obj: dict) -> None:
                      "conditions": [{"type": "Ready", "status": "True", "reason": reason}]}
 
 
+def _certificate(cluster: Cluster, key: Key, obj: dict) -> None:
+    """cert-manager, with an issuer that signs at once: the Secret ``spec.secretName`` (type
+    ``kubernetes.io/tls``) holds ``tls.crt``, ``tls.key`` and ``ca.crt`` (a CA issuer's), no ownerReference
+    (cert-manager's default, ``--enable-certificate-owner-ref=false``); then ``Ready`` True, reason Ready."""
+    secret_key = ("", "Secret", key[2], obj["spec"]["secretName"])
+    if cluster.get(secret_key) is None:
+        cluster.apply({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+                       "metadata": {"name": secret_key[3], "namespace": key[2]}})
+    cluster.get(secret_key)["data"] = {name: base64.b64encode(f"{key[3]}#{name}".encode()).decode()
+                                       for name in ("ca.crt", "tls.crt", "tls.key")}
+    obj["status"] = {"conditions": [{"type": "Ready", "status": "True", "reason": "Ready",
+                                     "observedGeneration": obj["metadata"]["generation"]}]}
+
+
 def _source(cluster: Cluster, key: Key, obj: dict) -> None:
     """source-controller: the GitRepository's artifact is fetched and Ready."""
     obj["status"] = {"observedGeneration": obj["metadata"]["generation"],
@@ -576,6 +591,7 @@ CONTROLLERS = {
     ("autoscaling", "HorizontalPodAutoscaler"): _hpa, ("networking.k8s.io", "Ingress"): _ingress,
     ("", "Service"): _service, ("batch", "CronJob"): _cronjob, ("argoproj.io", "Rollout"): _rollout,
     ("source.toolkit.fluxcd.io", "GitRepository"): _source, ("external-secrets.io", "ExternalSecret"): _external_secret,
+    ("cert-manager.io", "Certificate"): _certificate,
 }
 
 

@@ -5,7 +5,8 @@ Sources read (argoproj/argo-cd at 37ee009, v3.6.0 development, where gitops-engi
 * health: ``gitops-engine/pkg/health/health_{deployment,statefulset,job,pvc,service,ingress,hpa}.go``
   and the Lua customisations ``resource_customizations/argoproj.io/Rollout/health.lua``,
   ``resource_customizations/batch/CronJob/health.lua`` and
-  ``resource_customizations/external-secrets.io/ExternalSecret/health.lua``; a kind without a check (ConfigMap,
+  ``resource_customizations/external-secrets.io/ExternalSecret/health.lua`` and
+  ``resource_customizations/cert-manager.io/Certificate/health.lua``; a kind without a check (ConfigMap,
   ServiceAccount, Namespace, NetworkPolicy, PDB, RBAC, Application, AppProject) has no health,
   which the sync counts as success. HPA: since v3.5.0 (argo-cd#26274, in ``health_hpa.go``) every
   degraded condition is looked for before any healthy one, so ``AbleToScale True`` no longer hides
@@ -227,11 +228,23 @@ def _external_secret(obj: dict):
     return "Progressing", "Waiting for ExternalSecret"
 
 
+def _certificate(obj: dict):
+    """resource_customizations/cert-manager.io/Certificate/health.lua: Issuing True is Progressing; then
+    Ready False is Degraded, Ready True Healthy; neither yet: Progressing."""
+    conditions = _conditions(obj)
+    if any(c["type"] == "Issuing" and c["status"] == "True" for c in conditions):
+        return "Progressing", ""
+    for condition in conditions:
+        if condition["type"] == "Ready" and condition["status"] in ("True", "False"):
+            return ("Healthy" if condition["status"] == "True" else "Degraded"), condition.get("message", "")
+    return "Progressing", "Waiting for certificate"
+
+
 HEALTH = {("apps", "Deployment"): _deployment, ("apps", "StatefulSet"): _statefulset, ("batch", "Job"): _job,
           ("", "PersistentVolumeClaim"): _claim, ("", "Service"): _service,
           ("networking.k8s.io", "Ingress"): _ingress, ("autoscaling", "HorizontalPodAutoscaler"): _hpa,
           ("argoproj.io", "Rollout"): _rollout, ("batch", "CronJob"): _cronjob,
-          ("external-secrets.io", "ExternalSecret"): _external_secret}
+          ("external-secrets.io", "ExternalSecret"): _external_secret, ("cert-manager.io", "Certificate"): _certificate}
 
 
 def health(obj: dict) -> tuple[str, str] | None:
