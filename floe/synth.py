@@ -27,13 +27,18 @@ TOPOLOGY_FILE = "topology.md"
 
 
 BRIDGE_MODULES = ("cdk8s", "cdk8s_plus_32", "floe.imports.io.argoproj", "floe.imports.io.fluxcd.toolkit.source",
-                  "floe.imports.io.fluxcd.toolkit.kustomize")
+                  "floe.imports.io.fluxcd.toolkit.kustomize", "floe.imports.io.cert_manager")
 """What importing starts in the jsii bridge: Node.js, then cdk8s and each binding's JavaScript."""
+_BRIDGE_STARTING = threading.Lock()
+"""Held while :func:`_start_bridge`'s thread loads :data:`BRIDGE_MODULES`. jsii's client is not thread-safe
+(one pipe, requests and answers in turn): a second thread's request in between can leave both waiting
+for ever, so nothing else talks to the bridge until the thread is done."""
 
 
 def render(environment: "Environment") -> dict[str, str]:
     """Every file of one environment, keyed by its path relative to ``dist/``."""
-    from floe.app import render_objects  # starts the jsii bridge: only once the input is known good
+    with _BRIDGE_STARTING:  # the bridge's own start first, if main() began one
+        from floe.app import render_objects  # starts the jsii bridge: only once the input is known good
     from floe.capacity import capacity_report
     from floe.gitops.kustomize import kustomizations
     from floe.topology import topology_report
@@ -101,14 +106,17 @@ def synthesize(outdir: Path, names: list[str] | None = None,
 def _start_bridge() -> threading.Thread:
     """Start the jsii bridge in the background: Node.js starting and loading cdk8s and the bindings takes
     about as long as Python takes to import the environment models and validate the environments, and
-    happens in another process, on another core. :func:`render` waits for it on its first import."""
+    happens in another process, on another core. :func:`render` waits for it (:data:`_BRIDGE_STARTING`)."""
     def start() -> None:
         try:
             for module in BRIDGE_MODULES:
                 importlib.import_module(module)
         except Exception:  # noqa: S110 - the render imports them again, and reports what fails
             pass
+        finally:
+            _BRIDGE_STARTING.release()
 
+    _BRIDGE_STARTING.acquire()  # before the thread runs: a render that starts first must still wait
     thread = threading.Thread(target=start, name="start-jsii-bridge")
     thread.start()
     return thread

@@ -1,10 +1,13 @@
 """Synthesis as a whole: determinism, atomic replacement (drift from dist/: tests/test_snapshots.py)."""
 
 import filecmp
+import threading
 from pathlib import Path
 
 import pytest
 
+from floe import synth
+from floe.config.loader import load_environments
 from floe.errors import FloeError
 from floe.output import write_tree
 from floe.synth import synthesize
@@ -53,3 +56,25 @@ def test_write_tree_failure_keeps_the_previous_tree(tmp_path: Path) -> None:
         write_tree(target, {"x/y.yaml": "y\n", "x": "clash\n"})
     assert tree(target) == {"one.yaml": b"1\n"}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_the_bridge_starts_with_every_generated_binding() -> None:
+    """A binding first imported by the render would talk to the bridge while its starting thread still does:
+    jsii's one pipe is not safe for two threads, and a render hung so (cdk8s synth, waiting for ever)."""
+    bindings = {".".join(path.parent.relative_to(ROOT).parts)
+                for path in (ROOT / "floe" / "imports").rglob("_jsii") if path.is_dir()}
+    assert bindings == {"floe.imports.io.argoproj", "floe.imports.io.cert_manager",
+                        "floe.imports.io.fluxcd.toolkit.kustomize", "floe.imports.io.fluxcd.toolkit.source"}
+    assert bindings <= set(synth.BRIDGE_MODULES)
+
+
+def test_a_render_waits_until_the_bridge_has_started() -> None:
+    [dev] = load_environments(["dev"], ROOT / "environments")
+    synth.render(dev)  # everything imported: a render takes a fraction of a second now
+    finished = threading.Event()
+    render = threading.Thread(target=lambda: (synth.render(dev), finished.set()))
+    with synth._BRIDGE_STARTING:  # as while _start_bridge's thread loads the bindings
+        render.start()
+        assert not finished.wait(2), "the render talked to the bridge before it had started"
+    assert finished.wait(60)
+    render.join()

@@ -291,9 +291,8 @@ def run_k8s_config(environment: Environment) -> Json:
         mounts=(*database.ca_mounts(), *trusted_cas(environment)[1]),
     )
     # Runs execute the product's code in the product's image, as its job templates do.
-    pod = PodProps(containers=(run,), run_as=product_run_as(environment),
-                   volumes=(*database.ca_volumes(), *trusted_cas(environment)[0]),
-                   restart_policy=JOB_POLICY.restart_policy)
+    pod = JOB_POLICY.pod(PodProps(containers=(run,), run_as=product_run_as(environment),
+                                  volumes=(*database.ca_volumes(), *trusted_cas(environment)[0])))
     spec = k8s.KubePod.manifest(spec=pod_spec(pod, environment.jobs.service_account))["spec"]
     container = spec["containers"][0]
     return {

@@ -9,8 +9,7 @@ Grafana serves its own metrics at ``/metrics`` on its HTTP port, which Prometheu
 """
 
 
-from floe.components import prometheus
-from floe.components.telemetry import collector_endpoint, otlp_env
+from floe.components.telemetry import collector_endpoint, otlp_env, prometheus_url
 from floe.config.environment import Environment
 from floe.config.releases import image_tag
 from floe.constructs import env
@@ -52,7 +51,7 @@ def datasources(environment: Environment) -> Json:
                 "uid": DATASOURCE_UID,
                 "type": "prometheus",
                 "access": "proxy",
-                "url": prometheus.url(environment),
+                "url": prometheus_url(environment),
                 "isDefault": True,
                 "editable": False,
             }

@@ -12,11 +12,11 @@ from floe.components.minio_users import USER_ACCESS_KEY as USER_ACCESS_KEY
 from floe.components.minio_users import USER_SECRET_KEY as USER_SECRET_KEY
 from floe.config.environment import Environment
 from floe.config.releases import image_tag
+from floe.config.resources import SMALL
 from floe.config.storage import InClusterObjectStore
 from floe.constructs import env
 from floe.constructs.bootstrap import BootstrapJob, BootstrapProps
 from floe.constructs.certificate import (
-    CA_CERT,
     TLS_CERT,
     TLS_KEY,
     ServingTls,
@@ -33,6 +33,7 @@ from floe.constructs.probes import Probes
 from floe.constructs.scripts import shell_command
 from floe.constructs.security import RunAs
 from floe.constructs.service import PlatformService, ServiceProps, VolumeClaim, WorkloadKind
+from floe.constructs.trust import CA_CERT, ca_mounts, ca_volumes
 from floe.tiers import STORAGE
 
 INSTANCE = "minio"
@@ -165,7 +166,7 @@ def _bootstrap(scope: Scope, environment: Environment, settings: InClusterObject
     client = Container(
         name="create-buckets",
         image=image,
-        resources=environment.presets["small"],
+        resources=environment.presets[SMALL],
         command=shell_command("minio-create-buckets.sh"),
         env=credentials + (
             # Kubernetes expands $(VAR) from the variables above: the root's keys reach mc in its env only.
@@ -181,7 +182,7 @@ def _bootstrap(scope: Scope, environment: Environment, settings: InClusterObject
         mounts=(policies.mount(POLICIES_DIR),
                 *(k8s.VolumeMount(name=user.policy, mount_path=f"{USERS_DIR}/{user.policy}", read_only=True)
                   for user in users),
-                *((ca.mount(CLIENT_CAS_DIR),) if ca else ())),
+                *ca_mounts(ca, CLIENT_CAS_DIR)),
     )
     secrets = tuple(
         # Owner and group read only; the pod's fsGroup is the process's group.
@@ -195,7 +196,7 @@ def _bootstrap(scope: Scope, environment: Environment, settings: InClusterObject
             identity=identity,
             namespace=namespace,
             pod_annotations=policies.annotations,
-            pod=PodProps(containers=(client,), run_as=RUN_AS, restart_policy="Never",
-                         volumes=(policies.volume, *secrets, *((ca.volume(),) if ca else ()))),
+            pod=PodProps(containers=(client,), run_as=RUN_AS,
+                         volumes=(policies.volume, *secrets, *ca_volumes(ca))),
         ),
     )

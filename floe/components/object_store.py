@@ -19,10 +19,9 @@ from floe.constructs.container import Container
 from floe.constructs.kube import k8s
 from floe.constructs.scripts import shell_command
 from floe.constructs.security import TMP, ScratchPath
+from floe.constructs.trust import TrustedCa, ca_mounts, ca_volumes
 
-CA_KEY = "ca.crt"
 CA_DIR = "/etc/floe/object-store-ca"
-CA_VOLUME = "object-store-ca"
 TRUSTSTORE_DIR = ScratchPath("/var/run/floe-truststore")
 TRUSTSTORE = f"{TRUSTSTORE_DIR.path}/object-store-ca.p12"
 
@@ -57,20 +56,19 @@ class ObjectStore:
         return urlsplit(self.endpoint).netloc
 
     @property
+    def ca(self) -> TrustedCa | None:
+        return TrustedCa(self.ca_secret, "object-store-ca", CA_DIR) if self.ca_secret else None
+
+    @property
     def ca_file(self) -> str | None:
-        return f"{CA_DIR}/{CA_KEY}" if self.ca_secret else None
+        return self.ca.file if self.ca else None
 
     def ca_volumes(self) -> tuple[k8s.Volume, ...]:
         """The CA certificate as a volume, for the pods of the store's clients (none without one)."""
-        if not self.ca_secret:
-            return ()
-        return (k8s.Volume(name=CA_VOLUME, secret=k8s.SecretVolumeSource(
-            secret_name=self.ca_secret, items=[k8s.KeyToPath(key=CA_KEY, path=CA_KEY)])),)
+        return ca_volumes(self.ca)
 
-    def ca_mounts(self, path: str = CA_DIR) -> tuple[k8s.VolumeMount, ...]:
-        if not self.ca_secret:
-            return ()
-        return (k8s.VolumeMount(name=CA_VOLUME, mount_path=path, read_only=True),)
+    def ca_mounts(self, path: str | None = None) -> tuple[k8s.VolumeMount, ...]:
+        return ca_mounts(self.ca, path)
 
     def sdk_env(self) -> tuple[k8s.EnvVar, ...]:
         """The AWS SDKs' own variables (boto3, pyarrow, DuckDB and dlt read them): endpoint, region, CA bundle."""

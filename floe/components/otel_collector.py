@@ -15,7 +15,6 @@ from floe.config.releases import image_tag
 from floe.config.resources import Resources
 from floe.config.types import quantity_value
 from floe.constructs import env
-from floe.constructs.certificate import CA_CERT
 from floe.constructs.config_files import config_map, config_text
 from floe.constructs.container import Container, Port
 from floe.constructs.kube import Scope, k8s
@@ -24,6 +23,7 @@ from floe.constructs.pod import PodProps
 from floe.constructs.probes import Probes
 from floe.constructs.security import RunAs
 from floe.constructs.service import PlatformService, ServiceProps
+from floe.constructs.trust import TrustedCa, ca_mounts, ca_volumes
 from floe.rendered import Json
 from floe.tiers import OBSERVABILITY
 
@@ -83,19 +83,21 @@ def _traces_tls(settings: OtelCollectorSettings) -> Json:
     else verified, against the mounted CA when there is one (``ca_file``), the system's roots otherwise."""
     if settings.traces_tls == "plaintext":
         return {"insecure": True}
-    if settings.traces_tls.ca_secret:
-        return {"insecure": False, "ca_file": f"{TRACES_CA_DIR}/{CA_CERT}"}
-    return {"insecure": False}
+    ca = _traces_ca(settings)
+    return {"insecure": False, "ca_file": ca.file} if ca else {"insecure": False}
+
+
+def _traces_ca(settings: OtelCollectorSettings) -> TrustedCa | None:
+    tls = settings.traces_tls
+    if tls == "plaintext" or tls.ca_secret is None or not settings.traces_endpoint:
+        return None
+    return TrustedCa(tls.ca_secret, "traces-ca", TRACES_CA_DIR)
 
 
 def traces_ca(settings: OtelCollectorSettings) -> tuple[tuple[k8s.Volume, ...], tuple[k8s.VolumeMount, ...]]:
     """The trace backend's CA Secret as a volume and its mount (none without one)."""
-    tls = settings.traces_tls
-    if tls == "plaintext" or tls.ca_secret is None or not settings.traces_endpoint:
-        return (), ()
-    volume = k8s.Volume(name="traces-ca", secret=k8s.SecretVolumeSource(
-        secret_name=tls.ca_secret, items=[k8s.KeyToPath(key=CA_CERT, path=CA_CERT)]))
-    return (volume,), (k8s.VolumeMount(name="traces-ca", mount_path=TRACES_CA_DIR, read_only=True),)
+    ca = _traces_ca(settings)
+    return ca_volumes(ca), ca_mounts(ca)
 
 
 def collector_config(settings: OtelCollectorSettings) -> Json:

@@ -18,13 +18,13 @@ from floe.components.postgres import PASSWORD_KEY, USERNAME_KEY, Database, datab
 from floe.components.telemetry import otlp_env
 from floe.config.environment import Environment
 from floe.config.releases import image_tag
+from floe.config.resources import SMALL
 from floe.constructs import env
 from floe.constructs.bootstrap import BootstrapJob, BootstrapProps
 from floe.constructs.certificate import (
     TLS_CERT,
     TLS_KEY,
     ServingTls,
-    TrustedCa,
     render_certificate,
     serving_certificate,
     trusted_ca,
@@ -39,6 +39,7 @@ from floe.constructs.probes import Probes
 from floe.constructs.scripts import shell_command
 from floe.constructs.security import TMP, RunAs, ScratchPath
 from floe.constructs.service import PlatformService, ServiceProps
+from floe.constructs.trust import TrustedCa, ca_mounts, ca_volumes
 from floe.rendered import Json
 from floe.tiers import CATALOG
 
@@ -237,7 +238,7 @@ def _create_schema(environment: Environment, database: Database) -> Container:
     return Container(
         name="create-schema",
         image=environment.release.images.postgres,
-        resources=environment.presets["small"],
+        resources=environment.presets[SMALL],
         command=("psql", "--no-psqlrc", "--set=ON_ERROR_STOP=1",
                  "--command", f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}"),
         env=(
@@ -254,7 +255,7 @@ def _bootstrap_realm(environment: Environment, database: Database) -> Container:
     return Container(
         name="bootstrap-realm",
         image=environment.release.images.polaris_admin_tool,
-        resources=environment.presets["small"],
+        resources=environment.presets[SMALL],
         command=shell_command("polaris-bootstrap-realm.sh"),
         env=_root_credentials(environment) + (
             env.literal("REALM", environment.catalog.polaris.realm),
@@ -278,7 +279,7 @@ def _bootstrap_catalog(environment: Environment, principals: tuple["CatalogPrinc
     return Container(
         name="bootstrap-catalog",
         image=environment.release.images.polaris,
-        resources=environment.presets["small"],
+        resources=environment.presets[SMALL],
         command=shell_command("polaris-bootstrap-catalog.sh"),
         env=_root_credentials(environment) + (
             env.literal("CATALOG_URI", catalog_uri(environment)),
@@ -291,7 +292,7 @@ def _bootstrap_catalog(environment: Environment, principals: tuple["CatalogPrinc
             *(env.literal(name, text) for name, text in bodies.items()),
         ),
         scratch=(TMP, ACCESS_TOKEN_SCRATCH),
-        mounts=(requests.mount(REQUESTS_DIR), *((ca.mount(),) if ca else ()),
+        mounts=(requests.mount(REQUESTS_DIR), *ca_mounts(ca),
                 *(k8s.VolumeMount(name=p.name, mount_path=p.credentials, read_only=True) for p in principals)),
     )
 
@@ -320,8 +321,7 @@ def _bootstrap(scope: Scope, environment: Environment, database: Database) -> No
                 init_containers=(_create_schema(environment, database), _bootstrap_realm(environment, database)),
                 containers=(_bootstrap_catalog(environment, principals, bodies, requests, ca),),
                 run_as=RUN_AS,
-                volumes=(*database.ca_volumes(), requests.volume, *credentials, *((ca.volume(),) if ca else ())),
-                restart_policy="Never",
+                volumes=(*database.ca_volumes(), requests.volume, *credentials, *ca_volumes(ca)),
             ),
         ),
     )

@@ -16,6 +16,7 @@ from floe.components.dns import service_host
 from floe.config.common import Egress
 from floe.config.environment import Environment
 from floe.config.releases import image_tag
+from floe.config.resources import SMALL
 from floe.config.storage import ExternalPostgres, InClusterPostgres
 from floe.constructs import env
 from floe.constructs.certificate import (
@@ -34,6 +35,7 @@ from floe.constructs.pod import PodProps
 from floe.constructs.probes import Probes
 from floe.constructs.security import TMP, RunAs, ScratchPath
 from floe.constructs.service import PlatformService, ServiceProps, VolumeClaim, WorkloadKind
+from floe.constructs.trust import TrustedCa, ca_mounts, ca_volumes
 from floe.tiers import STORAGE
 
 CONSUMERS = ("dagster", "polaris")
@@ -42,9 +44,7 @@ DATA_DIR = "/var/lib/postgresql/data"
 RUN_AS = RunAs(user=999, group=999, fs_group=999)
 USERNAME_KEY = "username"
 PASSWORD_KEY = "password"
-CA_KEY = "ca.crt"
 CA_DIR = "/etc/floe/postgres-ca"
-CA_VOLUME = "postgres-ca"
 TLS_DIR = "/etc/floe/postgres-tls"
 """Where the server's certificate Secret is mounted (``tls.crt``, ``tls.key``)."""
 HBA_DIR = "/etc/floe/postgres-hba"
@@ -82,20 +82,19 @@ class Database:
     """Addresses outside the cluster (an external server's)."""
 
     @property
+    def ca(self) -> TrustedCa | None:
+        return TrustedCa(self.ca_secret, "postgres-ca", CA_DIR) if self.ca_secret else None
+
+    @property
     def ca_file(self) -> str | None:
-        return f"{CA_DIR}/{CA_KEY}" if self.ca_secret else None
+        return self.ca.file if self.ca else None
 
     def ca_volumes(self) -> tuple[k8s.Volume, ...]:
         """The CA certificate as a volume, for the pods of the database's clients (none without one)."""
-        if not self.ca_secret:
-            return ()
-        return (k8s.Volume(name=CA_VOLUME, secret=k8s.SecretVolumeSource(
-            secret_name=self.ca_secret, items=[k8s.KeyToPath(key=CA_KEY, path=CA_KEY)])),)
+        return ca_volumes(self.ca)
 
     def ca_mounts(self) -> tuple[k8s.VolumeMount, ...]:
-        if not self.ca_secret:
-            return ()
-        return (k8s.VolumeMount(name=CA_VOLUME, mount_path=CA_DIR, read_only=True),)
+        return ca_mounts(self.ca)
 
     def libpq_env(self) -> tuple[k8s.EnvVar, ...]:
         """Where libpq (psql, pg_dump) connects and how it checks the server; the login comes separately."""
@@ -187,7 +186,7 @@ def exporter(consumer: str, environment: Environment, database: Database) -> Con
     return Container(
         name="metrics",
         image=environment.release.images.postgres_exporter,
-        resources=environment.presets["small"],
+        resources=environment.presets[SMALL],
         env=(
             # DATA_SOURCE_URI takes host:port/database?options without credentials; those come one by one.
             # Loopback, inside the pod: nothing crosses the network, so no TLS even where the server has it.

@@ -19,7 +19,6 @@ from floe.config.environment import Environment
 from floe.config.releases import image_tag
 from floe.constructs import env
 from floe.constructs.container import Container
-from floe.constructs.job_policy import JOB_POLICY
 from floe.constructs.job_template import JobTemplate, JobTemplateProps
 from floe.constructs.kube import Construct, Scope, k8s
 from floe.constructs.labels import AppIdentity
@@ -124,7 +123,7 @@ class PostgresBackup(Construct):
                 # Dump first, as an init container: the upload starts only once the dump is complete.
                 pod=PodProps(containers=(upload(environment, consumer),),
                              init_containers=(dump(environment, consumer),),
-                             run_as=postgres.RUN_AS, restart_policy=JOB_POLICY.restart_policy,
+                             run_as=postgres.RUN_AS,
                              volumes=(*postgres.database_of(environment, consumer).ca_volumes(),
                                       *object_store_of(environment).ca_volumes())),
                 service_account=name,

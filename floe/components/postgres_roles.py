@@ -13,6 +13,7 @@ from collections.abc import Callable
 from floe.components import postgres
 from floe.config.environment import Environment
 from floe.config.releases import image_tag
+from floe.config.resources import SMALL
 from floe.config.storage import InClusterPostgres
 from floe.constructs import env
 from floe.constructs.bootstrap import BootstrapJob, BootstrapProps
@@ -46,7 +47,7 @@ def render_roles(scope: Scope, consumer: str, environment: Environment, settings
     container = Container(
         name="reconcile-roles",
         image=environment.release.images.postgres,
-        resources=environment.presets["small"],
+        resources=environment.presets[SMALL],
         command=shell_command("postgres-reconcile-roles.sh"),
         env=(
             *database.libpq_env(),
@@ -66,7 +67,7 @@ def render_roles(scope: Scope, consumer: str, environment: Environment, settings
             identity=AppIdentity(name="postgres", instance=name, component="bootstrap",
                                  version=image_tag(container.image), tier=STORAGE),
             namespace=environment.namespaces.platform,
-            pod=PodProps(containers=(container,), run_as=postgres.RUN_AS, restart_policy="Never",
+            pod=PodProps(containers=(container,), run_as=postgres.RUN_AS,
                          volumes=database.ca_volumes()),
         ),
     )

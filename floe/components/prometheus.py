@@ -19,12 +19,12 @@ from floe.components import alerts, grafana, kube_state_metrics, minio, polaris,
 from floe.components.dns import service_host
 from floe.components.object_store import runs_minio
 from floe.components.otel_collector import EXPORTER_PORT, HEADLESS, TELEMETRY_PORT
-from floe.components.telemetry import COLLECTOR
+from floe.components.telemetry import COLLECTOR, PROMETHEUS, PROMETHEUS_PORT
 from floe.config.environment import Environment
 from floe.config.observability import ScrapeAddress
 from floe.config.releases import image_tag
 from floe.config.storage import InClusterPostgres
-from floe.constructs.certificate import CA_CERT, IN_CLUSTER_CA_DIR, trusted_ca
+from floe.constructs.certificate import IN_CLUSTER_CA_DIR, trusted_ca
 from floe.constructs.config_files import config_map, config_text
 from floe.constructs.container import Container, Port
 from floe.constructs.kube import Scope, k8s
@@ -33,12 +33,13 @@ from floe.constructs.pod import PodProps
 from floe.constructs.probes import Probes
 from floe.constructs.security import RunAs
 from floe.constructs.service import PlatformService, ServiceProps, VolumeClaim, WorkloadKind
+from floe.constructs.trust import CA_CERT, ca_mounts, ca_volumes
 from floe.observability import metrics
 from floe.rendered import Json
 from floe.tiers import OBSERVABILITY
 
-INSTANCE = "prometheus"
-PORT = 9090
+INSTANCE = PROMETHEUS
+PORT = PROMETHEUS_PORT
 DATA_DIR = "/prometheus"
 CONFIG_DIR = "/etc/config"
 CONFIG_FILE = "prometheus.yml"
@@ -148,11 +149,6 @@ def notices(environment: Environment) -> tuple[str, ...]:
             "so the volume alerts never fire and the dashboards' usage panels stay empty",)
 
 
-def url(environment: Environment) -> str:
-    """The query API every consumer (Grafana) uses."""
-    return f"http://{service_host(environment, INSTANCE)}:{PORT}"
-
-
 def scrape_config(target: ScrapeTarget) -> Json:
     if target.every_replica:
         # DNS discovery needs no Kubernetes API access, unlike kubernetes_sd_configs.
@@ -226,7 +222,7 @@ def render(scope: Scope, environment: Environment) -> None:
         probes=Probes.http("http", "/-/healthy", "/-/ready", startup=True),
         mounts=(k8s.VolumeMount(name="data", mount_path=DATA_DIR), config.mount(CONFIG_DIR),
                 *(k8s.VolumeMount(name=v.name, mount_path=MINIO_TOKEN_DIR, read_only=True) for v in tokens),
-                *((ca.mount(),) if ca else ())),
+                *ca_mounts(ca)),
     )
     PlatformService(
         scope, "prometheus",
@@ -240,7 +236,7 @@ def render(scope: Scope, environment: Environment) -> None:
             pod=PodProps(
                 containers=(container,),
                 run_as=RUN_AS,
-                volumes=(config.volume, *tokens, *((ca.volume(),) if ca else ())),
+                volumes=(config.volume, *tokens, *ca_volumes(ca)),
                 # Time to flush the head block; a killed Prometheus replays its WAL at the next start.
                 termination_grace_period_seconds=300,
             ),

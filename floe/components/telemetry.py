@@ -1,6 +1,7 @@
 """OpenTelemetry settings every instrumented workload gets: where the collector is, who it is.
 
-The collector's address is defined here once; services and jobs call :func:`otlp_env`.
+The collector's address is defined here once; services and jobs call :func:`otlp_env`. Prometheus's query
+address too (:func:`prometheus_url`), so Grafana reads it without importing Prometheus, which scrapes Grafana.
 
 Logs over OTLP: of the programs the platform runs, none exports its own logs when told to by env vars.
 Polaris' Quarkus fixes ``quarkus.otel.logs.enabled`` at build time and the image is built without it; the
@@ -17,6 +18,8 @@ from floe.constructs import env
 from floe.constructs.kube import k8s
 
 COLLECTOR = "otel-collector"
+PROMETHEUS = "prometheus"
+PROMETHEUS_PORT = 9090
 OTLP_GRPC_PORT = 4317
 OTLP_HTTP_PORT = 4318
 PRODUCT_ATTRIBUTE = "floe.data_product"
@@ -33,6 +36,11 @@ PRODUCT_LOGS_ENV = (
 
 def collector_endpoint(environment: Environment) -> str:
     return f"http://{service_host(environment, COLLECTOR)}:{OTLP_GRPC_PORT}"
+
+
+def prometheus_url(environment: Environment) -> str:
+    """The query API every consumer (Grafana) uses."""
+    return f"http://{service_host(environment, PROMETHEUS)}:{PROMETHEUS_PORT}"
 
 
 def runs_product_code(service_name: str, attributes: dict[str, str]) -> bool:

@@ -14,14 +14,14 @@ from floe.config.tls import CertManagerIssuer, IssuedTls
 from floe.constructs.kube import Scope, k8s, rendered_in_python
 from floe.constructs.labels import AppIdentity
 from floe.constructs.metadata import object_meta
+from floe.constructs.trust import TrustedCa
 from floe.imports.io import cert_manager
 from floe.tiers import Step
 
 Certificate = rendered_in_python(cert_manager.Certificate)
 TLS_CERT = "tls.crt"
 TLS_KEY = "tls.key"
-CA_CERT = "ca.crt"
-"""The keys cert-manager writes into a Certificate's Secret."""
+"""The keys cert-manager writes into a Certificate's Secret, with ``ca.crt`` (:data:`CA_CERT`)."""
 ISSUER_GROUP = "cert-manager.io"
 SERVER_USAGES = (cert_manager.CertificateSpecUsages.SERVER_AUTH, cert_manager.CertificateSpecUsages.DIGITAL_SIGNATURE,
                  cert_manager.CertificateSpecUsages.KEY_ENCIPHERMENT)
@@ -32,28 +32,10 @@ SERVER_USAGES = (cert_manager.CertificateSpecUsages.SERVER_AUTH, cert_manager.Ce
 IN_CLUSTER_CA_DIR = "/etc/floe/in-cluster-ca"
 
 
-@dataclass(frozen=True)
-class TrustedCa:
-    """The CA that signed the platform's server certificates, as a client's pod mounts it (key ``ca.crt``)."""
-
-    secret: str
-    volume_name: str = "in-cluster-ca"
-
-    @property
-    def file(self) -> str:
-        return f"{IN_CLUSTER_CA_DIR}/{CA_CERT}"
-
-    def volume(self) -> k8s.Volume:
-        return k8s.Volume(name=self.volume_name, secret=k8s.SecretVolumeSource(
-            secret_name=self.secret, items=[k8s.KeyToPath(key=CA_CERT, path=CA_CERT)]))
-
-    def mount(self, path: str = IN_CLUSTER_CA_DIR) -> k8s.VolumeMount:
-        return k8s.VolumeMount(name=self.volume_name, mount_path=path, read_only=True)
-
-
 def trusted_ca(tls: IssuedTls | None) -> TrustedCa | None:
-    """The CA clients trust where the environment has in-cluster TLS (``Environment.tls``); None when plain."""
-    return TrustedCa(tls.ca_secret) if tls else None
+    """The CA that signed the platform's server certificates, as its clients mount it, where the environment
+    has in-cluster TLS (``Environment.tls``); None when plain."""
+    return TrustedCa(tls.ca_secret, "in-cluster-ca", IN_CLUSTER_CA_DIR) if tls else None
 
 
 def service_dns_names(service: str, namespace: str, cluster_domain: str) -> tuple[str, ...]:

@@ -27,6 +27,7 @@ from floe.constructs.certificate import trusted_ca
 from floe.constructs.kube import k8s
 from floe.constructs.labels import LAYER, Layer
 from floe.constructs.resources import resource_requirements
+from floe.constructs.trust import ca_mounts, ca_volumes
 from floe.jobs import PRODUCT_LABEL
 from floe.jobs.compute import compute_env
 from floe.rendered import Json
@@ -85,8 +86,7 @@ def trusted_cas(environment: Environment) -> tuple[tuple[k8s.Volume, ...], tuple
     (``floe.components.dagster.run_k8s_config``): its allow-list admits no volume from a code location."""
     store = object_store_of(environment)
     ca = trusted_ca(environment.tls)
-    return ((*store.ca_volumes(), *((ca.volume(),) if ca else ())),
-            (*store.ca_mounts(), *((ca.mount(),) if ca else ())))
+    return (*store.ca_volumes(), *ca_volumes(ca)), (*store.ca_mounts(), *ca_mounts(ca))
 
 
 def product_pod(environment: Environment, product: DataProduct) -> ProductPod:
