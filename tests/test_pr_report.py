@@ -12,7 +12,6 @@ README's `npx cdk8s synth` (the drift gate: it must write what the Python render
 import os
 import shutil
 import subprocess
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -23,7 +22,7 @@ from floe.synth import synthesize
 from tests import cli_support as support
 from tests import test_fresh_clone as fresh_clone
 from tests.cli_support import edit, floe
-from tests.conftest import ROOT
+from tests.conftest import ROOT, built_once
 from tests.test_fresh_clone import bootstrap_of, borrow_setup, commit_all, git
 
 dev_render = support.dev_render
@@ -188,21 +187,24 @@ def _user_env(repo: Path) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def pull_request(clone: Path, fresh_dist: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """The pull request both templates check, in a repository of its own: a base commit holding the working
-    tree with dist/ as its environment files render it (this checkout's may be mid-edit), and a head commit
-    that changes dev's environment file and its render. Returns the repository and the base's commit."""
-    repo = tmp_path_factory.mktemp("pull-request") / "floe"
-    git(repo.parent, "clone", "--quiet", str(clone), repo.name)
-    git(repo, "checkout", "--quiet", "-b", "feature")
-    shutil.rmtree(repo / "dist")
-    shutil.copytree(fresh_dist, repo / "dist")  # what `python -O main.py` writes: the session's render
-    base = commit_all(repo, "base")
-    edit(repo / "environments" / "dev.yaml", "max_concurrent_runs: 2", "max_concurrent_runs: 3")
-    synthesize(repo / "dist", ["dev"], repo / "environments")  # as `python -O main.py --env dev` does
-    commit_all(repo, "head: dev runs three at a time")
-    return repo, base
+    """The pull request both templates check, in a repository of its own, made once for every worker and
+    never changed: a base commit holding the working tree with dist/ as its environment files render it (this
+    checkout's may be mid-edit), and a head commit that changes dev's environment file and its render.
+    Returns the repository and the base's commit."""
+    def make(folder: Path) -> None:
+        repo = folder / "floe"
+        git(folder, "clone", "--quiet", str(clone), repo.name)
+        git(repo, "checkout", "--quiet", "-b", "feature")
+        shutil.rmtree(repo / "dist")
+        shutil.copytree(fresh_dist, repo / "dist")  # what `python -O main.py` writes: the session's render
+        (folder / "base").write_text(commit_all(repo, "base"))
+        edit(repo / "environments" / "dev.yaml", "max_concurrent_runs: 2", "max_concurrent_runs: 3")
+        synthesize(repo / "dist", ["dev"], repo / "environments")  # as `python -O main.py --env dev` does
+        commit_all(repo, "head: dev runs three at a time")
+    folder = built_once(tmp_path_factory, "pull-request", make)
+    return folder / "floe", (folder / "base").read_text()
 
 
 def _checkout(pull_request: tuple[Path, str], root: Path) -> tuple[Path, str]:
@@ -246,18 +248,20 @@ def _gitlab(pull_request: tuple[Path, str], root: Path) -> tuple[Path, list[tupl
     return repo, [("script", _run(repo, _gitlab_script(), provided))]
 
 
-@pytest.fixture(scope="module")
-def ran(pull_request: tuple[Path, str], tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, list]]:
-    """Both templates at once, each in a checkout of its own (the drift gate rewrites dist/)."""
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        github = pool.submit(_github, pull_request, tmp_path_factory.mktemp("github"))
-        gitlab = pool.submit(_gitlab, pull_request, tmp_path_factory.mktemp("gitlab"))
-        return {"github": github.result(), "gitlab": gitlab.result()}
+class TestGithubTemplate:
+    """Each template a class of its own, so that the two run on two workers side by side (in a checkout each:
+    the drift gate rewrites dist/)."""
+
+    def test_runs_its_gates_and_writes_the_report_on_a_base_and_a_head_commit(self, pull_request, tmp_path) -> None:
+        assert_gates_and_report("github", *_github(pull_request, tmp_path))
 
 
-@pytest.mark.parametrize("template", ["github", "gitlab"])
-def test_a_ci_template_runs_its_gates_and_writes_the_report_on_a_base_and_a_head_commit(ran, template: str) -> None:
-    repo, results = ran[template]
+class TestGitlabTemplate:
+    def test_runs_its_gates_and_writes_the_report_on_a_base_and_a_head_commit(self, pull_request, tmp_path) -> None:
+        assert_gates_and_report("gitlab", *_gitlab(pull_request, tmp_path))
+
+
+def assert_gates_and_report(template: str, repo: Path, results: list[tuple[str, subprocess.CompletedProcess]]) -> None:
     for step, result in results:
         output = result.stdout + result.stderr
         assert result.returncode == 0, f"{template} {step} failed:\n{output}"

@@ -121,7 +121,8 @@ class ExternalObjectStore(StrictModel):
         return self
 
 
-def _object_store_mode(value: object) -> str:
+def _mode(value: object) -> str:
+    """Which of the in-cluster and external settings a value is (in-cluster when it does not say)."""
     if isinstance(value, dict):
         return str(value.get("mode", "in-cluster"))
     return getattr(value, "mode", "in-cluster")
@@ -129,7 +130,7 @@ def _object_store_mode(value: object) -> str:
 
 ObjectStore = Annotated[
     Annotated[InClusterObjectStore, Tag("in-cluster")] | Annotated[ExternalObjectStore, Tag("external")],
-    Discriminator(_object_store_mode, custom_error_type="object_store_mode",
+    Discriminator(_mode, custom_error_type="object_store_mode",
                   custom_error_message="mode must be 'in-cluster' or 'external'"),
 ]
 
@@ -185,15 +186,9 @@ class ExternalPostgres(StrictModel):
         return self
 
 
-def _postgres_mode(value: object) -> str:
-    if isinstance(value, dict):
-        return str(value.get("mode", "in-cluster"))
-    return getattr(value, "mode", "in-cluster")
-
-
 PostgresDatabase = Annotated[
     Annotated[InClusterPostgres, Tag("in-cluster")] | Annotated[ExternalPostgres, Tag("external")],
-    Discriminator(_postgres_mode, custom_error_type="postgres_mode",
+    Discriminator(_mode, custom_error_type="postgres_mode",
                   custom_error_message="mode must be 'in-cluster' or 'external'"),
 ]
 
