@@ -19,7 +19,7 @@ from floe.constructs.container import Container
 from floe.constructs.kube import k8s
 from floe.constructs.scripts import shell_command
 from floe.constructs.security import TMP, ScratchPath
-from floe.constructs.trust import TrustedCa, ca_mounts, ca_volumes
+from floe.constructs.trust import TrustedCa, TrustsCa
 
 CA_DIR = "/etc/floe/object-store-ca"
 TRUSTSTORE_DIR = ScratchPath("/var/run/floe-truststore")
@@ -27,7 +27,7 @@ TRUSTSTORE = f"{TRUSTSTORE_DIR.path}/object-store-ca.p12"
 
 
 @dataclass(frozen=True)
-class ObjectStore:
+class ObjectStore(TrustsCa):
     """How a client reaches the object store, whichever runs it."""
 
     endpoint: str
@@ -58,17 +58,6 @@ class ObjectStore:
     @property
     def ca(self) -> TrustedCa | None:
         return TrustedCa(self.ca_secret, "object-store-ca", CA_DIR) if self.ca_secret else None
-
-    @property
-    def ca_file(self) -> str | None:
-        return self.ca.file if self.ca else None
-
-    def ca_volumes(self) -> tuple[k8s.Volume, ...]:
-        """The CA certificate as a volume, for the pods of the store's clients (none without one)."""
-        return ca_volumes(self.ca)
-
-    def ca_mounts(self, path: str | None = None) -> tuple[k8s.VolumeMount, ...]:
-        return ca_mounts(self.ca, path)
 
     def sdk_env(self) -> tuple[k8s.EnvVar, ...]:
         """The AWS SDKs' own variables (boto3, pyarrow, DuckDB and dlt read them): endpoint, region, CA bundle."""

@@ -35,7 +35,7 @@ from floe.constructs.pod import PodProps
 from floe.constructs.probes import Probes
 from floe.constructs.security import TMP, RunAs, ScratchPath
 from floe.constructs.service import PlatformService, ServiceProps, VolumeClaim, WorkloadKind
-from floe.constructs.trust import TrustedCa, ca_mounts, ca_volumes
+from floe.constructs.trust import TrustedCa, TrustsCa
 from floe.tiers import STORAGE
 
 CONSUMERS = ("dagster", "polaris")
@@ -67,7 +67,7 @@ METRICS_PORT = 9187
 
 
 @dataclass(frozen=True)
-class Database:
+class Database(TrustsCa):
     """How a consumer reaches its database, in-cluster or external alike."""
 
     host: str
@@ -84,17 +84,6 @@ class Database:
     @property
     def ca(self) -> TrustedCa | None:
         return TrustedCa(self.ca_secret, "postgres-ca", CA_DIR) if self.ca_secret else None
-
-    @property
-    def ca_file(self) -> str | None:
-        return self.ca.file if self.ca else None
-
-    def ca_volumes(self) -> tuple[k8s.Volume, ...]:
-        """The CA certificate as a volume, for the pods of the database's clients (none without one)."""
-        return ca_volumes(self.ca)
-
-    def ca_mounts(self) -> tuple[k8s.VolumeMount, ...]:
-        return ca_mounts(self.ca)
 
     def libpq_env(self) -> tuple[k8s.EnvVar, ...]:
         """Where libpq (psql, pg_dump) connects and how it checks the server; the login comes separately."""

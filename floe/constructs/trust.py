@@ -33,6 +33,25 @@ class TrustedCa:
         return k8s.VolumeMount(name=self.volume_name, mount_path=path or self.directory, read_only=True)
 
 
+class TrustsCa:
+    """How a client's pod trusts the server it reaches (a database, the object store): ``ca`` is the CA that
+    signed the server's certificate, or None (the system's CAs, or no TLS)."""
+
+    @property
+    def ca(self) -> TrustedCa | None:
+        raise NotImplementedError
+
+    @property
+    def ca_file(self) -> str | None:
+        return self.ca.file if self.ca else None
+
+    def ca_volumes(self) -> tuple[k8s.Volume, ...]:
+        return ca_volumes(self.ca)
+
+    def ca_mounts(self, path: str | None = None) -> tuple[k8s.VolumeMount, ...]:
+        return ca_mounts(self.ca, path)
+
+
 def ca_volumes(ca: TrustedCa | None) -> tuple[k8s.Volume, ...]:
     """The pod's volume for ``ca``: none without one (the system's CAs, or no TLS)."""
     return (ca.volume(),) if ca else ()

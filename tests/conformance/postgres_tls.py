@@ -14,6 +14,7 @@ runs on programs built with it: Debian's ``postgresql`` package (version 15, whe
 
 import functools
 import os
+import ssl
 import subprocess
 import tempfile
 from collections.abc import Mapping
@@ -115,6 +116,17 @@ def issue(names: tuple[str, ...], ips: tuple[str, ...]) -> tuple[str, str, str]:
         openssl("x509", "-req", "-in", "tls.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "1",
                 "-extfile", "extensions", "-out", "tls.crt")
         return (folder / "ca.crt").read_text(), (folder / "tls.crt").read_text(), (folder / "tls.key").read_text()
+
+
+def server_context(certificate: str, key: str) -> ssl.SSLContext:
+    """A TLS server's context for a stand-in serving ``certificate`` with ``key`` (PEM, as :func:`issue` makes)."""
+    with tempfile.TemporaryDirectory() as folder:
+        cert_file, key_file = Path(folder, "tls.crt"), Path(folder, "tls.key")
+        cert_file.write_text(certificate)
+        key_file.write_text(key)
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(cert_file, key_file)
+    return context
 
 
 def as_the_kubelet_writes(pod: Pod) -> None:

@@ -29,10 +29,8 @@ import base64
 import copy
 import gzip
 import json
-import ssl
 import subprocess
 import sys
-import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -109,13 +107,7 @@ class Recorder(ThreadingHTTPServer):
         self.answer = answer
         super().__init__(("127.0.0.1", 0), _Handler)
         if certificate:
-            with tempfile.TemporaryDirectory() as folder:
-                cert, key = Path(folder, "tls.crt"), Path(folder, "tls.key")
-                cert.write_text(certificate[0])
-                key.write_text(certificate[1])
-                context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-                context.load_cert_chain(cert, key)
-            self.socket = context.wrap_socket(self.socket, server_side=True)
+            self.socket = postgres_tls.server_context(*certificate).wrap_socket(self.socket, server_side=True)
         threading.Thread(target=self.serve_forever, daemon=True).start()
 
     @property

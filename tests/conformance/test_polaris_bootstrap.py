@@ -16,9 +16,7 @@ import http.server
 import json
 import os
 import re
-import ssl
 import subprocess
-import tempfile
 import threading
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -86,13 +84,8 @@ class Polaris:
         self.lock = threading.Lock()
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         if tls:
-            with tempfile.TemporaryDirectory() as folder:
-                cert, key = Path(folder, "tls.crt"), Path(folder, "tls.key")
-                cert.write_text(TLS[1])
-                key.write_text(TLS[2])
-                context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-                context.load_cert_chain(cert, key)
-            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+            self.server.socket = postgres_tls.server_context(TLS[1], TLS[2]).wrap_socket(self.server.socket,
+                                                                                         server_side=True)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def __enter__(self) -> "Polaris":
