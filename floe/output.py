@@ -5,11 +5,13 @@ when in the sync (the tier, and the wave of its step) and what object. A tree is
 its target and swapped in whole, so an error never leaves a half-written ``dist/`` behind.
 """
 
+import contextlib
 import os
 import re
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, cast
 
@@ -240,37 +242,73 @@ def tree_files(environment: str, folders: Mapping[str, Sequence[JsonView]]) -> d
     return files
 
 
-def write_tree(target: Path, files: Mapping[str, str]) -> None:
-    """Replace ``target`` with exactly ``files``: stale files vanish, and a failure leaves it untouched.
+WRITERS = 16
+"""Files created at once. Creating a file costs far more than writing it, and is mostly waiting: about half a
+millisecond each in a sandboxed container or on a network filesystem, where 16 at a time take a quarter of
+the time one at a time takes."""
 
-    A folder that cannot be written (read-only, full disk) is a :class:`FloeError` naming it, with no
-    scratch folder left behind.
+
+def _write_file(path: str, content: str) -> None:
+    with open(path, "wb") as file:
+        file.write(content.encode())
+
+
+def write_tree(target: Path, files: Mapping[str, str]) -> None:
+    """Replace ``target`` with exactly ``files`` (see :func:`writing_tree`)."""
+    with writing_tree(target) as write:
+        write(files)
+
+
+@contextlib.contextmanager
+def writing_tree(target: Path) -> Iterator[Callable[[Mapping[str, str]], None]]:
+    """Replace ``target`` with exactly the files handed to the function this yields, in one or more calls.
+
+    Files are written into a scratch folder beside ``target`` as they come (while the caller renders the
+    next ones), and the folder replaces ``target`` when the block ends: stale files vanish, and a failure,
+    in the block or in writing, leaves ``target`` untouched. A folder that cannot be written (read-only,
+    full disk) is a :class:`FloeError` naming it, with no scratch folder left behind.
     """
     staging = retired = None
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-new-", dir=target.parent))
-        root, made = str(staging), {""}
-        for relative, content in sorted(files.items()):
-            folder = relative.rpartition("/")[0]
-            if folder not in made:  # each folder once, not once per file
-                os.makedirs(f"{root}/{folder}", exist_ok=True)
-                made.add(folder)
-            with open(f"{root}/{relative}", "wb") as file:
-                file.write(content.encode())
-        staging.chmod(0o755)
-        if target.exists():
-            retired = Path(tempfile.mkdtemp(prefix=f".{target.name}-old-", dir=target.parent))
-            target.rename(retired / target.name)
-        _swap_in(staging, target, retired)
+        with _reported(target):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-new-", dir=target.parent))
+        root, folders = str(staging), {""}
+        writes: list[Future[None]] = []
+
+        def write(files: Mapping[str, str]) -> None:
+            with _reported(target):
+                for folder in sorted({relative.rpartition("/")[0] for relative in files} - folders):
+                    os.makedirs(f"{root}/{folder}", exist_ok=True)
+                    folders.add(folder)
+            writes.extend(writers.submit(_write_file, f"{root}/{relative}", text) for relative, text in files.items())
+
+        with ThreadPoolExecutor(max_workers=WRITERS) as writers:
+            yield write
+            with _reported(target):
+                for done in writes:
+                    done.result()  # the first write that failed raises
+        with _reported(target):
+            staging.chmod(0o755)
+            if target.exists():
+                retired = Path(tempfile.mkdtemp(prefix=f".{target.name}-old-", dir=target.parent))
+                target.rename(retired / target.name)
+            _swap_in(staging, target, retired)
         staging = None
-    except OSError as error:
-        raise FloeError(f"cannot write {target}: {error.strerror or error} ({error.filename or target}); make it "
-                        "writable (or free space) and render again; nothing was changed") from None
     finally:
         for scratch in (staging, retired):
             if scratch:
                 shutil.rmtree(scratch, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _reported(target: Path) -> Iterator[None]:
+    """An OSError in writing ``target`` as the one line a user needs."""
+    try:
+        yield
+    except OSError as error:
+        raise FloeError(f"cannot write {target}: {error.strerror or error} ({error.filename or target}); make it "
+                        "writable (or free space) and render again; nothing was changed") from None
 
 
 def _swap_in(staging: Path, target: Path, retired: Path | None) -> None:

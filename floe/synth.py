@@ -10,12 +10,12 @@ import importlib
 import os
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from floe.errors import FloeError
-from floe.output import tree_files, write_tree
+from floe.output import tree_files, write_tree, writing_tree
 
 if TYPE_CHECKING:
     from floe.config.environment import Environment
@@ -53,15 +53,6 @@ def render(environment: "Environment") -> dict[str, str]:
     return files
 
 
-def _render_all(environments: "list[Environment]") -> list[dict[str, str]]:
-    """Render environments one after the other, in this process and its one jsii bridge.
-
-    Objects are rendered in Python (``floe.constructs.kube``), so an environment takes a fraction
-    of the time a render worker's own bridge took to start: workers would only add bridges.
-    """
-    return [render(environment) for environment in environments]
-
-
 @contextlib.contextmanager
 def _without_cycle_collection() -> Iterator[None]:
     """A render allocates millions of small mappings and lists that all live until the tree is written,
@@ -81,26 +72,51 @@ def owned_folders(name: str) -> tuple[str, str]:
     return name, f"{GITOPS_DIR}/{name}"
 
 
-def synthesize(outdir: Path, names: list[str] | None = None,
-               environments_dir: Path | None = None) -> dict[str, dict[str, str]]:
-    """Render the named environments (all by default) into ``outdir``.
-
-    Rendering all environments replaces ``outdir`` whole, removing environments that no longer
-    exist; rendering some replaces only their folders.
-    """
+def render_environments(names: list[str] | None = None,
+                        environments_dir: Path | None = None) -> dict[str, dict[str, str]]:
+    """Every file of the named environments (all by default), keyed by environment, then by path in ``dist/``;
+    nothing is written."""
     from floe.config.loader import ENVIRONMENTS_DIR, load_environments
 
     environments = load_environments(names, environments_dir or ENVIRONMENTS_DIR)
     with _without_cycle_collection():
-        rendered = dict(zip((e.name for e in environments), _render_all(environments), strict=True))
-        if not names:
-            write_tree(outdir, {path: text for files in rendered.values() for path, text in files.items()})
-            return rendered
-        for name, files in rendered.items():
-            for folder in owned_folders(name):
-                write_tree(outdir / folder, {path.removeprefix(f"{folder}/"): text for path, text in files.items()
-                                             if path.startswith(f"{folder}/")})
+        return {environment.name: render(environment) for environment in environments}
+
+
+def synthesize(outdir: Path, names: list[str] | None = None,
+               environments_dir: Path | None = None) -> dict[str, dict[str, str]]:
+    """Render the named environments (all by default) into ``outdir``, one after the other in this process and
+    its one jsii bridge (a render worker would spend longer starting its own bridge than rendering).
+
+    Rendering all environments replaces ``outdir`` whole, removing environments that no longer exist; each
+    one's files are written while the next one renders. Rendering some replaces only their folders, once all
+    are rendered.
+    """
+    if names:
+        rendered = render_environments(names, environments_dir)
+        write_rendered(outdir, {path: text for files in rendered.values() for path, text in files.items()}, names)
+        return rendered
+    from floe.config.loader import ENVIRONMENTS_DIR, load_environments
+
+    environments = load_environments(names, environments_dir or ENVIRONMENTS_DIR)
+    rendered = {}
+    with _without_cycle_collection(), writing_tree(outdir) as write:
+        for environment in environments:
+            rendered[environment.name] = render(environment)
+            write(rendered[environment.name])
     return rendered
+
+
+def write_rendered(outdir: Path, files: Mapping[str, str], names: list[str] | None) -> None:
+    """Write rendered files (keyed by path in ``dist/``) into ``outdir``: the whole tree, or only the named
+    environments' folders."""
+    if names is None:
+        write_tree(outdir, files)
+        return
+    for name in names:
+        for folder in owned_folders(name):
+            write_tree(outdir / folder, {path.removeprefix(f"{folder}/"): text for path, text in files.items()
+                                         if path.startswith(f"{folder}/")})
 
 
 def _start_bridge() -> threading.Thread:

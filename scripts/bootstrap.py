@@ -193,6 +193,16 @@ def ensure_python_packages() -> None:
     stamp.write_text(digest)
 
 
+def compile_project() -> None:
+    """Bytecode for floe itself, at both levels its interpreters run (``python -O main.py`` renders; the CLI and
+    the tests run without ``-O``). Interpreters run with PYTHONDONTWRITEBYTECODE never write it themselves, and
+    would compile floe (the generated CRD bindings alone take a fifth of a second) at every start. Up-to-date
+    files are skipped, so this costs a few hundredths of a second on a warm checkout; a source edited later is
+    compiled in memory until the next set-up. Best effort: a file that does not compile is reported by the run."""
+    subprocess.run([str(PYTHON), "-m", "compileall", "-q", "-o", "0", "-o", "1", "floe", "main.py"], cwd=ROOT,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+
+
 def ensure_node_packages() -> None:
     ok, stamp, digest = stamp_ok("node", ROOT / "package.json", ROOT / "package-lock.json")
     if ok and (ROOT / "node_modules" / ".bin" / "cdk8s").exists():
@@ -206,6 +216,7 @@ def setup() -> None:
     ensure_venv()
     quiet_activation()
     ensure_python_packages()
+    compile_project()
     ensure_node_packages()
 
 

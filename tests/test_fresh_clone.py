@@ -57,12 +57,15 @@ def commit_all(repo: Path, message: str) -> str:
 
 def borrow_setup(repo: Path) -> None:
     """Link this checkout's .venv and node_modules into ``repo``, out of its `git status`, and run the set-up
-    step that makes an activated venv quiet (a no-op when `bootstrap.py test` ran set-up)."""
+    steps that concern the clone itself: the one that makes an activated venv quiet (a no-op when
+    `bootstrap.py test` ran set-up), and the one that writes its bytecode."""
     for name in (".venv", "node_modules"):
         (repo / name).symlink_to(ROOT / name)
     with (repo / ".git" / "info" / "exclude").open("a") as exclude:
         exclude.write(".venv\nnode_modules\n")  # .gitignore's `.venv/` matches a folder, not a link
-    bootstrap_of(repo).quiet_activation()
+    setup = bootstrap_of(repo)
+    setup.quiet_activation()
+    setup.compile_project()
 
 
 @pytest.fixture(scope="session")
@@ -137,6 +140,18 @@ def test_the_committed_bindings_match_the_vendored_crds(clone: Path) -> None:
     committed, and leaves cdk8s.yaml (which `cdk8s import` likes to extend) and the rest untouched."""
     assert_clean(run_in(clone, [str(clone / ".venv" / "bin" / "python"), "scripts/import_crds.py", "--check"]))
     assert git(clone, "status", "--porcelain") == ""
+
+
+def test_set_up_leaves_bytecode_that_a_render_loads_without_compiling(clone: Path) -> None:
+    """Where interpreters write no bytecode (PYTHONDONTWRITEBYTECODE, as on CI), `python -O main.py` still
+    loads floe's modules, the big generated bindings among them, from the bytecode set-up wrote."""
+    argv = [str(clone / ".venv" / "bin" / "python"), "-O", "-v", "-c", "import floe.imports.io.argoproj"]
+    result = subprocess.run(argv, cwd=clone, env=users_shell(clone) | {"PYTHONDONTWRITEBYTECODE": "1"},
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    source = clone / "floe" / "imports" / "io" / "argoproj" / "__init__.py"
+    cached = importlib.util.cache_from_source(str(source), optimization=1)  # …/__init__.cpython-311.opt-1.pyc
+    assert f"# code object from '{cached}'" in result.stderr, result.stderr[-2000:]
 
 
 def test_the_commands_leave_the_clone_as_committed(results, clone: Path) -> None:

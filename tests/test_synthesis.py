@@ -9,7 +9,7 @@ import pytest
 from floe import synth
 from floe.config.loader import load_environments
 from floe.errors import FloeError
-from floe.output import write_tree
+from floe.output import write_tree, writing_tree
 from floe.synth import synthesize
 from tests.conftest import ENVIRONMENT_NAMES, ROOT, tree
 
@@ -51,11 +51,31 @@ def test_write_tree_removes_stale_files_and_leaves_no_staging(tmp_path: Path) ->
 def test_write_tree_failure_keeps_the_previous_tree(tmp_path: Path) -> None:
     target = tmp_path / "out"
     write_tree(target, {"one.yaml": "1\n"})
-    with pytest.raises(FloeError, match="cannot write .*out: File exists"):
-        # A file and a folder of the same name: writing fails midway.
+    with pytest.raises(FloeError, match="cannot write .*out: Is a directory"):
+        # A file and a folder of the same name: folders are made first, then writing the file fails.
         write_tree(target, {"x/y.yaml": "y\n", "x": "clash\n"})
     assert tree(target) == {"one.yaml": b"1\n"}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_a_render_failing_after_files_were_written_leaves_the_previous_tree(tmp_path: Path) -> None:
+    """synthesize() writes each environment while the next renders: a later one failing must change nothing."""
+    target = tmp_path / "out"
+    write_tree(target, {"one.yaml": "1\n"})
+    with pytest.raises(FloeError, match="staging does not render"), writing_tree(target) as write:
+        write({"dev/a.yaml": "a\n", "dev/b/c.yaml": "c\n"})
+        raise FloeError("staging does not render")
+    assert tree(target) == {"one.yaml": b"1\n"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_files_written_in_several_calls_make_one_tree(tmp_path: Path) -> None:
+    target = tmp_path / "out"
+    write_tree(target, {"stale.yaml": "0\n"})
+    with writing_tree(target) as write:
+        write({"dev/a.yaml": "a\n"})
+        write({"dev/b.yaml": "b\n", "prod/a.yaml": "p\n"})
+    assert tree(target) == {"dev/a.yaml": b"a\n", "dev/b.yaml": b"b\n", "prod/a.yaml": b"p\n"}
 
 
 def test_the_bridge_starts_with_every_generated_binding() -> None:

@@ -16,7 +16,7 @@ from floe.cli.command import FloeCommand, FloeGroup
 from floe.cli.context import ContextOption, Settings, console, err_console, settings
 from floe.cli.envfile import set_top_level, write_atomically
 from floe.cli.logs import print_logs, since_seconds
-from floe.cli.render import promote, render_scratch, schema_problems
+from floe.cli.render import render_scratch, schema_problems
 from floe.cli.secrets import environment_objects
 from floe.cli.tree import ApplyWave, describe, environment_files, parse, plan, wave
 from floe.constructs.labels import TIER, Layer
@@ -24,7 +24,7 @@ from floe.errors import FloeError
 from floe.preflight import run as preflight
 from floe.readiness import WORKLOADS, readiness
 from floe.rendered import Json
-from floe.synth import render
+from floe.synth import render, write_rendered
 from floe.tiers import TIERS, Tier
 from floe.upgrade import upgraded
 
@@ -151,7 +151,7 @@ def _write(options: Settings, files: dict[str, str], names: list[str] | None, sc
     out = console()
     _report(out, options.dist, changes, names or sorted({p.split("/")[0] for p in files}), scope, dry_run)
     if changes and not dry_run:
-        promote(files, names, options.dist)
+        write_rendered(options.dist, files, names)
         out.print(f"wrote {options.dist}/" + (f" for {', '.join(names)}" if names else ""), markup=False)
 
 
@@ -232,7 +232,7 @@ def upgrade(
         before = environment_files(options.dist, [environment.name]) or render(environment)
     guard(before, after, allow_recreate)
     path = options.environments / f"{environment.name}.yaml"
-    _switch_version(path, version, lambda: promote(after, [environment.name], options.dist))
+    _switch_version(path, version, lambda: write_rendered(options.dist, after, [environment.name]))
     out.print(f"{environment.name}: platform version {environment.platform_version} → {version} ({path})")
     out.print(_image_table(parse(before), parse(after)))
 

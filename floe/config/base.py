@@ -6,7 +6,7 @@ from pydantic import BaseModel, ConfigDict
 class StrictModel(BaseModel):
     """A typo in an environment file must fail loudly, never be ignored; models never change after load."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     def first_set(self, *fields: str) -> str:
         """The first of ``fields`` the file sets, else the last: where a check across them points the user."""
