@@ -21,6 +21,16 @@ LONG_LIVED_KINDS = ("Deployment", "StatefulSet", "Rollout", "DaemonSet")
 POD_KINDS = (*LONG_LIVED_KINDS, "Job", "CronJob", "Pod")
 
 
+def copy_json(value: Any) -> Any:
+    """A deep copy of JSON-shaped data (tuples become lists): mappings and lists anew, scalars shared. Several
+    times faster than ``copy.deepcopy``, which keeps a memo for the cycles and shared parts JSON cannot have."""
+    if isinstance(value, dict):
+        return {key: copy_json(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [copy_json(item) for item in value]
+    return value
+
+
 def pod_template(obj: JsonView) -> JsonView:
     """The pod template (metadata and spec) of a workload; a bare Pod is its own template."""
     if obj["kind"] == "Pod":

@@ -64,16 +64,26 @@ def _embedded(objects: list[tuple[str, Json]], version: str) -> list[Problem]:
     problems = []
     for path, obj in objects:
         try:
-            validator = _builtin_validator(version, obj["apiVersion"], obj["kind"])
+            _builtin_validator(version, obj["apiVersion"], obj["kind"])
         except kubernetes_validate.SchemaNotFoundError as error:
             problems.append(Problem(path, f"Kubernetes {version}", error.message))
             continue
-        # kubernetes_validate raises the first error the validator finds (Validator.validate).
-        invalid = next(validator.iter_errors(obj), None)
-        if invalid is not None:
-            where = ".".join(str(p) for p in invalid.path) or "(object)"
-            problems.append(Problem(path, f"Kubernetes {version}", f"{where}: {invalid.message}"))
+        first = _first_problem(version, json.dumps(obj))
+        if first is not None:
+            problems.append(Problem(path, f"Kubernetes {version}", first))
     return problems
+
+
+@functools.lru_cache(maxsize=8192)
+def _first_problem(version: str, text: str) -> str | None:
+    """The first problem on ``version`` of the object ``text`` holds (JSON), as kubernetes_validate reports it (it
+    raises the first error the validator finds). Checked once: a process that validates the same objects again
+    (the tests, one command after another on the same render) does not walk them again."""
+    obj = json.loads(text)
+    invalid = next(_builtin_validator(version, obj["apiVersion"], obj["kind"]).iter_errors(obj), None)
+    if invalid is None:
+        return None
+    return f"{'.'.join(str(p) for p in invalid.path) or '(object)'}: {invalid.message}"
 
 
 @functools.cache
@@ -188,15 +198,17 @@ def _crd_validator(directory: Path, api_version: str, kind: str) -> jsonschema.D
 
 def validate_custom_resources(objects: Iterable[tuple[str, Json]], directory: Path = CRDS_DIR) -> list[Problem]:
     """Every problem of every custom resource against its published CRD, unknown fields rejected."""
-    problems = []
-    for path, obj in objects:
-        if not is_custom_resource(obj):
-            continue
-        validator = _crd_validator(directory, obj["apiVersion"], obj["kind"])
-        if validator is None:
-            problems.append(Problem(path, "CRD", f"no CRD in {directory} defines {obj['apiVersion']} {obj['kind']}"))
-            continue
-        for error in validator.iter_errors(obj):
-            where = ".".join(str(p) for p in error.absolute_path) or "(object)"
-            problems.append(Problem(path, "CRD", f"{where}: {error.message}"))
-    return problems
+    return [Problem(path, "CRD", problem) for path, obj in objects if is_custom_resource(obj)
+            for problem in _crd_problems(directory, json.dumps(obj))]
+
+
+@functools.lru_cache(maxsize=2048)
+def _crd_problems(directory: Path, text: str) -> tuple[str, ...]:
+    """Every problem of the custom resource ``text`` holds (JSON) against its CRD in ``directory``, found once
+    (see :func:`_first_problem`)."""
+    obj = json.loads(text)
+    validator = _crd_validator(directory, obj["apiVersion"], obj["kind"])
+    if validator is None:
+        return (f"no CRD in {directory} defines {obj['apiVersion']} {obj['kind']}",)
+    return tuple(f"{'.'.join(str(p) for p in error.absolute_path) or '(object)'}: {error.message}"
+                 for error in validator.iter_errors(obj))

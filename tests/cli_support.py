@@ -1,6 +1,5 @@
 """Shared helpers of the command-line tests (no tests here): a scratch workspace and a fake cluster."""
 
-import copy
 import shutil
 import subprocess
 from pathlib import Path
@@ -9,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from floe.cli import app, context
+from floe.rendered import copy_json
 from floe.synth import synthesize
 from tests.conftest import ROOT, built_once
 
@@ -100,7 +100,7 @@ class FakeCluster:
     def __init__(self, objects: list[dict] = (), pods: list[dict] = (), logs: dict | None = None,
                  ready_after: int = 0, version: str = "v1.32.3") -> None:
         self.calls: list[tuple] = []
-        self.store = {self.key(o): copy.deepcopy(o) for o in objects}
+        self.store = {self.key(o): copy_json(o) for o in objects}
         self.pods = list(pods)
         self.logs = logs or {}
         self.ready_after = ready_after
@@ -113,7 +113,7 @@ class FakeCluster:
 
     def apply(self, obj: dict) -> dict:
         self.calls.append(("apply", obj["kind"], obj["metadata"]["name"]))
-        self.store[self.key(obj)] = copy.deepcopy(obj)
+        self.store[self.key(obj)] = copy_json(obj)
         return obj
 
     def delete(self, obj: dict) -> None:
@@ -126,7 +126,7 @@ class FakeCluster:
         if found is None:
             return None
         count = self.reads[self.key(obj)] = self.reads.get(self.key(obj), 0) + 1
-        found = copy.deepcopy(found)
+        found = copy_json(found)
         if count > self.ready_after:
             replicas = found.get("spec", {}).get("replicas", 1)
             found["status"] = {"replicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas,
@@ -136,15 +136,15 @@ class FakeCluster:
 
     def read_cronjob(self, namespace: str, name: str) -> dict | None:
         self.calls.append(("read_cronjob", namespace, name))
-        return copy.deepcopy(self.store.get(("CronJob", namespace, name)))
+        return copy_json(self.store.get(("CronJob", namespace, name)))
 
     def create_job(self, namespace: str, body: dict) -> dict:
-        self.calls.append(("create_job", namespace, copy.deepcopy(body)))
+        self.calls.append(("create_job", namespace, copy_json(body)))
         return body
 
     def list_jobs(self, namespace: str, label_selector: str) -> list[dict]:
         self.calls.append(("list_jobs", namespace, label_selector))
-        return [copy.deepcopy(o) for k, o in self.store.items() if k[0] == "Job" and k[1] == namespace
+        return [copy_json(o) for k, o in self.store.items() if k[0] == "Job" and k[1] == namespace
                 and _selects(label_selector, o)]
 
     def list_pods(self, namespace: str, label_selector: str) -> list[dict]:
@@ -173,11 +173,11 @@ class FakeCluster:
 
     def storage_classes(self) -> list[dict]:
         self.calls.append(("storage_classes",))
-        return [copy.deepcopy(o) for k, o in self.store.items() if k[0] == "StorageClass"]
+        return [copy_json(o) for k, o in self.store.items() if k[0] == "StorageClass"]
 
     def ingress_classes(self) -> list[dict]:
         self.calls.append(("ingress_classes",))
-        return [copy.deepcopy(o) for k, o in self.store.items() if k[0] == "IngressClass"]
+        return [copy_json(o) for k, o in self.store.items() if k[0] == "IngressClass"]
 
     def secret_keys(self, namespace: str, name: str) -> list[str] | None:
         self.calls.append(("secret_keys", namespace, name))

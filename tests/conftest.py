@@ -15,6 +15,20 @@ from floe.errors import FloeError
 from floe.synth import synthesize
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def _helper_modules() -> list[str]:
+    """Every module under tests/ that pytest would not rewrite by itself: neither a test module nor a conftest."""
+    skipped = {ROOT / "tests" / "__init__.py"}  # imported already, and holds no assert
+    return sorted(".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+                  for path in (ROOT / "tests").rglob("*.py")
+                  if not path.name.startswith("test_") and path.name != "conftest.py" and path not in skipped)
+
+
+# The test command runs pytest with -O, as renders run: jsii's run-time type checks off (mypy checks the same
+# types, and tests/test_synthesis.py renders with them on). Pytest turns the asserts of test modules and
+# conftest into checks -O keeps; the helpers beside them get the same here.
+pytest.register_assert_rewrite(*_helper_modules())
 DIST = ROOT / "dist"
 ENVIRONMENT_NAMES = [path.stem for path in environment_files(ROOT / ENVIRONMENTS_DIR)]
 

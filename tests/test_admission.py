@@ -13,7 +13,6 @@ merge) and its pod, and the launcher's fallback run. Refused: foreign images, ac
 What only the API server shows (its CEL cost limits, a type-check warning) is not proven here.
 """
 
-import copy
 import json
 import re
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from celpy import celtypes
 
 from floe.jobs import PRODUCT_LABEL, template_name
 from floe.jobs.runs import job_from_cronjob
+from floe.rendered import copy_json
 from tests.conftest import ENVIRONMENT_NAMES, find, pod_spec
 from tests.test_run_credentials import (
     CASES,
@@ -111,8 +111,8 @@ def variable(policy: dict, name: str) -> str:
 
 def pod_of(template: dict) -> dict:
     """The pod a Job's controller creates from its template."""
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": copy.deepcopy(template["metadata"]),
-            "spec": copy.deepcopy(template["spec"])}
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": copy_json(template["metadata"]),
+            "spec": copy_json(template["spec"])}
 
 
 def cronjobs(objects: dict, namespace: str) -> list[dict]:
@@ -234,7 +234,7 @@ def test_every_template_its_runs_and_their_pods_are_admitted(rendered, environme
         assert admission.refusals(pod_of(job["spec"]["template"])) == [], cronjob["metadata"]["name"]
         # Applied again unchanged: not checked; its schedule switched on: checked, and admitted.
         assert admission.refusals(cronjob, old=cronjob) is None
-        resumed = copy.deepcopy(cronjob)
+        resumed = copy_json(cronjob)
         resumed["spec"]["suspend"] = not cronjob["spec"]["suspend"]
         assert admission.refusals(resumed, old=cronjob) == []
 
@@ -326,7 +326,7 @@ the messages that refuse it."""
 def test_a_hostile_pod_job_or_template_is_refused(rendered, case: str) -> None:
     objects = rendered["prod"]
     admission = Admission(policy_of(objects, "prod"))
-    cronjob = copy.deepcopy(find(objects, "CronJob", template_name("sales", "dbt-run")))
+    cronjob = copy_json(find(objects, "CronJob", template_name("sales", "dbt-run")))
     change, messages = HOSTILE[case]
     change(cronjob["spec"]["jobTemplate"]["spec"]["template"])
     job = job_from_cronjob(cronjob, "0a1b2c3d")
@@ -353,7 +353,7 @@ RUN_TAGS = {
 def test_a_run_whose_tags_reach_for_another_product_is_refused(rendered, environments, case: str) -> None:
     """What the launcher's allow-list lets a run's tags do (README: "Who reaches the Dagster UI")."""
     objects, environment = rendered["prod"], environments["prod"]
-    context = copy.deepcopy(container_context_of(objects, "sales"))
+    context = copy_json(container_context_of(objects, "sales"))
     change, messages = RUN_TAGS[case]
     change(context)
     job = run_job(objects, the_run(objects, environment, "sales", context), reported_image(objects, "sales"))
@@ -367,7 +367,7 @@ def test_an_ephemeral_container_is_checked_like_any_other(rendered) -> None:
     objects = rendered["prod"]
     admission = Admission(policy_of(objects, "prod"))
     pod = pod_of(find(objects, "CronJob", template_name("sales", "dbt-run"))["spec"]["jobTemplate"]["spec"]["template"])
-    debugged = copy.deepcopy(pod)
+    debugged = copy_json(pod)
     debugged["spec"]["ephemeralContainers"] = [{"name": "debugger", "image": "docker.io/library/busybox:1.37"}]
     assert admission.refusals(debugged, old=pod) == [IMAGE]
     debugged["spec"]["ephemeralContainers"] = [{"name": "debugger", "image": "registry.example.com/floe/sales:1.4.2",
@@ -380,11 +380,11 @@ def test_a_metadata_update_of_a_pod_admitted_before_is_never_refused(rendered) -
     a pod from before the policy (or of a product since removed) must still let it go."""
     objects = rendered["prod"]
     admission = Admission(policy_of(objects, "prod"))
-    template = copy.deepcopy(find(objects, "CronJob", template_name("sales", "dbt-run"))["spec"]["jobTemplate"])
+    template = copy_json(find(objects, "CronJob", template_name("sales", "dbt-run"))["spec"]["jobTemplate"])
     template["spec"]["template"]["spec"]["containers"][0]["image"] = "docker.io/library/python:3.13-slim"
     old = pod_of(template["spec"]["template"])
     old["metadata"]["finalizers"] = ["batch.kubernetes.io/job-tracking"]
-    new = copy.deepcopy(old)
+    new = copy_json(old)
     del new["metadata"]["finalizers"]
     assert admission.refusals(new, old=old) is None
     assert admission.refusals(old) == [IMAGE]
@@ -394,7 +394,7 @@ def test_a_policy_missing_a_products_secret_would_refuse_its_pods(rendered) -> N
     """The broken variant: the allowed Secrets without Snowflake's, as a derivation that missed the
     compute's credentials would render them: marketing's templates and runs are refused."""
     objects = rendered["prod"]
-    policy = copy.deepcopy(policy_of(objects, "prod"))
+    policy = copy_json(policy_of(objects, "prod"))
     [owned] = [v for v in policy["spec"]["variables"] if v["name"] == "product_secrets"]
     assert ', "snowflake-transformer"' in owned["expression"]
     owned["expression"] = owned["expression"].replace(', "snowflake-transformer"', "")

@@ -118,3 +118,21 @@ def test_an_unknown_action_is_a_usage_error() -> None:
     assert result.stderr.startswith("usage: bootstrap.py")
     assert result.stderr.splitlines()[-1] == "error: unknown action 'deploy'"
     assert result.stdout == ""
+
+
+def test_the_test_command_runs_pytest_optimised_as_renders_run(bootstrap, monkeypatch) -> None:
+    ran = []
+    monkeypatch.setattr(bootstrap, "setup", lambda: None)
+    fake = SimpleNamespace(run=lambda argv, **_: ran.append(argv) or SimpleNamespace(returncode=0))
+    monkeypatch.setattr(bootstrap, "subprocess", fake)
+    assert bootstrap.main(["test", "-m", "conformance"]) == 0
+    assert ran == [[str(bootstrap.PYTHON), "-O", "-m", "pytest", "-m", "conformance"]]
+
+
+def test_a_helpers_assert_still_fails_a_test_under_the_optimised_run(tmp_path) -> None:
+    """-O drops plain asserts: conftest has pytest rewrite the helpers' too, or `edit` would edit nothing quietly."""
+    from tests.cli_support import edit
+
+    (tmp_path / "dev.yaml").write_text("replicas: 1\n")
+    with pytest.raises(AssertionError):
+        edit(tmp_path / "dev.yaml", "replicas: 2", "replicas: 3")

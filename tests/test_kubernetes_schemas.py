@@ -1,5 +1,6 @@
 """Every rendered object is valid, strictly, on the oldest and the newest supported Kubernetes."""
 
+import copy
 import json
 import os
 from pathlib import Path
@@ -36,6 +37,16 @@ def test_a_wrong_type_is_rejected(rendered) -> None:
     service = rendered["dev"]["10-storage/11-serve/service-minio.yaml"]
     broken = {**service, "spec": {**service["spec"], "ports": "9000"}}
     assert validate([("service-minio.yaml", broken)])
+
+
+def test_an_object_validated_before_is_checked_again_once_it_changes(rendered, monkeypatch) -> None:
+    """Verdicts are kept per object (the tests validate one render through many commands): an edit is seen."""
+    monkeypatch.setattr("shutil.which", lambda _name: None)  # the embedded schemas, even where kubeconform is
+    minio = copy.deepcopy(rendered["dev"][MINIO])
+    assert validate([(MINIO, minio)]) == []
+    minio["spec"]["replicas"] = "two"
+    problems = validate([(MINIO, minio)])
+    assert [p.message for p in problems] == ["spec.replicas: 'two' is not of type 'integer', 'null'"] * 2
 
 
 def test_kubeconform_is_used_when_installed(rendered, tmp_path, monkeypatch) -> None:

@@ -32,7 +32,7 @@ import cdk8s
 import constructs
 from cdk8s_plus_32 import k8s as _typed
 
-from floe.rendered import Json, JsonView
+from floe.rendered import Json, JsonView, copy_json
 
 __all__ = ["Chart", "Construct", "Scope", "api_object", "chart_of", "int_or_string", "k8s",
            "plain_object", "quantity", "rendered_in_python"]
@@ -209,14 +209,6 @@ def _without_empty(value: Any) -> Any:
     return value
 
 
-def _copy(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key: _copy(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_copy(item) for item in value]
-    return value
-
-
 # -- scopes: charts and constructs ------------------------------------------------------------------------
 
 
@@ -347,7 +339,7 @@ def api_object(scope: Scope, id: str, api_version: str, kind: str, metadata: Jso
     meta = {key: _plain(metadata.get(key), True) for key in ("name", "namespace", "labels", "annotations")
             if metadata.get(key) is not None}
     obj = {"apiVersion": api_version, "kind": kind, "metadata": _metadata(chart, meta),
-           **{key: _copy(value) for key, value in sorted(body.items())}}
+           **{key: copy_json(value) for key, value in sorted(body.items())}}
     _add(scope, id, obj)
     return obj
 

@@ -45,13 +45,13 @@ cert-manager Certificate has its Secret written and turns Ready (its issuer sign
 """
 
 import base64
-import copy
 import hashlib
 import itertools
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from floe.rendered import copy_json
 from tests.engines import openapi
 
 CLUSTER_SCOPED = {("", "Namespace"), ("", "PersistentVolume"), ("storage.k8s.io", "StorageClass"),
@@ -153,7 +153,7 @@ def _pvc_defaults(claim: dict) -> None:
 
 def scheme_defaults(obj: dict) -> dict:
     """A copy of ``obj`` with the scheme defaults of its kind (the ``SetDefaults_*`` functions)."""
-    obj = copy.deepcopy(obj)
+    obj = copy_json(obj)
     _default(obj)
     return obj
 
@@ -269,7 +269,7 @@ class Cluster:
         live = self.objects.get(key)
         node = openapi.schema_of(obj)
         applied = {k: v for k, v in obj.items() if k != "status"}
-        merged = copy.deepcopy(openapi.merge(live or {}, applied, node))
+        merged = copy_json(openapi.merge(live or {}, applied, node))
         _convert(merged)
         if openapi.is_builtin(merged):
             _default(merged)
@@ -409,7 +409,7 @@ def _statefulset(cluster: Cluster, key: Key, obj: dict) -> None:
                 claim = {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
                          "metadata": {"name": claim_name, "namespace": key[2],
                                       "labels": dict(template["metadata"].get("labels", {}))},
-                         "spec": copy.deepcopy(template["spec"])}
+                         "spec": copy_json(template["spec"])}
                 if owner:
                     claim["metadata"]["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": "StatefulSet",
                                                              "name": name, "uid": obj["metadata"]["uid"]}]

@@ -41,10 +41,10 @@ Sources read (argoproj/argo-cd at 37ee009, v3.6.0 development, where gitops-engi
   is a CRD or carries ``helm.sh/resource-policy: keep`` (``shouldBeDeleted``, controller/appcontroller.go).
 """
 
-import copy
 import fnmatch
 from dataclasses import dataclass, field
 
+from floe.rendered import copy_json
 from tests.argo_order import sort_key
 from tests.engines import openapi
 from tests.engines.apiserver import ApplyError, Cluster, annotations, group_of, key_of, namespaced, scheme_defaults
@@ -308,8 +308,8 @@ def diff(cluster: Cluster, obj: dict, app: dict) -> list[str]:
     if live is None:
         return ["(missing)"]
     node = openapi.schema_of(desired)
-    live = _remarshal(copy.deepcopy(live))
-    predicted = openapi.merge(live, _remarshal(copy.deepcopy(desired)), node)
+    live = _remarshal(copy_json(live))
+    predicted = openapi.merge(live, _remarshal(copy_json(desired)), node)
     if openapi.is_builtin(desired):
         predicted, live = scheme_defaults(predicted), scheme_defaults(live)
     for pointer in _ignored(app, desired):
@@ -320,7 +320,7 @@ def diff(cluster: Cluster, obj: dict, app: dict) -> list[str]:
 
 def _with_namespace(obj: dict, app: dict) -> dict:
     if namespaced(obj) and "namespace" not in obj["metadata"]:
-        obj = copy.deepcopy(obj)
+        obj = copy_json(obj)
         obj["metadata"]["namespace"] = app["spec"]["destination"].get("namespace", "default")
     return obj
 

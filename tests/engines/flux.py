@@ -38,10 +38,10 @@ runtime/statusreaders/job.go; kustomize/kustomize_generator.go) and kubernetes-s
   (``finalizerShouldDeleteResources``); the prune exclusions apply there too.
 """
 
-import copy
 import re
 from dataclasses import dataclass, field
 
+from floe.rendered import copy_json
 from tests.engines import cel
 from tests.engines.apiserver import ApplyError, Cluster, Key, annotations, group_of, key_of, labels
 from tests.engines.source import BuildError, Tree, kustomize_build
@@ -288,7 +288,7 @@ def _snapshot(obj: dict | None) -> dict | None:
     """What a health verdict read: kind, name, generation and a copy of the status."""
     if obj is None:
         return None
-    return {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "status": copy.deepcopy(obj.get("status", {})),
+    return {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "status": copy_json(obj.get("status", {})),
             "metadata": {"name": obj["metadata"]["name"], "generation": obj["metadata"].get("generation")}}
 
 

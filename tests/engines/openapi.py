@@ -15,10 +15,10 @@ vendored CRDs of ``floe/crds``. From them:
   (``x-kubernetes-int-or-string``), so a custom resource keeps the text it was given.
 """
 
-import copy
 import functools
 import json
 
+from floe.rendered import copy_json
 from floe.validation import crd_schemas, schema_dir
 from tests.engines.quantity import canonical
 
@@ -125,8 +125,8 @@ def merge(live, applied, node: dict):
             merged = [merge(remaining.pop(_item_key(i, keys), None), i, items(node)) for i in applied]
             return merged + list(remaining.values())
         if kind == "set":
-            return copy.deepcopy(applied) + [v for v in live if v not in applied]
-    return copy.deepcopy(applied)
+            return copy_json(applied) + [v for v in live if v not in applied]
+    return copy_json(applied)
 
 
 def differences(expected, actual, node: dict, path: str = "") -> list[str]:
