@@ -4,8 +4,9 @@
 Renders the shipped environments once into a scratch directory, then validates their built-in objects
 twice, side by side in one process: with ``kubernetes_validate.validate`` called per object (which
 reads the kind's schema and the shared definitions from disk on every call) and with
-``floe.validation.validate`` (in-process path, kubeconform hidden). Prints, for each: objects
-validated, seconds and ``json.load`` calls, and whether both gave the same verdicts and messages.
+``floe.validation.validate`` (in-process path, kubeconform hidden), first with cold caches, then again on
+the same objects (each object's verdict kept). Prints, for each: objects validated, seconds and
+``json.load`` calls, and whether all gave the same verdicts and messages.
 
     .venv/bin/python bench/validate_bench.py
 """

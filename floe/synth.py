@@ -72,13 +72,18 @@ def owned_folders(name: str) -> tuple[str, str]:
     return name, f"{GITOPS_DIR}/{name}"
 
 
+def _validated(names: list[str] | None, environments_dir: Path | None) -> "list[Environment]":
+    """The named environments (all by default), every one valid before any is rendered."""
+    from floe.config.loader import ENVIRONMENTS_DIR, load_environments
+
+    return load_environments(names, environments_dir or ENVIRONMENTS_DIR)
+
+
 def render_environments(names: list[str] | None = None,
                         environments_dir: Path | None = None) -> dict[str, dict[str, str]]:
     """Every file of the named environments (all by default), keyed by environment, then by path in ``dist/``;
     nothing is written."""
-    from floe.config.loader import ENVIRONMENTS_DIR, load_environments
-
-    environments = load_environments(names, environments_dir or ENVIRONMENTS_DIR)
+    environments = _validated(names, environments_dir)
     with _without_cycle_collection():
         return {environment.name: render(environment) for environment in environments}
 
@@ -96,9 +101,7 @@ def synthesize(outdir: Path, names: list[str] | None = None,
         rendered = render_environments(names, environments_dir)
         write_rendered(outdir, {path: text for files in rendered.values() for path, text in files.items()}, names)
         return rendered
-    from floe.config.loader import ENVIRONMENTS_DIR, load_environments
-
-    environments = load_environments(names, environments_dir or ENVIRONMENTS_DIR)
+    environments = _validated(None, environments_dir)
     rendered = {}
     with _without_cycle_collection(), writing_tree(outdir) as write:
         for environment in environments:

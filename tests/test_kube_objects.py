@@ -13,7 +13,7 @@ import pytest
 from floe.app import render_objects
 from floe.constructs import kube, rollout
 from floe.constructs.kube import Construct, k8s
-from floe.imports.io import argoproj
+from floe.imports.io import argoproj, cert_manager
 from floe.imports.io.fluxcd.toolkit import kustomize, source
 from floe.security import external_secrets
 
@@ -114,7 +114,7 @@ def test_an_unnamed_object_is_left_to_cdk8s_which_names_it() -> None:
 
 
 def test_the_known_kinds_are_those_of_the_typed_classes() -> None:
-    classes = {cls.__jsii_type__: cls for module in (kube._typed, argoproj, source, kustomize)
+    classes = {cls.__jsii_type__: cls for module in (kube._typed, argoproj, source, kustomize, cert_manager)
                for cls in vars(module).values() if isinstance(cls, type) and issubclass(cls, cdk8s.ApiObject)}
     for fqn, (api_version, kind) in kube._GVK.items():
         gvk = classes[fqn].GVK

@@ -422,6 +422,7 @@ _GVK = {
                                                                "ValidatingAdmissionPolicyBinding"),
     "ioargoproj.Application": ("argoproj.io/v1alpha1", "Application"),
     "ioargoproj.AppProject": ("argoproj.io/v1alpha1", "AppProject"),
+    "iocert-manager.Certificate": ("cert-manager.io/v1", "Certificate"),
     "iofluxcdtoolkitkustomize.Kustomization": ("kustomize.toolkit.fluxcd.io/v1", "Kustomization"),
     "iofluxcdtoolkitsource.GitRepository": ("source.toolkit.fluxcd.io/v1", "GitRepository"),
 }
