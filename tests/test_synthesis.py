@@ -1,5 +1,6 @@
 """Synthesis as a whole: determinism, atomic replacement (drift from dist/: tests/test_snapshots.py)."""
 
+import errno
 import filecmp
 import subprocess
 import sys
@@ -82,6 +83,43 @@ def test_files_written_in_several_calls_make_one_tree(tmp_path: Path) -> None:
         write({"dev/a.yaml": "a\n"})
         write({"dev/b.yaml": "b\n", "prod/a.yaml": "p\n"})
     assert tree(target) == {"dev/a.yaml": b"a\n", "dev/b.yaml": b"b\n", "prod/a.yaml": b"p\n"}
+
+
+def test_a_rewritten_file_with_the_same_bytes_is_the_old_file_linked_and_a_changed_one_is_new(tmp_path: Path) -> None:
+    target = tmp_path / "out"
+    write_tree(target, {"same.yaml": "1\n", "changed.yaml": "a\n"})
+    before = {name: (target / name).stat() for name in ("same.yaml", "changed.yaml")}
+    write_tree(target, {"same.yaml": "1\n", "changed.yaml": "b\n", "new.yaml": "n\n"})
+    assert tree(target) == {"same.yaml": b"1\n", "changed.yaml": b"b\n", "new.yaml": b"n\n"}
+    same = (target / "same.yaml").stat()
+    assert (same.st_ino, same.st_mtime_ns) == (before["same.yaml"].st_ino, before["same.yaml"].st_mtime_ns)
+    assert same.st_nlink == 1  # the replaced tree is gone: nothing else shares the file
+    assert (target / "changed.yaml").stat().st_ino != before["changed.yaml"].st_ino
+
+
+def test_a_link_in_the_old_tree_is_never_linked_into_the_new_one(tmp_path: Path) -> None:
+    """A dist/ file made a symlink to a file elsewhere: the render writes a file of its own, the other is left."""
+    elsewhere = tmp_path / "elsewhere.yaml"
+    elsewhere.write_text("1\n")
+    target = tmp_path / "out"
+    write_tree(target, {"a.yaml": "0\n"})
+    (target / "a.yaml").unlink()
+    (target / "a.yaml").symlink_to(elsewhere)
+    write_tree(target, {"a.yaml": "1\n"})
+    assert not (target / "a.yaml").is_symlink()
+    assert (target / "a.yaml").stat().st_ino != elsewhere.stat().st_ino
+    assert elsewhere.stat().st_nlink == 1
+
+
+def test_without_hard_links_every_file_is_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "out"
+    write_tree(target, {"a.yaml": "1\n"})
+    def refused(*_args: object, **_kwargs: object) -> None:
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr("os.link", refused)
+    write_tree(target, {"a.yaml": "1\n", "b.yaml": "2\n"})
+    assert tree(target) == {"a.yaml": b"1\n", "b.yaml": b"2\n"}
 
 
 def test_the_bridge_starts_with_every_generated_binding() -> None:
