@@ -2,10 +2,10 @@
 
 kubeconform is used when it is on PATH; otherwise the strict schemas that ``kubernetes-validate``
 ships are used in-process, exactly as ``kubernetes_validate.validate`` uses them (same schema files, same
-$ref resolution, same first error), but with each schema read once and one validator per Kubernetes version
-and kind kept for the process. Either way the schemas are local files: nothing is fetched. Custom
-resources (Argo CD, Argo Rollouts, Flux, External Secrets, cert-manager) are checked against their published CRDs
-(vendored in ``floe/crds/``) with :func:`validate_custom_resources`.
+$ref resolution, same first error), but with each schema read once, one validator per Kubernetes version
+and kind, and each object's verdict kept for the process. Either way the schemas are local files: nothing is
+fetched. Custom resources (Argo CD, Argo Rollouts, Flux, External Secrets, cert-manager) are checked against
+their published CRDs (vendored in ``floe/crds/``) with :func:`validate_custom_resources`.
 """
 
 import functools
@@ -64,7 +64,7 @@ def _embedded(objects: list[tuple[str, Json]], version: str) -> list[Problem]:
     problems = []
     for path, obj in objects:
         try:
-            _builtin_validator(version, obj["apiVersion"], obj["kind"])
+            _builtin_validator(version, obj["apiVersion"], obj["kind"])  # a kind the version lacks raises here
         except kubernetes_validate.SchemaNotFoundError as error:
             problems.append(Problem(path, f"Kubernetes {version}", error.message))
             continue

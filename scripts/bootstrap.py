@@ -194,8 +194,8 @@ def ensure_python_packages() -> None:
 
 
 def compile_project() -> None:
-    """Bytecode for floe itself, at both levels its interpreters run (``python -O main.py`` renders; the CLI and
-    the tests run without ``-O``). Interpreters run with PYTHONDONTWRITEBYTECODE never write it themselves, and
+    """Bytecode for floe itself, at both levels its interpreters run (renders and the test command run with ``-O``,
+    the ``floe`` command without). Interpreters run with PYTHONDONTWRITEBYTECODE never write it themselves, and
     would compile floe (the generated CRD bindings alone take a fifth of a second) at every start. Up-to-date
     files are skipped, so this costs a few hundredths of a second on a warm checkout; a source edited later is
     compiled in memory until the next set-up. Best effort: a file that does not compile is reported by the run."""
