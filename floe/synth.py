@@ -136,6 +136,9 @@ def _start_bridge() -> threading.Thread:
             _BRIDGE_STARTING.release()
 
     _BRIDGE_STARTING.acquire()  # before the thread runs: a render that starts first must still wait
+    # jsii's client first, alone: it is Python (a twentieth of a second) that Node.js cannot start without, and
+    # sharing the interpreter with the models' import would start Node.js, the longest part, that much later.
+    importlib.import_module("jsii")
     thread = threading.Thread(target=start, name="start-jsii-bridge")
     thread.start()
     return thread
