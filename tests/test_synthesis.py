@@ -139,6 +139,6 @@ def test_a_render_waits_until_the_bridge_has_started() -> None:
     render = threading.Thread(target=lambda: (synth.render(dev), finished.set()))
     with synth._BRIDGE_STARTING:  # as while _start_bridge's thread loads the bindings
         render.start()
-        assert not finished.wait(2), "the render talked to the bridge before it had started"
+        assert not finished.wait(1), "the render talked to the bridge before it had started"  # a render: 0.05 s
     assert finished.wait(60)
     render.join()
