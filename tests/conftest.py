@@ -33,6 +33,12 @@ DIST = ROOT / "dist"
 ENVIRONMENT_NAMES = [path.stem for path in environment_files(ROOT / ENVIRONMENTS_DIR)]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``clones`` (seconds each: whole commands in clones of the repository) first: the workers
+    take them side by side at the start, instead of one worker ending the session running them in turn."""
+    items.sort(key=lambda item: item.get_closest_marker("clones") is None)  # stable: otherwise as collected
+
+
 @pytest.fixture(autouse=True)
 def _project_root(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)

@@ -22,6 +22,8 @@ import pytest
 
 from tests.conftest import ROOT, built_once
 
+pytestmark = pytest.mark.clones
+
 FLOE = "from floe.cli import main; main()"  # what the `floe` console script runs (pyproject.toml)
 
 
