@@ -120,13 +120,17 @@ def test_an_unknown_action_is_a_usage_error() -> None:
     assert result.stdout == ""
 
 
-def test_the_test_command_runs_pytest_optimised_as_renders_run(bootstrap, monkeypatch) -> None:
+def test_the_test_command_runs_pytest_optimised_as_renders_run_and_caches_bytecode(bootstrap, monkeypatch) -> None:
     ran = []
     monkeypatch.setattr(bootstrap, "setup", lambda: None)
-    fake = SimpleNamespace(run=lambda argv, **_: ran.append(argv) or SimpleNamespace(returncode=0))
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    fake = SimpleNamespace(run=lambda argv, env, **_: ran.append((argv, env)) or SimpleNamespace(returncode=0))
     monkeypatch.setattr(bootstrap, "subprocess", fake)
     assert bootstrap.main(["test", "-m", "conformance"]) == 0
-    assert ran == [[str(bootstrap.PYTHON), "-O", "-m", "pytest", "-m", "conformance"]]
+    [(argv, env)] = ran
+    assert argv == [str(bootstrap.PYTHON), "-O", "-m", "pytest", "-m", "conformance"]
+    assert "PYTHONDONTWRITEBYTECODE" not in env
+    assert env["PATH"].startswith(f"{bootstrap.BIN}:")
 
 
 def test_a_helpers_assert_still_fails_a_test_under_the_optimised_run(tmp_path) -> None:
