@@ -572,3 +572,14 @@ def test_the_command_line_reads_the_step_folders(fresh_dist: Path) -> None:
     assert len(planned) == len(objects)
     assert folder_of("prod/20-catalog/21-serve/deployment-polaris.yaml") == "prod/20-catalog"
     assert folder_of("gitops/prod/flux/steps/kustomization-floe-prod-catalog-serve.yaml") == "gitops/prod"
+
+
+def test_each_parse_of_the_same_file_is_an_object_of_its_own() -> None:
+    """Files are parsed once per text (commands read mostly the same files twice): a caller changing what it got
+    must not change what the next caller gets."""
+    text = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  a: '1'\n"
+    first = parse({"dev/00-foundation/configmap-c.yaml": text})["dev/00-foundation/configmap-c.yaml"]
+    first["data"]["a"] = "changed"
+    first["metadata"]["labels"] = {"x": "y"}
+    again = parse({"dev/00-foundation/configmap-c.yaml": text})["dev/00-foundation/configmap-c.yaml"]
+    assert again == {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"a": "1"}}

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 from deepdiff import DeepDiff
 
-from floe.cli.tree import KUSTOMIZATION, describe
+from floe.cli.tree import KUSTOMIZATION, describe, load_yaml
 from floe.config.types import quantity_decimal
 from floe.constructs.labels import TIER
 from floe.rendered import POD_KINDS, Json, JsonView, is_hook, pod_spec
@@ -185,7 +185,7 @@ class Refusal:
 def load_object(text: str) -> object:
     """A file's parsed content, or its text when it is not YAML (``capacity.md``)."""
     try:
-        return yaml.load(text, Loader=yaml.CSafeLoader)
+        return load_yaml(text)
     except yaml.YAMLError:
         return text
 

@@ -4,13 +4,15 @@ The order of a direct apply derives from :data:`floe.tiers.TIERS` like everythin
 tier, inside a tier by sync wave, inside a wave by kind (what others consume first), then name.
 """
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
-from floe.rendered import Json, JsonView
+from floe.rendered import Json, JsonView, copy_json
 from floe.synth import owned_folders
 from floe.tiers import SYNC_WAVE, TIERS, Tier
 
@@ -42,10 +44,23 @@ def parse(files: Mapping[str, str]) -> dict[str, Json]:
     objects = {}
     for path, text in files.items():
         if path.endswith(".yaml") and not path.endswith(KUSTOMIZATION):
-            obj = yaml.load(text, Loader=yaml.CSafeLoader)  # libyaml: a tenth of the pure-Python time
+            obj = load_yaml(text)
             if isinstance(obj, dict) and "kind" in obj:
                 objects[path] = obj
     return objects
+
+
+def load_yaml(text: str) -> Any:
+    """The document ``text`` holds, as the caller's own copy (see :func:`_loaded`)."""
+    return copy_json(_loaded(text))
+
+
+@functools.lru_cache(maxsize=4096)
+def _loaded(text: str) -> Any:
+    """Parsed once per text: commands read trees that are mostly the same files (a diff's two sides, a fresh
+    render and dist/), and copying a parsed object costs a fifth of parsing it again, even with libyaml's
+    parser (PyYAML still builds the objects in Python)."""
+    return yaml.load(text, Loader=yaml.CSafeLoader)
 
 
 def wave(obj: JsonView) -> int:
