@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from floe.cli import app, context
+from floe.cli.envfile import write_atomically
 from floe.rendered import copy_json
 from floe.synth import synthesize
 from tests.conftest import ROOT, built_once
@@ -31,14 +32,14 @@ def dev_render(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def workspace(tmp_path: Path, dev_render: Path) -> Iterator[Path]:
     """A private copy of the environments and of the dev render, whose files are hard links to the session's
-    (creating them was most of the command-line tests' time): a test replaces a file (``write``, ``edit``),
-    never writes into one, and one that did fails here, naming the shared file it changed."""
+    (creating them was most of the command-line tests' time): a test replaces a file (``write_atomically``,
+    ``edit``), never writes into one, and one that did fails here, naming the shared file it changed."""
     shutil.copytree(dev_render / "environments", tmp_path / "environments")
     shutil.copytree(dev_render / "dist", tmp_path / "dist", copy_function=os.link)
     before = _stamps(dev_render / "dist")
     yield tmp_path
     changed = [path for path, stamp in _stamps(dev_render / "dist").items() if before.get(path) != stamp]
-    assert not changed, f"a test wrote into files of the shared dev render (replace them with write()): {changed}"
+    assert not changed, f"a test wrote into files of the shared dev render (replace them: write_atomically): {changed}"
 
 
 def _stamps(root: Path) -> dict[str, tuple[int, int]]:
@@ -48,13 +49,6 @@ def _stamps(root: Path) -> dict[str, tuple[int, int]]:
             status = os.stat(f"{folder}/{name}")
             stamps[f"{folder}/{name}"] = (status.st_mtime_ns, status.st_size)
     return stamps
-
-
-def write(path: Path, text: str) -> None:
-    """Replace the file at ``path`` (a new file renamed over it: a workspace's files are shared links)."""
-    scratch = path.with_name(f".{path.name}.new")
-    scratch.write_text(text)
-    scratch.replace(path)
 
 
 @pytest.fixture
@@ -75,7 +69,7 @@ def edit(path: Path, old: str, new: str) -> None:
     """Replace the first ``old`` in a file, which must be there (a test editing nothing proves nothing)."""
     text = path.read_text()
     assert old in text
-    write(path, text.replace(old, new, 1))
+    write_atomically(path, text.replace(old, new, 1))
 
 
 def commit(root: Path, *paths: str) -> None:

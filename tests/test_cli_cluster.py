@@ -12,9 +12,10 @@ from floe.cli import apply as apply_module
 from floe.cli import cluster as cluster_module
 from floe.cli import context, platform, runs
 from floe.cli.cluster import Cluster
+from floe.cli.envfile import write_atomically
 from floe.tiers import TIERS
 from tests import cli_support as support
-from tests.cli_support import CRONJOB, FakeCluster, floe, one_line_error, snapshot, write
+from tests.cli_support import CRONJOB, FakeCluster, floe, one_line_error, snapshot
 from tests.conftest import load_yaml_all
 
 dev_render = support.dev_render
@@ -68,7 +69,8 @@ def test_run_id_is_eight_lowercase_hex() -> None:
 def test_run_dry_run_prints_the_job_from_dist_without_a_cluster(workspace: Path, fake) -> None:
     cluster = fake(FakeCluster())
     template = dict(CRONJOB, metadata={k: v for k, v in CRONJOB["metadata"].items() if k != "uid"})
-    write(workspace / "dist" / "dev" / "60-jobs" / "61-serve" / "cronjob-sales-dbt-run.yaml", yaml.safe_dump(template))
+    write_atomically(workspace / "dist" / "dev" / "60-jobs" / "61-serve" / "cronjob-sales-dbt-run.yaml",
+                     yaml.safe_dump(template))
     result = floe(workspace, "run", "dbt-run", "--product", "sales", "--env", "dev", "--dry-run")
     assert result.exit_code == 0, result.output
     job = yaml.safe_load(result.stdout)

@@ -7,10 +7,11 @@ import yaml
 
 from floe import capacity
 from floe.cli import platform, review
+from floe.cli.envfile import write_atomically
 from floe.config import releases
 from floe.validation import Problem
 from tests import cli_support as support
-from tests.cli_support import commit, edit, floe, one_line_error, snapshot, write
+from tests.cli_support import commit, edit, floe, one_line_error, snapshot
 
 dev_render = support.dev_render
 workspace = support.workspace
@@ -209,7 +210,7 @@ def test_validate_lists_every_policy_failure(workspace: Path, monkeypatch: pytes
     container["env"].append({"name": "ADMIN_PASSWORD", "value": "hunter2"})
     del container["readinessProbe"]
     container["securityContext"]["allowPrivilegeEscalation"] = True
-    write(path, yaml.safe_dump(polaris))
+    write_atomically(path, yaml.safe_dump(polaris))
     (workspace / "dist/dev/20-catalog/secret-leak.yaml").write_text(yaml.safe_dump(
         {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "leak", "namespace": "floe-platform"}}))
     edit(workspace / "environments" / "dev.yaml", "gitops:\n  repository: https://",
