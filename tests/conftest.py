@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
+from floe.cli.tree import load_yaml
 from floe.config.loader import ENVIRONMENTS_DIR, environment_files, load_environment
 from floe.errors import FloeError
 from floe.synth import synthesize
@@ -71,12 +72,6 @@ def fresh_dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     def render(folder: Path) -> None:
         synthesize(folder / "dist", environments_dir=ROOT / ENVIRONMENTS_DIR)
     return built_once(tmp_path_factory, "render", render) / "dist"
-
-
-def load_yaml(text: str) -> Any:
-    """``yaml.safe_load`` with libyaml's parser: the same objects in a tenth of the time (renders and CRDs are
-    large)."""
-    return yaml.load(text, Loader=yaml.CSafeLoader)
 
 
 def load_yaml_all(text: str) -> list[Any]:
